@@ -1,0 +1,338 @@
+// The stack's configuration: its schema, its defaults, and the checks that refuse a bad stack
+// file at `pulumi preview`, before any host is touched. Pure: no Pulumi import, so the tests
+// call it directly. `index.ts` is the only caller that reads Pulumi config.
+import * as ipaddr from "ipaddr.js";
+import { z } from "zod";
+
+/** The config namespace: keys are `docker-overlay:<key>` in `Pulumi.<stack>.yaml`. */
+export const CONFIG_NAMESPACE = "docker-overlay";
+
+export const MODES = ["kv", "swarm"] as const;
+export const KV_BACKENDS = ["consul", "etcd", "zookeeper"] as const;
+export type Mode = (typeof MODES)[number];
+export type KvBackend = (typeof KV_BACKENDS)[number];
+
+/** Defaults per KV backend. etcd stays on 3.4: Docker's cluster store speaks the v2 API, gone in 3.6. */
+export const KV_DEFAULTS: Readonly<Record<KvBackend, { image: string; port: number; scheme: string }>> = {
+    consul: { image: "hashicorp/consul:1.15.4", port: 8500, scheme: "consul" },
+    etcd: { image: "quay.io/coreos/etcd:v3.4.34", port: 2379, scheme: "etcd" },
+    zookeeper: { image: "zookeeper:3.8", port: 2181, scheme: "zk" },
+};
+
+const NAME_HINT = "lower-case letters, digits and '-', starting with a letter, at most 32 characters";
+const resourceName = z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,31}$/, `expected ${NAME_HINT}`)
+    .refine((s) => !s.endsWith("-"), `expected ${NAME_HINT}, not ending with '-'`);
+
+const DNS_LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
+function isDnsName(s: string): boolean {
+    return s.length <= 253 && s.split(".").every((label) => DNS_LABEL.test(label)) && !/^[0-9.]+$/.test(s);
+}
+function isIp(s: string): boolean {
+    return ipaddr.IPv4.isValidFourPartDecimal(s) || (s.includes(":") && ipaddr.IPv6.isValid(s));
+}
+
+const address = z
+    .string()
+    .refine((s) => isIp(s) || isDnsName(s), "expected an IPv4/IPv6 address or a DNS name (for example 192.168.87.133)");
+const port = z.number().int("expected a whole number").min(1, "expected a port from 1 to 65535").max(65535, "expected a port from 1 to 65535");
+const argv = z
+    .array(z.string().min(1, "expected a non-empty word").refine((s) => !s.includes("\0"), "must not contain NUL"))
+    .min(1, "expected a command as a list of words, for example [systemctl, restart, docker]");
+const image = z
+    .string()
+    .regex(
+        /^[a-z0-9][a-z0-9._\-/:@]*$/,
+        "expected a Docker image reference such as busybox:1.36 or registry.example.com/team/app:1.2",
+    )
+    .max(255, "expected at most 255 characters");
+const containerName = z
+    .string()
+    .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, "expected letters, digits, '_', '.' or '-' (at most 63), as Docker container names allow");
+
+const hostSchema = z.strictObject({
+    /** Our name for the host, used in resource names and messages. */
+    name: resourceName,
+    /** Where SSH reaches it. */
+    address,
+    sshPort: port.default(22),
+    sshUser: z.string().regex(/^[a-z_][a-z0-9_.-]{0,31}$/, "expected a Unix user name such as root or deploy").default("root"),
+    /** The host's SSH public key ("ssh-ed25519 AAAA..."); pinned when given. */
+    hostKey: z
+        .string()
+        .regex(/^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}$/, "expected one public key line such as 'ssh-ed25519 AAAAC3...' (the contents of /etc/ssh/ssh_host_ed25519_key.pub without the comment)")
+        .optional(),
+    /** Swarm mode: this host's role. The first manager initialises the swarm. */
+    swarmRole: z.enum(["manager", "worker"]).optional(),
+});
+
+const kvSchema = z.strictObject({
+    backend: z.enum(KV_BACKENDS).default("consul"),
+    /** The `hosts[].name` that runs the KV store. */
+    host: z.string({ error: "expected the name of one of `hosts` (the host that runs the KV store)" }),
+    image: image.optional(),
+    port: port.optional(),
+    /** Pull the image (false: it must already be on the host). */
+    pull: z.boolean().default(true),
+});
+
+const networkSchema = z.strictObject({
+    name: containerName.default("my_overlay"),
+    subnet: z.string().optional(),
+    gateway: z.string().optional(),
+    mtu: z.number().int("expected a whole number").min(576, "expected an MTU from 576 to 9000").max(9000, "expected an MTU from 576 to 9000").optional(),
+});
+
+const serviceSchema = z.strictObject({
+    name: containerName,
+    host: z.string(),
+    image,
+    command: z.array(z.string()).optional(),
+    env: z
+        .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected an environment variable name"), z.string())
+        .default({}),
+    aliases: z.array(z.string().refine(isDnsName, "expected a DNS name such as api or api.internal")).default([]),
+    ports: z
+        .array(z.strictObject({ internal: port, external: port.optional(), protocol: z.enum(["tcp", "udp"]).default("tcp") }))
+        .default([]),
+    registerInConsul: z.boolean().default(false),
+    /** Pull the image from its registry (false: it must already be on the host). */
+    pull: z.boolean().default(true),
+});
+
+const dockerSchema = z
+    .strictObject({
+        /** How to restart Docker on the hosts, as argv (never passed through a shell). */
+        restartCommand: argv.default(["systemctl", "restart", "docker"]),
+        /** Prints the daemon's recent log when a restart fails (argv). */
+        logCommand: argv.optional(),
+        /** The port in `cluster-advertise` (interface:port). */
+        advertisePort: port.default(2376),
+        /** How long to wait for a restarted daemon. */
+        waitSeconds: z.number().int().min(5, "expected at least 5 seconds").max(600, "expected at most 600 seconds").default(60),
+    })
+    .default({ restartCommand: ["systemctl", "restart", "docker"], advertisePort: 2376, waitSeconds: 60 });
+
+const connectivitySchema = z
+    .strictObject({
+        enabled: z.boolean().default(true),
+        /** The probe image: needs `ping` (busybox has it). */
+        image: image.default("busybox:1.36"),
+        pull: z.boolean().default(true),
+    })
+    .default({ enabled: true, image: "busybox:1.36", pull: true });
+
+/** The raw shape of the non-secret keys. */
+export const configSchema = z.strictObject({
+    mode: z.enum(MODES, { error: "expected `kv` (Docker 22 and older, external KV store) or `swarm` (any engine)" }),
+    hosts: z.array(hostSchema).min(1, "expected at least one host"),
+    kv: kvSchema.optional(),
+    network: networkSchema.default({ name: "my_overlay" }),
+    services: z.array(serviceSchema).default([]),
+    docker: dockerSchema,
+    connectivity: connectivitySchema,
+});
+
+export type RawConfig = z.input<typeof configSchema>;
+type Parsed = z.output<typeof configSchema>;
+
+export interface HostConfig {
+    name: string;
+    address: string;
+    sshPort: number;
+    sshUser: string;
+    hostKey?: string;
+    swarmRole: "manager" | "worker";
+}
+export interface KvConfig {
+    backend: KvBackend;
+    host: string;
+    image: string;
+    port: number;
+    pull: boolean;
+}
+export interface NetworkConfig {
+    name: string;
+    subnet?: string;
+    gateway?: string;
+    mtu?: number;
+}
+export type ServiceConfig = Parsed["services"][number];
+export type DockerConfig = Parsed["docker"];
+export type ConnectivityConfig = Parsed["connectivity"];
+
+/** The validated configuration, with every default filled in. */
+export interface ClusterConfig {
+    mode: Mode;
+    hosts: HostConfig[];
+    kv?: KvConfig;
+    network: NetworkConfig;
+    services: ServiceConfig[];
+    docker: DockerConfig;
+    connectivity: ConnectivityConfig;
+}
+
+/** Raised for a stack file that cannot work; its message lists every problem, one a line. */
+export class ConfigError extends Error {
+    constructor(
+        readonly stackFile: string,
+        readonly problems: readonly string[],
+    ) {
+        super(
+            `${stackFile} has ${problems.length === 1 ? "a problem" : `${problems.length} problems`}; nothing was changed on any host:\n` +
+                problems.map((p) => `  - ${p}`).join("\n"),
+        );
+        this.name = "ConfigError";
+    }
+}
+
+type Path = readonly PropertyKey[];
+
+function keyOf(path: Path): string {
+    let out = CONFIG_NAMESPACE + ":";
+    path.forEach((p, i) => {
+        if (typeof p === "number") out += `[${p}]`;
+        else out += (i === 0 ? "" : ".") + String(p);
+    });
+    return out;
+}
+
+function valueAt(input: unknown, path: Path): unknown {
+    let v: unknown = input;
+    for (const p of path) {
+        if (v === null || typeof v !== "object") return undefined;
+        v = (v as Record<PropertyKey, unknown>)[p as string];
+    }
+    return v;
+}
+
+function show(value: unknown): string {
+    if (value === undefined) return "nothing";
+    const s = JSON.stringify(value);
+    return s.length > 80 ? s.slice(0, 77) + "..." : s;
+}
+
+/** One line per problem: the key, the value found and what is expected. */
+function problem(input: unknown, path: Path, message: string): string {
+    return `\`${keyOf(path)}\` is ${show(valueAt(input, path))}: ${message}`;
+}
+
+function parseCidr(s: string): [ipaddr.IPv4 | ipaddr.IPv6, number] | undefined {
+    if (!isIp(s.split("/")[0] ?? "")) return undefined;
+    try {
+        return ipaddr.parseCIDR(s);
+    } catch {
+        return undefined;
+    }
+}
+
+function duplicates<T>(items: readonly T[], key: (t: T) => string): Map<string, number[]> {
+    const seen = new Map<string, number[]>();
+    items.forEach((item, i) => seen.set(key(item), [...(seen.get(key(item)) ?? []), i]));
+    return new Map([...seen].filter(([, idx]) => idx.length > 1));
+}
+
+/** Checks across fields that a schema of single fields cannot express. */
+function crossCheck(c: Parsed, input: unknown): string[] {
+    const out: string[] = [];
+    const hostNames = new Set(c.hosts.map((h) => h.name));
+    const known = `expected one of the names in \`hosts\` (${[...hostNames].join(", ")})`;
+
+    for (const [name, idx] of duplicates(c.hosts, (h) => h.name))
+        out.push(problem(input, ["hosts", idx[1]!, "name"], `host name "${name}" is used ${idx.length} times; each host needs its own name`));
+    for (const [addr, idx] of duplicates(c.hosts, (h) => h.address.toLowerCase()))
+        out.push(problem(input, ["hosts", idx[1]!, "address"], `address ${addr} is also \`hosts[${idx[0]}]\`; two entries for one server would configure it twice`));
+    for (const [name, idx] of duplicates(c.services, (s) => s.name))
+        out.push(problem(input, ["services", idx[1]!, "name"], `service name "${name}" is used ${idx.length} times; container names must be unique on the overlay`));
+
+    c.services.forEach((s, i) => {
+        if (!hostNames.has(s.host)) out.push(problem(input, ["services", i, "host"], known));
+        if (s.registerInConsul && c.kv?.backend !== "consul")
+            out.push(problem(input, ["services", i, "registerInConsul"], "needs `kv.backend: consul` (the registry is the stack's Consul)"));
+    });
+
+    if (c.mode === "kv") {
+        if (!c.kv) out.push(problem(input, ["kv"], "`mode: kv` needs a KV store: set `kv.host` (and `kv.backend`), or use `mode: swarm`"));
+        else if (!hostNames.has(c.kv.host)) out.push(problem(input, ["kv", "host"], known));
+    }
+    if (c.mode === "swarm") {
+        if (!c.hosts.some((h, i) => (h.swarmRole ?? (i === 0 ? "manager" : "worker")) === "manager"))
+            out.push(problem(input, ["hosts"], "swarm mode needs at least one host with `swarmRole: manager`"));
+        if (c.kv && c.kv.backend !== "consul")
+            out.push(problem(input, ["kv", "backend"], "in swarm mode `kv` only runs Consul as the service registry; remove `kv` or use `backend: consul`"));
+        else if (c.kv && !hostNames.has(c.kv.host)) out.push(problem(input, ["kv", "host"], known));
+    }
+
+    const { subnet, gateway } = c.network;
+    const net = subnet === undefined ? undefined : parseCidr(subnet);
+    if (subnet !== undefined && !net) out.push(problem(input, ["network", "subnet"], "expected a subnet in CIDR form such as 10.0.1.0/24"));
+    if (net) {
+        const [base, bits] = net;
+        const network = base.kind() === "ipv4" ? ipaddr.IPv4.networkAddressFromCIDR(subnet!) : ipaddr.IPv6.networkAddressFromCIDR(subnet!);
+        if (network.toString() !== base.toString())
+            out.push(problem(input, ["network", "subnet"], `host bits are set; did you mean ${network.toString()}/${bits}?`));
+        if (base.kind() === "ipv4" && bits > 29) out.push(problem(input, ["network", "subnet"], "a subnet smaller than /29 has no room for containers"));
+        c.hosts.forEach((h, i) => {
+            if (isIp(h.address)) {
+                const a = ipaddr.parse(h.address);
+                if (a.kind() === base.kind() && a.match(net))
+                    out.push(problem(input, ["hosts", i, "address"], `the host's own address lies inside \`network.subnet\` ${subnet}; pick an overlay subnet that no server uses`));
+            }
+        });
+    }
+    if (gateway !== undefined) {
+        if (!isIp(gateway)) out.push(problem(input, ["network", "gateway"], "expected an IP address such as 10.0.1.1"));
+        else if (!net) out.push(problem(input, ["network", "gateway"], "a gateway needs `network.subnet` too"));
+        else {
+            const g = ipaddr.parse(gateway);
+            if (g.kind() !== net[0].kind() || !g.match(net))
+                out.push(problem(input, ["network", "gateway"], `the gateway must lie inside \`network.subnet\` ${subnet}`));
+        }
+    }
+    return out;
+}
+
+/**
+ * Validates the non-secret configuration and fills in defaults.
+ * @param input the values of the `docker-overlay:*` keys, as read from the stack file
+ * @param stackFile the file to name in errors, e.g. `Pulumi.dev.yaml`
+ * @throws ConfigError listing every problem found
+ */
+export function parseConfig(input: unknown, stackFile: string): ClusterConfig {
+    const parsed = configSchema.safeParse(input);
+    if (!parsed.success) {
+        const problems = parsed.error.issues.map((issue) =>
+            issue.code === "unrecognized_keys"
+                ? issue.keys.map((k) => `\`${keyOf([...issue.path, k])}\` is not a known key; check its spelling against the config reference in README.md`)
+                : [problem(input, issue.path, issue.message)],
+        ).flat();
+        throw new ConfigError(stackFile, problems);
+    }
+    const c = parsed.data;
+    const problems = crossCheck(c, input);
+    if (problems.length > 0) throw new ConfigError(stackFile, problems);
+
+    const kv = c.kv && {
+        backend: c.kv.backend,
+        host: c.kv.host,
+        image: c.kv.image ?? KV_DEFAULTS[c.kv.backend].image,
+        port: c.kv.port ?? KV_DEFAULTS[c.kv.backend].port,
+        pull: c.kv.pull,
+    };
+    return {
+        mode: c.mode,
+        hosts: c.hosts.map((h, i) => ({ ...h, swarmRole: h.swarmRole ?? (i === 0 ? "manager" : "worker") })),
+        ...(kv ? { kv } : {}),
+        network: c.network,
+        services: c.services,
+        docker: c.docker,
+        connectivity: c.connectivity,
+    };
+}
+
+/** The URL Docker's `cluster-store` option takes for this KV store. */
+export function clusterStoreUrl(kv: KvConfig, kvAddress: string): string {
+    const host = kvAddress.includes(":") ? `[${kvAddress}]` : kvAddress;
+    return `${KV_DEFAULTS[kv.backend].scheme}://${host}:${kv.port}`;
+}

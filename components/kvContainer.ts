@@ -1,0 +1,53 @@
+// How each KV store runs in its container. Pure: tests check the arguments directly.
+import { KvConfig } from "./config";
+
+export interface KvContainerSpec {
+    command: string[];
+    envs: string[];
+    /** Where the store keeps its data inside the container (a named volume is mounted there). */
+    dataPath: string;
+}
+
+/**
+ * The container command and environment for a single-server store on the host network.
+ * @param iface the host interface that routes to the peers (Consul binds to it, as in the seed)
+ * @param address the host's address on that interface (what the other daemons connect to)
+ */
+export function kvContainerSpec(kv: KvConfig, iface: string, address: string): KvContainerSpec {
+    switch (kv.backend) {
+        case "consul":
+            // The seed runs `consul agent -dev`: in-memory, so a restart forgets every network.
+            // A single server with a data directory keeps the overlay's state across restarts.
+            return {
+                command: ["agent", "-server", "-bootstrap-expect=1", "-ui", "-client=0.0.0.0", `-http-port=${kv.port}`, "-data-dir=/consul/data"],
+                envs: [`CONSUL_BIND_INTERFACE=${iface}`],
+                dataPath: "/consul/data",
+            };
+        case "etcd": {
+            const host = address.includes(":") ? `[${address}]` : address;
+            return {
+                // Docker's libkv speaks etcd's v2 API, which 3.4 serves only when asked to.
+                command: [
+                    "etcd",
+                    "--name=docker-overlay",
+                    "--data-dir=/etcd-data",
+                    "--enable-v2=true",
+                    `--listen-client-urls=http://0.0.0.0:${kv.port}`,
+                    `--advertise-client-urls=http://${host}:${kv.port}`,
+                    "--listen-peer-urls=http://127.0.0.1:2380",
+                    "--initial-advertise-peer-urls=http://127.0.0.1:2380",
+                    "--initial-cluster=docker-overlay=http://127.0.0.1:2380",
+                ],
+                envs: [],
+                dataPath: "/etcd-data",
+            };
+        }
+        case "zookeeper":
+            return {
+                command: [],
+                // `ruok` is how kv-wait.sh knows the server is up.
+                envs: ["ZOO_4LW_COMMANDS_WHITELIST=ruok,srvr", ...(kv.port === 2181 ? [] : [`ZOO_CFG_EXTRA=clientPort=${kv.port}`])],
+                dataPath: "/data",
+            };
+    }
+}
