@@ -1,0 +1,93 @@
+import * as command from "@pulumi/command";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { DockerHost } from "./dockerHost";
+import { remoteBash, renderScript } from "./scripts";
+
+export interface ConnectivityTarget {
+    /** Our name for the host. */
+    name: string;
+    host: DockerHost;
+}
+
+export interface ConnectivityCheckArgs {
+    hosts: ConnectivityTarget[];
+    /** The overlay network's name (an output, so probes wait for the network). */
+    networkName: pulumi.Input<string>;
+    /** Probe image; needs `ping` and `sleep` (busybox has both). */
+    image: string;
+    pull: boolean;
+    /** Probe containers are named `<prefix>-<host>`. */
+    probePrefix: string;
+    /** The check runs after these (the services). */
+    after: pulumi.Input<pulumi.Resource>[];
+}
+
+/** One host's result, as `connectivity-check.sh` prints it. */
+export interface ProbeReport {
+    from: string;
+    results: { to: string; address: string; byAddress: boolean; byName: boolean }[];
+}
+
+/**
+ * Proof that the overlay carries traffic: a small probe container on every host, then from every
+ * host a ping to every other host's probe by overlay address and by name. `up` fails naming
+ * the pair that cannot talk; the report is exported.
+ */
+export class ConnectivityCheck extends pulumi.ComponentResource {
+    public readonly probes: docker.Container[];
+    public readonly checks: command.remote.Command[];
+    /** Every host's results. */
+    public readonly report: pulumi.Output<ProbeReport[]>;
+
+    constructor(name: string, args: ConnectivityCheckArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("docker-overlay:connectivity:ConnectivityCheck", name, {}, opts);
+
+        this.probes = args.hosts.map(({ name: hostName, host }) => {
+            const dockerOpts = { parent: this, provider: host.provider };
+            const image = args.pull
+                ? new docker.RemoteImage(`${name}-image-${hostName}`, { name: args.image, keepLocally: true }, dockerOpts).imageId
+                : pulumi.output(args.image);
+            return new docker.Container(
+                `${name}-probe-${hostName}`,
+                {
+                    name: `${args.probePrefix}-${hostName}`,
+                    image,
+                    command: ["sleep", "2147483647"],
+                    networksAdvanced: [{ name: args.networkName }],
+                    restart: "unless-stopped",
+                },
+                dockerOpts,
+            );
+        });
+
+        const addresses = this.probes.map((p) =>
+            pulumi.all([p.name, p.networkDatas, args.networkName]).apply(([probe, datas, net]) => ({
+                probe,
+                address: datas?.find((d) => d.networkName === net)?.ipAddress ?? "",
+            })),
+        );
+
+        this.checks = args.hosts.map(({ name: hostName, host }, i) => {
+            const targets = pulumi
+                .all(addresses)
+                .apply((all) => all.filter((_, j) => j !== i).map((t) => `${t.probe}=${t.address}`));
+            return new command.remote.Command(
+                `${name}-from-${hostName}`,
+                {
+                    connection: host.connection,
+                    create: pulumi.all([targets, addresses[i]!]).apply(([TARGETS, self]) =>
+                        remoteBash(renderScript("connectivity-check", { HOST_LABEL: hostName, PROBE: self.probe, TARGETS }), "connectivity-check"),
+                    ),
+                    // Check again whenever any probe's address changes.
+                    triggers: [pulumi.all(addresses)],
+                    logging: "stderr",
+                },
+                { parent: this, dependsOn: [...this.probes, ...args.after] as pulumi.Input<pulumi.Resource>[] },
+            );
+        });
+
+        this.report = pulumi.all(this.checks.map((c) => c.stdout)).apply((outs) => outs.map((o) => JSON.parse(o) as ProbeReport));
+        this.registerOutputs({ report: this.report });
+    }
+}

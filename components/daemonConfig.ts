@@ -1,0 +1,110 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { DaemonJsonError, mergeDaemonJson } from "./daemonJson";
+import { DockerHost } from "./dockerHost";
+import { remoteBash, renderScript } from "./scripts";
+
+export interface DaemonConfigArgs {
+    /** The host whose daemon is configured. */
+    host: DockerHost;
+    /** Docker's `cluster-store` URL, e.g. `etcd://10.0.0.1:2379`. */
+    clusterStore: pulumi.Input<string>;
+    /** Docker's `cluster-advertise`, `interface:port`. */
+    clusterAdvertise: pulumi.Input<string>;
+    /** How Docker is restarted on this host (argv). */
+    restartCommand: readonly string[];
+    /** Prints the daemon's recent log when a restart fails (argv). */
+    logCommand?: readonly string[];
+    /** How long to wait for the restarted daemon. */
+    waitSeconds: number;
+}
+
+/**
+ * Points one host's dockerd at the KV store (kv mode): merges `cluster-store` and
+ * `cluster-advertise` into the host's existing /etc/docker/daemon.json (every other key kept),
+ * restarts Docker and waits until it reports the store. On the host, the apply script refuses
+ * engines of 23 and later and options duplicated in the systemd unit, and rolls back to the
+ * previous file when Docker does not come back. Destroy puts the original back byte for byte.
+ */
+export class DaemonConfig extends pulumi.ComponentResource {
+    /** Keeps the host's original daemon.json; its stdout describes that original. */
+    public readonly backup: command.remote.Command;
+    /** Writes the merged file and restarts Docker; its delete restores the original. */
+    public readonly apply: command.remote.Command;
+    /** The daemon.json this host gets. */
+    public readonly content: pulumi.Output<string>;
+
+    constructor(name: string, args: DaemonConfigArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("docker-overlay:daemon:DaemonConfig", name, {}, opts);
+        const { host } = args;
+        const common = { HOST_LABEL: name };
+
+        this.backup = new command.remote.Command(
+            `${name}-backup`,
+            {
+                connection: host.connection,
+                create: remoteBash(renderScript("daemon-config-backup", { ...common, MODE: "keep" }), "daemon-config-backup"),
+                delete: remoteBash(renderScript("daemon-config-backup", { ...common, MODE: "forget" }), "daemon-config-forget"),
+                logging: "stderr",
+            },
+            { parent: this, dependsOn: [host.factsCommand] },
+        );
+
+        this.content = pulumi
+            .all([this.backup.stdout, args.clusterStore, args.clusterAdvertise])
+            .apply(([stdout, clusterStore, clusterAdvertise]) => {
+                try {
+                    return mergeDaemonJson(originalFromBackup(stdout), { clusterStore, clusterAdvertise }, name);
+                } catch (e) {
+                    if (e instanceof DaemonJsonError) throw new pulumi.ResourceError(e.message, this);
+                    throw e;
+                }
+            });
+
+        const applyScript = pulumi
+            .all([this.content, args.clusterStore])
+            .apply(([content, clusterStore]) =>
+                remoteBash(
+                    renderScript("daemon-config-apply", {
+                        ...common,
+                        CONTENT_BASE64: Buffer.from(content, "utf8").toString("base64"),
+                        EXPECT_CLUSTER_STORE: clusterStore,
+                        RESTART_COMMAND: args.restartCommand,
+                        WAIT_SECONDS: args.waitSeconds,
+                        ...(args.logCommand ? { DAEMON_LOG_COMMAND: args.logCommand } : {}),
+                    }),
+                    "daemon-config-apply",
+                ),
+            );
+        const restoreScript = remoteBash(
+            renderScript("daemon-config-restore", {
+                ...common,
+                RESTART_COMMAND: args.restartCommand,
+                WAIT_SECONDS: args.waitSeconds,
+                ...(args.logCommand ? { DAEMON_LOG_COMMAND: args.logCommand } : {}),
+            }),
+            "daemon-config-restore",
+        );
+
+        this.apply = new command.remote.Command(
+            `${name}-apply`,
+            {
+                connection: host.connection,
+                create: applyScript,
+                // A changed file is applied in place (the original backup stays the original).
+                update: applyScript,
+                delete: restoreScript,
+                logging: "stderr",
+            },
+            { parent: this, dependsOn: [this.backup], customTimeouts: { create: "10m", update: "10m", delete: "10m" } },
+        );
+
+        this.registerOutputs({ content: this.content });
+    }
+}
+
+/** The original daemon.json as `daemon-config-backup.sh` reports it (undefined: there was none). */
+export function originalFromBackup(stdout: string): string | undefined {
+    const parsed = JSON.parse(stdout.trim()) as { present: boolean; contentBase64?: string };
+    return parsed.present ? Buffer.from(parsed.contentBase64 ?? "", "base64").toString("utf8") : undefined;
+}

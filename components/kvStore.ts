@@ -1,0 +1,116 @@
+import * as command from "@pulumi/command";
+import * as consul from "@pulumi/consul";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { clusterStoreUrl, KvBackend, KvConfig } from "./config";
+import { DockerHost } from "./dockerHost";
+import { kvContainerSpec } from "./kvContainer";
+import { remoteBash, renderScript } from "./scripts";
+
+export interface KvStoreArgs {
+    /** Which store, its image and port. */
+    kv: KvConfig;
+    /** The host that runs it. */
+    host: DockerHost;
+    /** The host's SSH address (the Consul provider talks to the store there). */
+    hostAddress: string;
+    /** Pull the image (false: it must already be on the host). */
+    pull: boolean;
+    /** Name of the store's container on the host. */
+    containerName: string;
+    /** Consul ACL token for the Consul provider (a secret). */
+    consulAclToken?: pulumi.Input<string>;
+    /** Consul only: this cluster's record, written under `recordPrefix`. */
+    record?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** Consul only: key prefix for the record, e.g. `docker-overlay/dev/`. */
+    recordPrefix?: string;
+}
+
+/**
+ * The key-value store behind the legacy overlay, run as the seed runs Consul: one server in a
+ * container on the host network, bound to the host's detected interface, with a data volume
+ * and `restart: always`. etcd (v2 API on) and ZooKeeper are the alternatives Docker accepts.
+ */
+export class KvStore extends pulumi.ComponentResource {
+    public readonly backend: KvBackend;
+    public readonly container: docker.Container;
+    /** Succeeds once the store answers; daemons are pointed at it only after this. */
+    public readonly ready: command.remote.Command;
+    /** The value for Docker's `cluster-store` option, e.g. `consul://10.0.0.1:8500`. */
+    public readonly url: pulumi.Output<string>;
+    /** Consul only: the web UI. */
+    public readonly uiUrl: pulumi.Output<string | undefined>;
+    /** Consul only: a provider bound to this store (for the record and service registrations). */
+    public readonly consulProvider?: consul.Provider;
+    /** Consul only: the node under which services are registered. */
+    public readonly consulNode?: consul.Node;
+
+    constructor(name: string, args: KvStoreArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("docker-overlay:kv:KvStore", name, {}, opts);
+        const { kv, host } = args;
+        this.backend = kv.backend;
+        const dockerOpts = { parent: this, provider: host.provider };
+
+        const image = args.pull
+            ? new docker.RemoteImage(`${name}-image`, { name: kv.image, keepLocally: true }, { ...dockerOpts, dependsOn: [host.factsCommand] }).imageId
+            : pulumi.output(kv.image);
+        const volume = new docker.Volume(`${name}-data`, { name: `${args.containerName}-data` }, { ...dockerOpts, dependsOn: [host.factsCommand] });
+        const spec = pulumi
+            .all([host.interface, host.overlayUnderlayAddress])
+            .apply(([iface, address]) => kvContainerSpec(kv, iface, address));
+
+        this.container = new docker.Container(
+            `${name}-server`,
+            {
+                name: args.containerName,
+                image,
+                networkMode: "host",
+                restart: "always",
+                envs: spec.envs,
+                command: spec.command,
+                volumes: [{ volumeName: volume.name, containerPath: spec.dataPath }],
+            },
+            { ...dockerOpts, dependsOn: [volume] },
+        );
+
+        this.ready = new command.remote.Command(
+            `${name}-ready`,
+            {
+                connection: host.connection,
+                create: remoteBash(
+                    renderScript("kv-wait", { BACKEND: kv.backend, KV_ADDRESS: "127.0.0.1", KV_PORT: kv.port, TIMEOUT_SECONDS: 90 }),
+                    "kv-wait",
+                ),
+                triggers: [this.container.id],
+                logging: "stderr",
+            },
+            { parent: this, dependsOn: [this.container] },
+        );
+
+        this.url = host.overlayUnderlayAddress.apply((address) => clusterStoreUrl(kv, address));
+        this.uiUrl = pulumi.output(kv.backend === "consul" ? `http://${args.hostAddress}:${kv.port}/ui/` : undefined);
+
+        if (kv.backend === "consul") {
+            this.consulProvider = new consul.Provider(
+                `${name}-consul`,
+                {
+                    address: `${args.hostAddress}:${kv.port}`,
+                    scheme: "http",
+                    ...(args.consulAclToken ? { token: args.consulAclToken } : {}),
+                },
+                { parent: this, dependsOn: [this.ready] },
+            );
+            const consulOpts = { parent: this, provider: this.consulProvider };
+            if (args.record && args.recordPrefix) {
+                new consul.KeyPrefix(`${name}-record`, { pathPrefix: args.recordPrefix, subkeys: args.record }, consulOpts);
+            }
+            this.consulNode = new consul.Node(
+                `${name}-node`,
+                { name: `${args.containerName}-overlay`, address: host.overlayUnderlayAddress },
+                consulOpts,
+            );
+        }
+
+        this.registerOutputs({ url: this.url, uiUrl: this.uiUrl });
+    }
+}

@@ -1,0 +1,192 @@
+import * as pulumi from "@pulumi/pulumi";
+import { ClusterConfig, HostConfig } from "./config";
+import { ConnectivityCheck, ProbeReport } from "./connectivityCheck";
+import { DaemonConfig } from "./daemonConfig";
+import { DockerHost, HostFacts } from "./dockerHost";
+import { KvStore } from "./kvStore";
+import { OverlayNetwork } from "./overlayNetwork";
+import { Service } from "./service";
+import { Swarm } from "./swarm";
+
+export interface OverlayClusterArgs {
+    /** The validated stack configuration. */
+    config: ClusterConfig;
+    /** The SSH private key for every host (a secret). */
+    sshPrivateKey: pulumi.Input<string>;
+    /** Consul ACL token for the Consul provider (a secret). */
+    consulAclToken?: pulumi.Input<string>;
+    /** Names containers on the hosts and the Consul key prefix (the stack name). */
+    stack: string;
+}
+
+/** The peer whose route picks a host's overlay interface: the KV host or first manager, else any other host. */
+export function routeTargetFor(host: HostConfig, hosts: readonly HostConfig[], hub: HostConfig): string {
+    if (host !== hub) return hub.address;
+    return hosts.find((h) => h !== host)?.address ?? host.address;
+}
+
+/**
+ * The whole overlay from one validated config. Order comes from dependencies: hosts reachable
+ * -> KV store ready (kv) -> every daemon configured (kv) or swarm formed (swarm) -> network ->
+ * services -> connectivity check. Hosts are worked on in parallel wherever that order allows.
+ */
+export class OverlayCluster extends pulumi.ComponentResource {
+    public readonly hosts: Record<string, DockerHost>;
+    public readonly kvStore?: KvStore;
+    public readonly network: OverlayNetwork;
+    public readonly services: Record<string, Service>;
+    public readonly connectivity?: ConnectivityCheck;
+    /** Each service's address on the overlay. */
+    public readonly serviceAddresses: pulumi.Output<Record<string, string>>;
+    /** The `cluster-store` URL (kv mode). */
+    public readonly kvUrl: pulumi.Output<string | undefined>;
+    /** The Consul web UI (Consul backend). */
+    public readonly consulUiUrl: pulumi.Output<string | undefined>;
+    /** Every host's probe results. */
+    public readonly connectivityReport: pulumi.Output<ProbeReport[] | undefined>;
+    /** What each host reported about itself. */
+    public readonly hostFacts: pulumi.Output<Record<string, HostFacts>>;
+
+    constructor(name: string, args: OverlayClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("docker-overlay:cluster:OverlayCluster", name, {}, opts);
+        const { config } = args;
+        const prefix = `docker-overlay-${args.stack}`;
+        const hub =
+            config.mode === "kv"
+                ? config.hosts.find((h) => h.name === config.kv!.host)!
+                : config.hosts.find((h) => h.swarmRole === "manager")!;
+
+        this.hosts = Object.fromEntries(
+            config.hosts.map((h) => [
+                h.name,
+                new DockerHost(
+                    `${name}-${h.name}`,
+                    {
+                        address: h.address,
+                        sshPort: h.sshPort,
+                        sshUser: h.sshUser,
+                        ...(h.hostKey ? { hostKey: h.hostKey } : {}),
+                        privateKey: args.sshPrivateKey,
+                        routeTarget: routeTargetFor(h, config.hosts, hub),
+                    },
+                    { parent: this },
+                ),
+            ]),
+        );
+        const hubHost = this.hosts[hub.name]!;
+
+        if (config.kv) {
+            const kvHost = config.hosts.find((h) => h.name === config.kv!.host)!;
+            this.kvStore = new KvStore(
+                `${name}-kv`,
+                {
+                    kv: config.kv,
+                    host: this.hosts[kvHost.name]!,
+                    hostAddress: kvHost.address,
+                    pull: config.kv.pull,
+                    containerName: `${prefix}-${config.kv.backend}`,
+                    ...(args.consulAclToken ? { consulAclToken: args.consulAclToken } : {}),
+                    record: {
+                        mode: config.mode,
+                        hosts: JSON.stringify(config.hosts.map((h) => ({ name: h.name, address: h.address }))),
+                        network: JSON.stringify(config.network),
+                    },
+                    recordPrefix: `docker-overlay/${args.stack}/`,
+                },
+                { parent: this },
+            );
+        }
+
+        // Every host ready for the overlay: daemons pointed at the store, or members of the swarm.
+        let ready: pulumi.Resource[];
+        if (config.mode === "kv") {
+            const kv = this.kvStore!;
+            const configure = (h: HostConfig, after: pulumi.Resource[]) => {
+                const host = this.hosts[h.name]!;
+                return new DaemonConfig(
+                    `${name}-${h.name}-daemon-config`,
+                    {
+                        host,
+                        clusterStore: kv.url,
+                        clusterAdvertise: pulumi.interpolate`${host.interface}:${config.docker.advertisePort}`,
+                        restartCommand: config.docker.restartCommand,
+                        ...(config.docker.logCommand ? { logCommand: config.docker.logCommand } : {}),
+                        waitSeconds: config.docker.waitSeconds,
+                    },
+                    { parent: this, dependsOn: after },
+                );
+            };
+            // The KV host's daemon restarts first (its store container restarts with it); the
+            // others then restart in parallel against a store that is up.
+            const first = configure(hub, [kv.ready]);
+            const rest = config.hosts.filter((h) => h !== hub).map((h) => configure(h, [kv.ready, first.apply]));
+            ready = [first.apply, ...rest.map((d) => d.apply)];
+        } else {
+            const swarm = new Swarm(
+                `${name}-swarm`,
+                { members: config.hosts.map((h) => ({ name: h.name, host: this.hosts[h.name]!, role: h.swarmRole })) },
+                { parent: this },
+            );
+            ready = swarm.memberships;
+        }
+
+        this.network = new OverlayNetwork(
+            `${name}-overlay`,
+            { network: config.network, attachable: config.mode === "swarm", provider: hubHost.provider, ready },
+            { parent: this },
+        );
+
+        const consulRegistry =
+            this.kvStore?.consulProvider && this.kvStore.consulNode
+                ? { provider: this.kvStore.consulProvider, node: this.kvStore.consulNode }
+                : undefined;
+        this.services = Object.fromEntries(
+            config.services.map((s) => [
+                s.name,
+                new Service(
+                    `${name}-svc-${s.name}`,
+                    {
+                        service: s,
+                        provider: this.hosts[s.host]!.provider,
+                        networkName: this.network.name,
+                        ...(consulRegistry ? { consul: consulRegistry } : {}),
+                    },
+                    { parent: this, dependsOn: [this.network] },
+                ),
+            ]),
+        );
+
+        if (config.connectivity.enabled) {
+            this.connectivity = new ConnectivityCheck(
+                `${name}-connectivity`,
+                {
+                    hosts: config.hosts.map((h) => ({ name: h.name, host: this.hosts[h.name]! })),
+                    networkName: this.network.name,
+                    image: config.connectivity.image,
+                    pull: config.connectivity.pull,
+                    probePrefix: `${prefix}-probe`,
+                    after: Object.values(this.services),
+                },
+                { parent: this, dependsOn: [this.network] },
+            );
+        }
+
+        this.serviceAddresses = pulumi
+            .all(Object.fromEntries(Object.entries(this.services).map(([k, s]) => [k, s.overlayAddress])))
+            .apply((a) => ({ ...a }));
+        this.kvUrl = this.kvStore && config.mode === "kv" ? this.kvStore.url : pulumi.output(undefined);
+        this.consulUiUrl = this.kvStore ? this.kvStore.uiUrl : pulumi.output(undefined);
+        this.connectivityReport = this.connectivity ? this.connectivity.report : pulumi.output(undefined);
+        this.hostFacts = pulumi
+            .all(Object.fromEntries(Object.entries(this.hosts).map(([k, h]) => [k, h.facts])))
+            .apply((f) => ({ ...f }));
+
+        this.registerOutputs({
+            serviceAddresses: this.serviceAddresses,
+            kvUrl: this.kvUrl,
+            consulUiUrl: this.consulUiUrl,
+            connectivityReport: this.connectivityReport,
+            hostFacts: this.hostFacts,
+        });
+    }
+}

@@ -1,0 +1,71 @@
+import * as consul from "@pulumi/consul";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { ServiceConfig } from "./config";
+
+export interface ServiceArgs {
+    /** The service's container: image, command, env, aliases, ports. */
+    service: ServiceConfig;
+    /** The provider of the host it runs on. */
+    provider: docker.Provider;
+    /** The overlay network's name (an output, so the container waits for the network). */
+    networkName: pulumi.Input<string>;
+    /** Consul registration: the provider and the node to register under. */
+    consul?: { provider: consul.Provider; node: consul.Node };
+}
+
+/**
+ * A service container on its host, on the overlay with its DNS aliases. Its overlay address is
+ * the one the seed's gateway could not reach before; optionally it is registered in Consul with
+ * that address.
+ */
+export class Service extends pulumi.ComponentResource {
+    public readonly container: docker.Container;
+    /** The container's address on the overlay network. */
+    public readonly overlayAddress: pulumi.Output<string>;
+
+    constructor(name: string, args: ServiceArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("docker-overlay:service:Service", name, {}, opts);
+        const { service } = args;
+        const dockerOpts = { parent: this, provider: args.provider };
+
+        const image = service.pull
+            ? new docker.RemoteImage(`${name}-image`, { name: service.image, keepLocally: true }, dockerOpts).imageId
+            : pulumi.output(service.image);
+
+        this.container = new docker.Container(
+            `${name}-container`,
+            {
+                name: service.name,
+                image,
+                ...(service.command ? { command: service.command } : {}),
+                envs: Object.entries(service.env).map(([k, v]) => `${k}=${v}`),
+                networksAdvanced: [{ name: args.networkName, aliases: service.aliases }],
+                ports: service.ports.map((p) => ({ internal: p.internal, ...(p.external ? { external: p.external } : {}), protocol: p.protocol })),
+                restart: "unless-stopped",
+            },
+            dockerOpts,
+        );
+
+        this.overlayAddress = pulumi
+            .all([this.container.networkDatas, args.networkName])
+            .apply(([datas, net]) => datas?.find((d) => d.networkName === net)?.ipAddress ?? "");
+
+        if (service.registerInConsul) {
+            if (!args.consul) throw new pulumi.ResourceError(`service ${service.name}: \`registerInConsul\` needs \`kv.backend: consul\``, this);
+            new consul.Service(
+                `${name}-registration`,
+                {
+                    name: service.name,
+                    node: args.consul.node.name,
+                    address: this.overlayAddress,
+                    ...(service.ports[0] ? { port: service.ports[0].internal } : {}),
+                    tags: ["docker-overlay"],
+                },
+                { parent: this, provider: args.consul.provider },
+            );
+        }
+
+        this.registerOutputs({ overlayAddress: this.overlayAddress });
+    }
+}

@@ -1,0 +1,98 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { DockerHost } from "./dockerHost";
+import { remoteBash, renderScript } from "./scripts";
+
+export interface SwarmMember {
+    /** Our name for the host. */
+    name: string;
+    host: DockerHost;
+    role: "manager" | "worker";
+}
+
+export interface SwarmArgs {
+    /** Every host; the first manager initialises the swarm, the others join. */
+    members: SwarmMember[];
+    /** The manager's swarm port. */
+    managerPort?: number;
+}
+
+/**
+ * Swarm mode, the control plane every current engine has: `swarm init` on the first manager at
+ * its detected address, join tokens read as secrets (never logged, encrypted in state), the
+ * other hosts join with their role. A host already in this swarm is left alone; a host in
+ * another swarm is refused. Destroy makes each host leave, but only where we made it join.
+ */
+export class Swarm extends pulumi.ComponentResource {
+    public readonly init: command.remote.Command;
+    /** Every host's membership command (the first manager's is `init`). */
+    public readonly memberships: command.remote.Command[];
+    /** `address:port` of the first manager. */
+    public readonly managerAddress: pulumi.Output<string>;
+
+    constructor(name: string, args: SwarmArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("docker-overlay:swarm:Swarm", name, {}, opts);
+        const first = args.members.find((m) => m.role === "manager");
+        if (!first) throw new pulumi.ResourceError("swarm mode needs at least one host with `swarmRole: manager`", this);
+        const port = args.managerPort ?? 2377;
+
+        this.init = new command.remote.Command(
+            `${name}-init-${first.name}`,
+            {
+                connection: first.host.connection,
+                create: first.host.overlayUnderlayAddress.apply((address) =>
+                    remoteBash(renderScript("swarm-init", { HOST_LABEL: first.name, ADVERTISE_ADDRESS: address }), "swarm-init"),
+                ),
+                delete: remoteBash(renderScript("swarm-leave", { HOST_LABEL: first.name, MARKER: "swarm-created" }), "swarm-leave"),
+                logging: "stderr",
+            },
+            { parent: this, dependsOn: [first.host.factsCommand] },
+        );
+
+        const tokens = new command.remote.Command(
+            `${name}-tokens`,
+            {
+                connection: first.host.connection,
+                create: remoteBash(renderScript("swarm-tokens", { HOST_LABEL: first.name }), "swarm-tokens"),
+                logging: "none",
+            },
+            { parent: this, dependsOn: [this.init], additionalSecretOutputs: ["stdout"] },
+        );
+        const tokenFor = (role: "manager" | "worker") =>
+            pulumi.secret(tokens.stdout.apply((out) => (JSON.parse(out) as Record<string, string>)[role] ?? ""));
+
+        this.managerAddress = first.host.overlayUnderlayAddress.apply((a) => `${a.includes(":") ? `[${a}]` : a}:${port}`);
+
+        const joins = args.members
+            .filter((m) => m !== first)
+            .map(
+                (m) =>
+                    new command.remote.Command(
+                        `${name}-join-${m.name}`,
+                        {
+                            connection: m.host.connection,
+                            create: pulumi
+                                .all([this.managerAddress, tokenFor(m.role), m.host.overlayUnderlayAddress])
+                                .apply(([managerAddress, token, address]) =>
+                                    remoteBash(
+                                        renderScript("swarm-join", {
+                                            HOST_LABEL: m.name,
+                                            MANAGER_ADDRESS: managerAddress,
+                                            JOIN_TOKEN: token,
+                                            ADVERTISE_ADDRESS: address,
+                                            ROLE: m.role,
+                                        }),
+                                        "swarm-join",
+                                    ),
+                                ),
+                            delete: remoteBash(renderScript("swarm-leave", { HOST_LABEL: m.name, MARKER: "swarm-joined" }), "swarm-leave"),
+                            logging: "stderr",
+                        },
+                        { parent: this, dependsOn: [tokens, m.host.factsCommand] },
+                    ),
+            );
+        this.memberships = [this.init, ...joins];
+
+        this.registerOutputs({ managerAddress: this.managerAddress });
+    }
+}
