@@ -1,0 +1,594 @@
+#!/bin/bash
+# lab.sh: a lab of N real Docker hosts on this one machine.
+#
+#   lab/lab.sh up [N] [--recreate]   create hosts lab1..labN (default N=3)
+#   lab/lab.sh down                  remove everything the lab created
+#   lab/lab.sh status                show the lab's hosts; exit 0 only if all are healthy
+#
+# A lab host labK is a set of namespaces held open by bind files:
+#   - network namespace dolab-labK, eth0 = 10.210.0.(10+K)/24 on the bridge dolab0 (10.210.0.1)
+#   - UTS namespace with hostname labK
+#   - mount namespace in which /etc/docker, /etc/hostname, /etc/hosts, /run (= /var/run),
+#     /var/lib/docker and /var/log are the host's own directories under
+#     /var/lib/docker-overlay-lab/hosts/labK/
+# with an sshd (key-only root login) on eth0:22 and Debian's dockerd 20.10, both started inside
+# those namespaces. docs/lab.md explains the design, lab.json and the troubleshooting.
+set -euo pipefail
+
+STATE=/var/lib/docker-overlay-lab
+BRIDGE=dolab0
+BRIDGE_ADDR=10.210.0.1
+SUBNET=10.210.0.0/24
+PREFIX=24
+NS_PREFIX=dolab-           # network namespaces dolab-lab1.., host-side veths dolab-lab1..
+IPT_TAG=docker-overlay-lab # comment on every iptables rule we add
+RESTART_CMD=/usr/local/sbin/dolab-dockerd
+CACHE=${DOCKER_OVERLAY_CACHE:-${HOME:-/root}/.cache/docker-overlay}/lab-images
+IMAGE_BUSYBOX=dolab/busybox:1
+IMAGE_ETCD=dolab/etcd:3.4
+IMAGE_RECIPE=1 # bump when the root filesystems below change
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+T0=${EPOCHREALTIME/./}
+log() {
+  local us=$((${EPOCHREALTIME/./} - T0))
+  printf '[lab %3d.%ds] %s\n' "$((us / 1000000))" "$((us / 100000 % 10))" "$*"
+}
+warn() { printf '[lab] WARNING: %s\n' "$*" >&2; }
+die() { printf '[lab] ERROR: %s\n' "$*" >&2; exit 1; }
+
+usage() {
+  cat <<EOF
+usage: $0 up [N] [--recreate] | down | status
+  up [N]       start a lab of N Docker hosts (default 3); if a lab of N hosts is already up and
+               healthy, say so and change nothing; otherwise (other N, broken) recreate it.
+  --recreate   always tear down and build a fresh lab.
+  down         stop and remove every lab process, mount, namespace, link, iptables rule and the
+               state directory $STATE.
+  status       list the hosts; exit 0 if every host answers on ssh and docker, 1 otherwise.
+EOF
+}
+
+need_root() {
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "lab.sh needs root: it creates network namespaces, a bridge, iptables rules and runs" >&2
+    echo "one dockerd and one sshd per lab host. Run it as root, e.g.: sudo $0 ${*:-up}" >&2
+    exit 1
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# prerequisites
+# ---------------------------------------------------------------------------------------------
+ensure_packages() {
+  local missing=() cmd pkg
+  # command -> Debian package
+  local -A want=(
+    [dockerd]=docker.io [sshd]=openssh-server [ssh]=openssh-client [ssh-keygen]=openssh-client
+    [ip]=iproute2 [iptables]=iptables [etcd]=etcd-server [modprobe]=kmod [jq]=jq
+    [nsenter]=util-linux [unshare]=util-linux [setsid]=util-linux [ps]=procps [pgrep]=procps
+  )
+  for cmd in "${!want[@]}"; do
+    if [ "$cmd" = sshd ]; then
+      [ -x /usr/sbin/sshd ] || missing+=("${want[$cmd]}")
+    elif ! command -v "$cmd" >/dev/null 2>&1; then
+      missing+=("${want[$cmd]}")
+    fi
+  done
+  # The busybox of the image must be the static one (it runs alone in a container).
+  dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed' ||
+    missing+=(busybox-static)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+    log "installing missing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
+      apt-get update -q >/dev/null
+      apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null ||
+        die "apt-get install ${missing[*]} failed"
+    fi
+  fi
+  for pkg in dockerd /usr/sbin/sshd etcd jq; do
+    command -v "$pkg" >/dev/null || die "$pkg is still missing after installing packages"
+  done
+}
+
+# Kernel features. On this kind of machine they are built in (no /lib/modules); elsewhere
+# modprobe loads them.
+builtin_module() { # $1 = module; true if compiled into the running kernel
+  local -A opt=([bridge]=BRIDGE [veth]=VETH [vxlan]=VXLAN [overlay]=OVERLAY_FS [br_netfilter]=BRIDGE_NETFILTER)
+  grep -qs "/$1.ko" "/lib/modules/$(uname -r)/modules.builtin" && return 0
+  [ -r /proc/config.gz ] || return 1
+  # (no grep -q on a pipe: with pipefail, zcat's SIGPIPE would turn a match into a failure)
+  [ "$(zcat /proc/config.gz 2>/dev/null | grep -cx "CONFIG_${opt[$1]}=y")" -gt 0 ]
+}
+
+ensure_kernel() {
+  local m ok
+  for m in bridge veth vxlan overlay br_netfilter; do
+    ok=
+    case $m in
+      br_netfilter) [ -d /proc/sys/net/bridge ] && ok=1 ;;
+      *) [ -d "/sys/module/$m" ] && ok=1 ;;
+    esac
+    if [ -z "$ok" ] && builtin_module "$m"; then ok=1; fi
+    if [ -z "$ok" ] && modprobe "$m" >/dev/null 2>&1; then ok=1; fi
+    if [ -z "$ok" ] && [ "$m" = overlay ] && grep -qw overlay /proc/filesystems; then ok=1; fi
+    [ -n "$ok" ] && continue
+    case $m in
+      bridge | veth) die "kernel module '$m' is missing and could not be loaded (modprobe $m); the lab cannot be built without it" ;;
+      vxlan) warn "kernel module 'vxlan' is missing (modprobe vxlan failed): hosts will start, but every overlay network will fail with 'error creating vxlan interface: operation not supported' (libnetwork#1166). Install the kernel's modules package (linux-image-*/linux-modules-*) and retry." ;;
+      overlay) warn "kernel module 'overlay' is missing: dockerd will fall back to the slow vfs storage driver." ;;
+      br_netfilter) warn "br_netfilter is not available: harmless for the lab (bridged traffic then simply bypasses iptables)." ;;
+    esac
+  done
+}
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+host_dir() { echo "$STATE/hosts/$1"; }
+host_addr() { echo "10.210.0.$((10 + $1))"; }
+netns_of() { echo "/run/netns/${NS_PREFIX}$1"; }
+
+# run a command inside lab host $1's namespaces (net, mount, uts) -- never `ip netns exec`,
+# which remounts /sys and makes dockerd die with "Devices cgroup isn't mounted".
+in_host() {
+  local h=$1
+  shift
+  (cd / && nsenter --net="$(netns_of "$h")" --mount="$STATE/ns/$h.mnt" --uts="$STATE/ns/$h.uts" -- "$@")
+}
+
+lab_hosts_present() {
+  # every host directory or netns that looks like ours
+  {
+    [ -d "$STATE/hosts" ] && find "$STATE/hosts" -mindepth 1 -maxdepth 1 -printf '%f\n'
+    ip netns list 2>/dev/null | awk '{print $1}' | sed -n "s/^${NS_PREFIX}//p"
+  } | sort -u
+}
+
+# ---------------------------------------------------------------------------------------------
+# images: root filesystems assembled from Debian packages, cached outside the clone
+# ---------------------------------------------------------------------------------------------
+busybox_applets="sh ash ping ping6 nc wget httpd sleep cat echo ip ifconfig nslookup route ls ps
+  kill top env hostname sed grep awk vi mkdir rm cp mv ln touch tail head true false netstat
+  traceroute arping udhcpc telnet id uname date printf test [ [[ du df mount umount free uptime
+  watch timeout tr cut sort uniq wc xargs find tee dd chmod chown seq expr basename dirname"
+
+build_rootfs_busybox() { # $1 = target dir
+  local d=$1 a
+  mkdir -p "$d"/{bin,sbin,usr/bin,usr/sbin,etc,tmp,root,proc,sys,dev,var/www}
+  chmod 1777 "$d/tmp"
+  cp /bin/busybox "$d/bin/busybox"
+  for a in $busybox_applets; do ln -sf busybox "$d/bin/$a"; done
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$d/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$d/etc/group"
+  echo 'hello from dolab/busybox' >"$d/var/www/index.html"
+}
+
+build_rootfs_etcd() { # $1 = target dir
+  local d=$1 lib
+  build_rootfs_busybox "$d"
+  mkdir -p "$d/usr/local/bin" "$d/var/lib/etcd"
+  cp "$(command -v etcd)" "$d/usr/local/bin/etcd"
+  command -v etcdctl >/dev/null 2>&1 && cp "$(command -v etcdctl)" "$d/usr/local/bin/etcdctl"
+  # the shared libraries it needs (Debian's etcd is a Go binary linked against libc only)
+  for lib in $(ldd "$(command -v etcd)" | awk '/=>/ {print $3} /^\t\// {print $1}'); do
+    [ -f "$lib" ] || continue
+    mkdir -p "$d$(dirname "$lib")"
+    cp -L "$lib" "$d$lib"
+  done
+}
+
+image_tarball() { # $1 = busybox|etcd ; prints the cached tarball path, building it if needed
+  local kind=$1 key tarball tmp
+  key=$( {
+    echo "recipe $IMAGE_RECIPE $kind $busybox_applets"
+    sha256sum /bin/busybox
+    [ "$kind" = etcd ] && sha256sum "$(command -v etcd)"
+    true
+  } | sha256sum | cut -c1-16)
+  tarball="$CACHE/$kind-$key.tar"
+  if [ ! -s "$tarball" ]; then
+    mkdir -p "$CACHE"
+    tmp=$(mktemp -d)
+    "build_rootfs_$kind" "$tmp/rootfs"
+    tar -C "$tmp/rootfs" --numeric-owner --owner=0 --group=0 -cf "$tmp/rootfs.tar" .
+    mv "$tmp/rootfs.tar" "$tarball"
+    rm -rf "$tmp"
+    log "built root filesystem $tarball" >&2
+  fi
+  echo "$tarball"
+}
+
+load_images() { # $1 = host name
+  local h=$1 sock
+  sock="$(host_dir "$h")/run/docker.sock"
+  docker -H "unix://$sock" import \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'CMD ["sh"]' "$TAR_BUSYBOX" "$IMAGE_BUSYBOX" >/dev/null
+  docker -H "unix://$sock" import \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'WORKDIR /var/lib/etcd' \
+    --change 'CMD ["etcd", "--enable-v2"]' "$TAR_ETCD" "$IMAGE_ETCD" >/dev/null
+}
+
+# ---------------------------------------------------------------------------------------------
+# up
+# ---------------------------------------------------------------------------------------------
+setup_network() {
+  if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+    ip link add "$BRIDGE" type bridge
+  fi
+  ip addr replace "$BRIDGE_ADDR/$PREFIX" dev "$BRIDGE"
+  ip link set "$BRIDGE" up
+  # A dockerd in the root namespace (e.g. the one Debian's docker.io starts under systemd) sets
+  # the FORWARD policy to DROP, and with br_netfilter bridged frames go through FORWARD: let the
+  # lab's bridge carry its own traffic. Traffic from the lab to anywhere else is dropped: lab
+  # hosts must only ever talk to each other and to this machine.
+  iptables -C FORWARD -i "$BRIDGE" -o "$BRIDGE" -m comment --comment "$IPT_TAG" -j ACCEPT 2>/dev/null ||
+    iptables -I FORWARD 1 -i "$BRIDGE" -o "$BRIDGE" -m comment --comment "$IPT_TAG" -j ACCEPT
+  iptables -C FORWARD -i "$BRIDGE" ! -o "$BRIDGE" -m comment --comment "$IPT_TAG" -j DROP 2>/dev/null ||
+    iptables -I FORWARD 2 -i "$BRIDGE" ! -o "$BRIDGE" -m comment --comment "$IPT_TAG" -j DROP
+  iptables -C FORWARD ! -i "$BRIDGE" -o "$BRIDGE" -m comment --comment "$IPT_TAG" -j DROP 2>/dev/null ||
+    iptables -I FORWARD 3 ! -i "$BRIDGE" -o "$BRIDGE" -m comment --comment "$IPT_TAG" -j DROP
+}
+
+create_host() { # $1 = K
+  local k=$1 h="lab$1" d addr i
+  d=$(host_dir "$h")
+  addr=$(host_addr "$k")
+  mkdir -p "$d"/{etc-docker,run/sshd,lib-docker,log,ssh}
+  chmod 0755 "$d/run/sshd"
+  echo "$h" >"$d/hostname"
+  {
+    printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n' "$h"
+    for ((i = 1; i <= N; i++)); do printf '%s\tlab%s\n' "$(host_addr "$i")" "$i"; done
+  } >"$d/hosts"
+  echo "$h" >"$d/run/dolab-host"
+
+  # network namespace + veth to the bridge
+  ip netns add "${NS_PREFIX}$h"
+  ip link add "${NS_PREFIX}$h" type veth peer name eth0 netns "${NS_PREFIX}$h"
+  ip link set "${NS_PREFIX}$h" master "$BRIDGE" up
+  ip -n "${NS_PREFIX}$h" link set lo up
+  ip -n "${NS_PREFIX}$h" addr add "$addr/$PREFIX" dev eth0
+  ip -n "${NS_PREFIX}$h" link set eth0 up
+  # a default route like a server has; the root namespace does not forward it anywhere (see the
+  # FORWARD rules in setup_network)
+  ip -n "${NS_PREFIX}$h" route add default via "$BRIDGE_ADDR"
+
+  # mount + UTS namespaces, persisted as bind files in $STATE/ns (a private mount)
+  touch "$STATE/ns/$h.mnt" "$STATE/ns/$h.uts"
+  # shellcheck disable=SC2016 # the script runs in the new namespaces, with its own arguments
+  unshare --mount="$STATE/ns/$h.mnt" --uts="$STATE/ns/$h.uts" --propagation private -- \
+    /bin/bash -euc '
+      d=$1 h=$2 state=$3
+      hostname "$h"
+      # do not keep the namespace files of other hosts (and so their namespaces) alive in here
+      umount -l "$state/ns" 2>/dev/null || true
+      umount -l /run/netns 2>/dev/null || true
+      mount --bind "$d/etc-docker" /etc/docker
+      mount --bind "$d/hostname" /etc/hostname
+      mount --bind "$d/hosts" /etc/hosts
+      mount --bind "$d/run" /run
+      mount --bind "$d/lib-docker" /var/lib/docker
+      mount --bind "$d/log" /var/log
+    ' _ "$d" "$h" "$STATE"
+
+  # sshd: host key per lab, key-only root login, listening on the host's address only
+  ssh-keygen -q -t ed25519 -N '' -C "$h" -f "$d/ssh/ssh_host_ed25519_key"
+  cat >"$d/ssh/sshd_config" <<EOF
+# sshd of lab host $h (written by lab/lab.sh)
+ListenAddress $addr:22
+HostKey $d/ssh/ssh_host_ed25519_key
+PidFile /run/sshd.pid
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+AuthorizedKeysFile $STATE/ssh/authorized_keys
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+UseDNS no
+X11Forwarding no
+PrintMotd no
+PrintLastLog no
+MaxStartups 200:30:400
+MaxSessions 100
+AcceptEnv LANG LC_*
+Subsystem sftp /usr/lib/openssh/sftp-server
+EOF
+  in_host "$h" /usr/sbin/sshd -f "$d/ssh/sshd_config" -E /var/log/sshd.log
+}
+
+start_dockerds() {
+  local k pids=() fail=0 out
+  out=$(mktemp -d)
+  for ((k = 1; k <= N; k++)); do
+    DOLAB_DOCKERD_START_TIMEOUT=60 in_host "lab$k" "$RESTART_CMD" start >"$out/lab$k" 2>&1 &
+    pids+=($!)
+  done
+  for ((k = 1; k <= N; k++)); do
+    if ! wait "${pids[$((k - 1))]}"; then
+      fail=1
+      sed "s/^/  lab$k: /" "$out/lab$k" >&2
+    fi
+  done
+  rm -rf "$out"
+  [ "$fail" -eq 0 ] || die "a dockerd did not start (see above and $STATE/hosts/labK/log/dockerd.log)"
+}
+
+write_lab_json() {
+  local k h hosts='[]' key
+  for ((k = 1; k <= N; k++)); do
+    h="lab$k"
+    key=$(cut -d' ' -f1,2 "$(host_dir "$h")/ssh/ssh_host_ed25519_key.pub")
+    hosts=$(jq -c --arg name "$h" --arg addr "$(host_addr "$k")" --arg key "$key" \
+      --arg sock "$(host_dir "$h")/run/docker.sock" \
+      '. + [{name: $name, hostname: $name, address: $addr, sshPort: 22, sshUser: "root",
+             hostKey: $key, dockerSocket: $sock}]' <<<"$hosts")
+  done
+  jq -n --argjson hosts "$hosts" --arg priv "$STATE/ssh/id_ed25519" --arg pub "$STATE/ssh/id_ed25519.pub" \
+    --arg restart "$RESTART_CMD" --arg bb "$IMAGE_BUSYBOX" --arg etcd "$IMAGE_ETCD" \
+    --arg bridge "$BRIDGE" --arg subnet "$SUBNET" --arg kh "$STATE/ssh/known_hosts" \
+    --arg cfg "$STATE/ssh/config" \
+    '{hosts: $hosts, privateKeyPath: $priv, publicKeyPath: $pub, knownHostsPath: $kh,
+      sshConfigPath: $cfg, restartCommand: [$restart, "restart"],
+      images: {busybox: $bb, etcd: $etcd}, bridge: $bridge, subnet: $subnet}' >"$STATE/lab.json.tmp"
+  mv "$STATE/lab.json.tmp" "$STATE/lab.json"
+}
+
+write_ssh_client_files() {
+  local k h
+  : >"$STATE/ssh/known_hosts"
+  : >"$STATE/ssh/config"
+  for ((k = 1; k <= N; k++)); do
+    h="lab$k"
+    echo "$(host_addr "$k") $(cut -d' ' -f1,2 "$(host_dir "$h")/ssh/ssh_host_ed25519_key.pub")" >>"$STATE/ssh/known_hosts"
+    cat >>"$STATE/ssh/config" <<EOF
+Host $h
+  HostName $(host_addr "$k")
+  User root
+  IdentityFile $STATE/ssh/id_ed25519
+  IdentitiesOnly yes
+  UserKnownHostsFile $STATE/ssh/known_hosts
+  StrictHostKeyChecking yes
+  LogLevel ERROR
+EOF
+  done
+}
+
+ssh_ok() { # $1 = host name
+  ssh -F "$STATE/ssh/config" -o BatchMode=yes -o ConnectTimeout=3 "$1" true >/dev/null 2>&1
+}
+
+lab_healthy() { # quiet; 0 if a lab of $1 hosts is up and every host answers
+  local size=$1 k have
+  [ -s "$STATE/lab.json" ] || return 1
+  have=$(jq '.hosts | length' "$STATE/lab.json" 2>/dev/null) || return 1
+  [ "$have" = "$size" ] || return 1
+  for ((k = 1; k <= size; k++)); do
+    [ -e "$(netns_of "lab$k")" ] || return 1
+    ssh_ok "lab$k" || return 1
+    timeout 5 docker -H "unix://$(host_dir "lab$k")/run/docker.sock" version >/dev/null 2>&1 || return 1
+  done
+}
+
+cmd_up() {
+  local recreate=0 arg k
+  N=3
+  for arg in "$@"; do
+    case $arg in
+      --recreate) recreate=1 ;;
+      '' | *[!0-9]*) usage >&2; exit 2 ;;
+      *) N=$arg ;;
+    esac
+  done
+  if [ "$N" -lt 1 ] || [ "$N" -gt 200 ]; then die "N must be between 1 and 200"; fi
+
+  if [ "$recreate" -eq 0 ] && lab_healthy "$N"; then
+    log "a lab of $N hosts is already up and healthy; nothing to do ($STATE/lab.json)"
+    return 0
+  fi
+  if [ -e "$STATE" ] || [ -n "$(lab_hosts_present)" ] || ip link show "$BRIDGE" >/dev/null 2>&1; then
+    log "removing the previous lab first"
+    cmd_down quiet
+  fi
+
+  log "checking packages and kernel features"
+  ensure_packages
+  ensure_kernel
+
+  log "building/reusing image root filesystems in $CACHE"
+  TAR_BUSYBOX=$(image_tarball busybox)
+  TAR_ETCD=$(image_tarball etcd)
+
+  install -m 0755 "$HERE/dolab-dockerd" "$RESTART_CMD"
+  mkdir -p "$STATE/ns" "$STATE/ssh" "$STATE/hosts"
+  chmod 0755 "$STATE"
+  chmod 0700 "$STATE/ssh"
+  echo "$N" >"$STATE/size"
+  # mount points the hosts bind over; remember the ones we created so `down` removes them again
+  if [ ! -d /var/lib/docker ]; then
+    mkdir -p /var/lib/docker
+    echo /var/lib/docker >>"$STATE/created-dirs"
+  fi
+  mkdir -p /etc/docker
+  # namespace bind files must live on a private mount, otherwise unshare cannot persist a mount
+  # namespace (the bind would propagate into the namespace itself)
+  mount --bind "$STATE/ns" "$STATE/ns"
+  mount --make-private "$STATE/ns"
+
+  log "client key pair"
+  ssh-keygen -q -t ed25519 -N '' -C "docker-overlay-lab" -f "$STATE/ssh/id_ed25519"
+  cp "$STATE/ssh/id_ed25519.pub" "$STATE/ssh/authorized_keys"
+  chmod 0600 "$STATE/ssh/authorized_keys"
+
+  log "bridge $BRIDGE ($BRIDGE_ADDR/$PREFIX) and iptables rules (comment '$IPT_TAG')"
+  setup_network
+
+  for ((k = 1; k <= N; k++)); do
+    log "host lab$k: namespaces, $(host_addr "$k") on $BRIDGE, sshd"
+    create_host "$k"
+  done
+  write_ssh_client_files
+
+  log "starting $N dockerd (Engine $(dockerd --version | sed 's/Docker version \([^,]*\).*/\1/'))"
+  start_dockerds
+
+  log "loading images $IMAGE_BUSYBOX and $IMAGE_ETCD on every host"
+  local pids=()
+  for ((k = 1; k <= N; k++)); do
+    load_images "lab$k" &
+    pids+=($!)
+  done
+  for k in "${pids[@]}"; do wait "$k" || die "image import failed"; done
+
+  log "checking ssh to every host with pinned host keys"
+  for ((k = 1; k <= N; k++)); do
+    ssh_ok "lab$k" || die "ssh to lab$k failed (see $(host_dir "lab$k")/log/sshd.log)"
+  done
+
+  write_lab_json
+  log "lab of $N hosts is up: $STATE/lab.json"
+  log "try: ssh -F $STATE/ssh/config lab1 docker info"
+}
+
+# ---------------------------------------------------------------------------------------------
+# down
+# ---------------------------------------------------------------------------------------------
+ns_inode() { stat -L -c %i "$1" 2>/dev/null; }
+
+# pids of every process in a lab host's namespaces, every sshd/dockerd started from the lab's
+# files, and all their descendants (containers are children of containerd-shims)
+lab_pids() {
+  local inodes=() f p ino
+  for f in /run/netns/"${NS_PREFIX}"* "$STATE"/ns/*.mnt "$STATE"/ns/*.uts; do
+    [ -e "$f" ] || continue
+    ino=$(ns_inode "$f") && inodes+=("$ino")
+  done
+  {
+    if [ "${#inodes[@]}" -gt 0 ]; then
+      for p in /proc/[0-9]*; do
+        p=${p#/proc/}
+        [ "$p" = "$$" ] && continue
+        for f in net mnt uts; do
+          ino=$(readlink "/proc/$p/ns/$f" 2>/dev/null) || continue
+          ino=${ino#*[}
+          ino=${ino%]}
+          if printf '%s\n' "${inodes[@]}" | grep -qx "$ino"; then
+            echo "$p"
+            break
+          fi
+        done
+      done
+    fi
+    # processes that reference the lab's files even if their namespaces are gone
+    pgrep -f "$STATE/" 2>/dev/null || true
+  } | sort -un | while read -r p; do
+    [ "$p" = "$$" ] || echo "$p"
+  done
+}
+
+descendants() { # pids on stdin -> those pids plus all descendants
+  local all
+  all=$(ps -e -o pid=,ppid=)
+  awk -v seeds="$(tr '\n' ' ')" 'BEGIN { n = split(seeds, s, " "); for (i = 1; i <= n; i++) keep[s[i]] = 1 }
+       { parent[$1] = $2 }
+       END { changed = 1
+             while (changed) { changed = 0
+               for (p in parent) if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; changed = 1 } }
+             for (p in keep) print p }' <<<"$all"
+}
+
+cmd_down() {
+  local quiet=${1:-} round pids m h f
+  [ "$quiet" = quiet ] || log "stopping lab processes"
+  for round in 1 2 3 4 5 6 7 8 9 10; do
+    pids=$(lab_pids | descendants | grep -vx "$$" || true)
+    [ -n "$pids" ] || break
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null || true
+    sleep 0.2
+  done
+  [ "$round" -lt 10 ] || warn "some lab processes would not die: $pids"
+
+  [ "$quiet" = quiet ] || log "unmounting and removing namespaces, links, iptables rules"
+  # everything mounted under the state dir (namespace bind files, the private ns dir), deepest first
+  for round in 1 2 3; do
+    while read -r m; do
+      umount -l "$m" 2>/dev/null || true
+    done < <(awk -v s="$STATE" '$5 == s || index($5, s "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r)
+  done
+  for f in /run/netns/"${NS_PREFIX}"*; do
+    [ -e "$f" ] || continue
+    ip netns delete "$(basename "$f")" 2>/dev/null || umount -l "$f" 2>/dev/null || true
+    rm -f "$f"
+  done
+  while read -r h; do
+    if [ -n "$h" ]; then ip link delete "$h" 2>/dev/null || true; fi
+  done < <(ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | grep "^${NS_PREFIX}lab" || true)
+  ip link delete "$BRIDGE" 2>/dev/null || true
+  local rule
+  while rule=$(iptables -S FORWARD 2>/dev/null | grep -- "--comment $IPT_TAG" | head -n1) && [ -n "$rule" ]; do
+    # shellcheck disable=SC2086
+    eval "iptables ${rule/-A /-D }" || break
+  done
+
+  if [ -f "$STATE/created-dirs" ]; then
+    while read -r f; do rmdir "$f" 2>/dev/null || true; done <"$STATE/created-dirs"
+  fi
+  if awk -v s="$STATE" 'index($5, s) == 1 { found = 1 } END { exit !found }' /proc/self/mountinfo; then
+    die "mounts under $STATE remain; not removing it (see /proc/self/mountinfo)"
+  fi
+  rm -rf "$STATE"
+  rm -f "$RESTART_CMD"
+  [ "$quiet" = quiet ] || log "lab removed"
+}
+
+# ---------------------------------------------------------------------------------------------
+# status
+# ---------------------------------------------------------------------------------------------
+cmd_status() {
+  local n k h ok=0 sshs dock ver
+  if [ ! -s "$STATE/lab.json" ]; then
+    if [ -n "$(lab_hosts_present)" ]; then
+      echo "lab: partially present (no $STATE/lab.json); run: $0 down"
+    else
+      echo "lab: down"
+    fi
+    return 1
+  fi
+  n=$(jq '.hosts | length' "$STATE/lab.json")
+  echo "lab: $n hosts, bridge $BRIDGE $SUBNET, description $STATE/lab.json"
+  printf '%-6s %-12s %-6s %-24s %s\n' HOST ADDRESS SSH DOCKER SOCKET
+  for ((k = 1; k <= n; k++)); do
+    h="lab$k"
+    sshs=down dock=down
+    ssh_ok "$h" && sshs=ok
+    if ver=$(timeout 5 docker -H "unix://$(host_dir "$h")/run/docker.sock" version --format '{{.Server.Version}}' 2>/dev/null); then
+      dock="ok ($ver)"
+    fi
+    [ "$sshs" = ok ] && [ "${dock%% *}" = ok ] || ok=1
+    printf '%-6s %-12s %-6s %-24s %s\n' "$h" "$(host_addr "$k")" "$sshs" "$dock" "$(host_dir "$h")/run/docker.sock"
+  done
+  return "$ok"
+}
+
+main() {
+  local cmd=${1:-}
+  case $cmd in
+    up | down | status) need_root "$@" ;;
+    -h | --help | help) usage; exit 0 ;;
+    *) usage >&2; exit 2 ;;
+  esac
+  shift
+  case $cmd in
+    up) cmd_up "$@" ;;
+    down) cmd_down ;;
+    status) cmd_status ;;
+  esac
+}
+
+main "$@"
