@@ -305,7 +305,9 @@ export function parseConfig(input: unknown, stackFile: string): ClusterConfig {
         const problems = parsed.error.issues.map((issue) =>
             issue.code === "unrecognized_keys"
                 ? issue.keys.map((k) => `\`${keyOf([...issue.path, k])}\` is not a known key; check its spelling against the config reference in README.md`)
-                : [problem(input, issue.path, issue.message)],
+                : issue.code === "invalid_key"
+                  ? [`\`${keyOf(issue.path.slice(0, -1))}\` has the key ${show(issue.path.at(-1))}: ${issue.issues[0]?.message ?? issue.message}`]
+                  : [problem(input, issue.path, issue.message)],
         ).flat();
         throw new ConfigError(stackFile, problems);
     }

@@ -131,7 +131,7 @@ export class OverlayCluster extends pulumi.ComponentResource {
         }
 
         this.network = new OverlayNetwork(
-            `${name}-overlay`,
+            `${name}-net`,
             { network: config.network, attachable: config.mode === "swarm", provider: hubHost.provider, ready },
             { parent: this },
         );

@@ -1,0 +1,160 @@
+// A recording of the resource graph a config produces, under Pulumi's mocks.
+//
+// What this proves: which resources are declared, with which names, inputs, parents, providers,
+// explicit dependencies and secret markings. What it cannot prove: that the engine honours the
+// order at run time, that any command works on a real host, or that packets cross hosts. The
+// end-to-end suite (test/e2e) proves those against real Docker daemons.
+import * as pulumi from "@pulumi/pulumi";
+
+export interface Recorded {
+    type: string;
+    name: string;
+    inputs: Record<string, any>;
+    /** The mock provider reference (`urn::id`) for custom resources. */
+    provider?: string;
+}
+
+export interface Declared {
+    type: string;
+    name: string;
+    parent?: string;
+    provider?: string;
+    dependsOn: string[];
+    additionalSecretOutputs: string[];
+    resource: pulumi.Resource;
+}
+
+export const FACTS = (host: string, n: number) => ({
+    hostname: host,
+    engineVersion: "20.10.24",
+    interface: "ens33",
+    address: `192.168.87.${130 + n}`,
+    mtu: 1500,
+    swarmState: "inactive",
+    engineId: `ID-${host}`,
+    clusterStore: "",
+});
+
+/** Plausible outputs for the commands and containers, so that dependent values resolve. */
+function stateFor(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
+    const { type, name, inputs } = args;
+    if (type === "command:remote:Command") {
+        const host = name.replace(/^[^-]+-/, "").split("-")[0] ?? "";
+        const n = Number(host.replace(/\D/g, "")) || 1;
+        let stdout = "";
+        if (name.endsWith("-facts")) stdout = JSON.stringify(FACTS(host, n));
+        else if (name.endsWith("-backup")) stdout = JSON.stringify({ present: true, contentBase64: Buffer.from('{"log-level":"warn"}\n').toString("base64") });
+        else if (name.endsWith("-tokens")) stdout = JSON.stringify({ worker: "SWMTKN-1-worker-secret", manager: "SWMTKN-1-manager-secret" });
+        else if (name.includes("-from-")) stdout = JSON.stringify({ from: name.split("-from-")[1], results: [] });
+        return { ...inputs, stdout, stderr: "" };
+    }
+    if (type === "docker:index/container:Container") {
+        const nets = (inputs.networksAdvanced ?? []) as { name: string }[];
+        return { ...inputs, networkDatas: nets.map((net, i) => ({ networkName: net.name, ipAddress: `10.0.1.${10 + i}` })) };
+    }
+    if (type === "docker:index/remoteImage:RemoteImage") return { ...inputs, imageId: `sha256:${inputs.name}` };
+    return inputs;
+}
+
+export const recorded: Recorded[] = [];
+export const declared: Declared[] = [];
+
+export async function installMocks(stack = "test"): Promise<void> {
+    await pulumi.runtime.setMocks(
+        {
+            newResource(args) {
+                recorded.push({ type: args.type, name: args.name, inputs: args.inputs, ...(args.provider ? { provider: args.provider } : {}) });
+                return { id: `${args.name}-id`, state: stateFor(args) };
+            },
+            call(args) {
+                return args.inputs;
+            },
+        },
+        "docker-overlay",
+        stack,
+        false,
+    );
+}
+
+/** A transformation on the top component: it sees every child with its options. */
+export function recordDeclarations(topName: string, top: () => pulumi.Resource): pulumi.ResourceTransformation {
+    const names = new Map<pulumi.Resource, string>();
+    return (args) => {
+        names.set(args.resource, args.name);
+        const nameOf = (r: unknown) => (r === undefined ? undefined : (names.get(r as pulumi.Resource) ?? (r === top() ? topName : "?")));
+        const deps = args.opts.dependsOn;
+        const depList = (Array.isArray(deps) ? deps : deps ? [deps] : []) as unknown[];
+        const provider = args.opts.provider as pulumi.ProviderResource | undefined;
+        declared.push({
+            type: args.type,
+            name: args.name,
+            ...(args.opts.parent ? { parent: nameOf(args.opts.parent)! } : {}),
+            ...(provider ? { provider: nameOf(provider)! } : {}),
+            dependsOn: depList.map((d) => nameOf(d)!),
+            additionalSecretOutputs: [...((args.opts as pulumi.CustomResourceOptions).additionalSecretOutputs ?? [])],
+            resource: args.resource,
+        });
+        return undefined;
+    };
+}
+
+/** Resolves an output's value (and whether it is secret) under mocks. */
+export async function settle<T>(o: pulumi.Output<T>): Promise<{ value: T; secret: boolean }> {
+    const value = await new Promise<T>((resolve) => o.apply((v) => resolve(v)));
+    return { value, secret: await pulumi.isSecret(o) };
+}
+
+/**
+ * Builds the cluster from a raw config (as a stack file would hold it) and waits until every
+ * declared resource is registered with the mock engine.
+ */
+export async function buildCluster(raw: unknown, stack = "test") {
+    await installMocks(stack);
+    const { parseConfig } = await import("../../components/config");
+    const { OverlayCluster } = await import("../../components/overlayCluster");
+    const config = parseConfig(raw, `Pulumi.${stack}.yaml`);
+    let top: pulumi.Resource | undefined;
+    const cluster = new OverlayCluster(
+        "overlay",
+        { config, sshPrivateKey: pulumi.secret(PRIVATE_KEY), stack },
+        { transformations: [recordDeclarations("overlay", () => top!)] },
+    );
+    top = cluster;
+    await Promise.all(declared.map((d) => settle(d.resource.urn)));
+    await settle(cluster.serviceAddresses);
+    if (cluster.connectivity) await settle(cluster.connectivityReport);
+    return { cluster, config };
+}
+
+export const PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nmock-key-material\n-----END OPENSSH PRIVATE KEY-----\n";
+
+/** The script a `remoteBash` command line carries, decoded. */
+export function scriptOf(commandLine: string): string {
+    const b64 = (commandLine.match(/[A-Za-z0-9+/]{16,}={0,2}/g) ?? []).sort((a, b) => b.length - a.length)[0];
+    if (!b64) throw new Error(`no base64 payload in ${commandLine.slice(0, 80)}`);
+    return Buffer.from(b64, "base64").toString("utf8");
+}
+
+/** The value a rendered script assigns to NAME (single-quoted by renderScript). */
+export function varOf(script: string, name: string): string {
+    const m = script.match(new RegExp(`^${name}=('(?:[^']|'\\\\'')*')$`, "m"));
+    if (!m) throw new Error(`${name} not assigned in script`);
+    return m[1]!.slice(1, -1).replace(/'\\''/g, "'");
+}
+
+/** (type, name) pairs, sorted, for exact comparison. */
+export function inventory(): string[] {
+    return recorded.map((r) => `${r.type} ${r.name}`).sort();
+}
+
+export function byName(name: string): Recorded {
+    const r = recorded.find((x) => x.name === name);
+    if (!r) throw new Error(`no resource named ${name}; have: ${recorded.map((x) => x.name).join(", ")}`);
+    return r;
+}
+
+export function declaredNamed(name: string): Declared {
+    const d = declared.find((x) => x.name === name);
+    if (!d) throw new Error(`no declaration named ${name}`);
+    return d;
+}

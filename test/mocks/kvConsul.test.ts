@@ -1,0 +1,195 @@
+// kv mode with Consul, the seed's own setup, under mocks. See harness.ts for what mocks can
+// and cannot prove; ordering and real commands are proven in test/e2e.
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it } from "vitest";
+import * as h from "./harness";
+
+const SEED = {
+    mode: "kv",
+    hosts: [
+        { name: "node1", address: "192.168.87.133" },
+        { name: "node2", address: "192.168.87.139" },
+    ],
+    kv: { backend: "consul", host: "node1", image: "consul:1.5.2" },
+    network: { name: "my_overlay", subnet: "10.0.1.0/24", gateway: "10.0.1.1" },
+    services: [
+        { name: "mycentos1", host: "node1", image: "centos:7", command: ["sleep", "infinity"] },
+        { name: "mycentos2", host: "node2", image: "centos:7", command: ["sleep", "infinity"], registerInConsul: true, ports: [{ internal: 80 }] },
+    ],
+};
+
+let built: Awaited<ReturnType<typeof h.buildCluster>>;
+beforeAll(async () => {
+    built = await h.buildCluster(SEED);
+});
+
+describe("kv mode with Consul (the seed)", () => {
+    it("declares exactly these resources", () => {
+        expect(h.inventory()).toEqual(
+            [
+                "command:remote:Command overlay-connectivity-from-node1",
+                "command:remote:Command overlay-connectivity-from-node2",
+                "command:remote:Command overlay-kv-ready",
+                "command:remote:Command overlay-node1-daemon-config-apply",
+                "command:remote:Command overlay-node1-daemon-config-backup",
+                "command:remote:Command overlay-node1-facts",
+                "command:remote:Command overlay-node1-reachable",
+                "command:remote:Command overlay-node2-daemon-config-apply",
+                "command:remote:Command overlay-node2-daemon-config-backup",
+                "command:remote:Command overlay-node2-facts",
+                "command:remote:Command overlay-node2-reachable",
+                "consul:index/keyPrefix:KeyPrefix overlay-kv-record",
+                "consul:index/node:Node overlay-kv-node",
+                "consul:index/service:Service overlay-svc-mycentos2-registration",
+                "docker-overlay:connectivity:ConnectivityCheck overlay-connectivity",
+                "docker-overlay:daemon:DaemonConfig overlay-node1-daemon-config",
+                "docker-overlay:daemon:DaemonConfig overlay-node2-daemon-config",
+                "docker-overlay:host:DockerHost overlay-node1",
+                "docker-overlay:host:DockerHost overlay-node2",
+                "docker-overlay:kv:KvStore overlay-kv",
+                "docker-overlay:network:OverlayNetwork overlay-net",
+                "docker-overlay:service:Service overlay-svc-mycentos1",
+                "docker-overlay:service:Service overlay-svc-mycentos2",
+                "docker:index/container:Container overlay-connectivity-probe-node1",
+                "docker:index/container:Container overlay-connectivity-probe-node2",
+                "docker:index/container:Container overlay-kv-server",
+                "docker:index/container:Container overlay-svc-mycentos1-container",
+                "docker:index/container:Container overlay-svc-mycentos2-container",
+                "docker:index/network:Network overlay-net-network",
+                "docker:index/remoteImage:RemoteImage overlay-connectivity-image-node1",
+                "docker:index/remoteImage:RemoteImage overlay-connectivity-image-node2",
+                "docker:index/remoteImage:RemoteImage overlay-kv-image",
+                "docker:index/remoteImage:RemoteImage overlay-svc-mycentos1-image",
+                "docker:index/remoteImage:RemoteImage overlay-svc-mycentos2-image",
+                "docker:index/volume:Volume overlay-kv-data",
+                "pulumi:providers:consul overlay-kv-consul",
+                "pulumi:providers:docker overlay-node1-docker",
+                "pulumi:providers:docker overlay-node2-docker",
+            ].sort(),
+        );
+    });
+
+    it("runs Consul as the seed does: host network, bound to the detected interface, restart always, with a data volume", () => {
+        const server = h.byName("overlay-kv-server").inputs;
+        expect(server.name).toBe("docker-overlay-test-consul");
+        expect(server.image).toBe("sha256:consul:1.5.2");
+        expect(server.networkMode).toBe("host");
+        expect(server.restart).toBe("always");
+        // ens33 is what host-facts reported for node1 (the mock), not a hard-coded name.
+        expect(server.envs).toEqual(["CONSUL_BIND_INTERFACE=ens33"]);
+        expect(server.command).toEqual(["agent", "-server", "-bootstrap-expect=1", "-ui", "-client=0.0.0.0", "-http-port=8500", "-data-dir=/consul/data"]);
+        expect(server.volumes).toEqual([{ volumeName: "docker-overlay-test-consul-data", containerPath: "/consul/data" }]);
+        expect(h.byName("overlay-kv-server").provider).toMatch(/overlay-node1-docker/);
+    });
+
+    it("waits for Consul's leader before anything uses the store", () => {
+        const script = h.scriptOf(h.byName("overlay-kv-ready").inputs.create);
+        expect(h.varOf(script, "BACKEND")).toBe("consul");
+        expect(h.varOf(script, "KV_PORT")).toBe("8500");
+        expect(h.declaredNamed("overlay-kv-ready").dependsOn).toEqual(["overlay-kv-server"]);
+        expect(h.declaredNamed("overlay-kv-consul").dependsOn).toEqual(["overlay-kv-ready"]);
+    });
+
+    it("points the Consul provider at the KV host and writes the cluster's record under the stack's prefix", () => {
+        expect(h.byName("overlay-kv-consul").inputs).toMatchObject({ address: "192.168.87.133:8500", scheme: "http" });
+        const record = h.byName("overlay-kv-record").inputs;
+        expect(record.pathPrefix).toBe("docker-overlay/test/");
+        expect(record.subkeys.mode).toBe("kv");
+        expect(JSON.parse(record.subkeys.hosts)).toEqual([
+            { name: "node1", address: "192.168.87.133" },
+            { name: "node2", address: "192.168.87.139" },
+        ]);
+        expect(JSON.parse(record.subkeys.network)).toEqual(SEED.network);
+    });
+
+    it("gives every daemon the store and its own detected interface, keeping the other keys of daemon.json", () => {
+        for (const host of ["node1", "node2"]) {
+            const script = h.scriptOf(h.byName(`overlay-${host}-daemon-config-apply`).inputs.create);
+            const content = Buffer.from(h.varOf(script, "CONTENT_BASE64"), "base64").toString("utf8");
+            expect(JSON.parse(content)).toEqual({
+                "log-level": "warn",
+                "cluster-store": "consul://192.168.87.131:8500",
+                "cluster-advertise": "ens33:2376",
+            });
+            expect(h.varOf(script, "EXPECT_CLUSTER_STORE")).toBe("consul://192.168.87.131:8500");
+            const restore = h.scriptOf(h.byName(`overlay-${host}-daemon-config-apply`).inputs.delete);
+            expect(restore).toContain("daemon-config-restore");
+        }
+    });
+
+    it("orders the daemons: KV host first once the store answers, then the others; the network after all of them", () => {
+        expect(h.declaredNamed("overlay-node1-daemon-config").dependsOn).toEqual(["overlay-kv-ready"]);
+        expect(h.declaredNamed("overlay-node2-daemon-config").dependsOn).toEqual(["overlay-kv-ready", "overlay-node1-daemon-config-apply"]);
+        expect(h.declaredNamed("overlay-node1-daemon-config-backup").dependsOn).toEqual(["overlay-node1-facts"]);
+        expect(h.declaredNamed("overlay-node1-daemon-config-apply").dependsOn).toEqual(["overlay-node1-daemon-config-backup"]);
+        expect(h.declaredNamed("overlay-net-network").dependsOn).toEqual(["overlay-node1-daemon-config-apply", "overlay-node2-daemon-config-apply"]);
+        expect(h.declaredNamed("overlay-node1-facts").dependsOn).toEqual(["overlay-node1-reachable"]);
+    });
+
+    it("creates a global overlay (not attachable) through the KV host with the configured subnet", () => {
+        const net = h.byName("overlay-net-network");
+        expect(net.inputs).toMatchObject({ name: "my_overlay", driver: "overlay", attachable: false, ipamConfigs: [{ subnet: "10.0.1.0/24", gateway: "10.0.1.1" }] });
+        expect(net.inputs.options).toBeUndefined();
+        expect(net.provider).toMatch(/overlay-node1-docker/);
+    });
+
+    it("puts every service on the overlay through its own host's provider", () => {
+        for (const [svc, host] of [["mycentos1", "node1"], ["mycentos2", "node2"]] as const) {
+            const c = h.byName(`overlay-svc-${svc}-container`);
+            expect(c.inputs.name).toBe(svc);
+            expect(c.inputs.networksAdvanced).toEqual([{ name: "my_overlay", aliases: [] }]);
+            expect(c.inputs.command).toEqual(["sleep", "infinity"]);
+            expect(c.provider).toMatch(new RegExp(`overlay-${host}-docker`));
+        }
+        expect(h.declaredNamed("overlay-svc-mycentos1").dependsOn).toEqual(["overlay-net"]);
+    });
+
+    it("registers a service in Consul with its overlay address", async () => {
+        const reg = h.byName("overlay-svc-mycentos2-registration").inputs;
+        expect(reg).toMatchObject({ name: "mycentos2", node: "docker-overlay-test-consul-overlay", address: "10.0.1.10", port: 80 });
+        expect((await h.settle(built.cluster.serviceAddresses)).value).toEqual({ mycentos1: "10.0.1.10", mycentos2: "10.0.1.10" });
+    });
+
+    it("checks every host from every other host after the services exist", () => {
+        const script = h.scriptOf(h.byName("overlay-connectivity-from-node1").inputs.create);
+        expect(h.varOf(script, "PROBE")).toBe("docker-overlay-test-probe-node1");
+        expect(script).toMatch(/^TARGETS=\('docker-overlay-test-probe-node2=10\.0\.1\.10'\)$/m);
+        expect(h.declaredNamed("overlay-connectivity-from-node1").dependsOn).toEqual([
+            "overlay-connectivity-probe-node1",
+            "overlay-connectivity-probe-node2",
+            "overlay-svc-mycentos1",
+            "overlay-svc-mycentos2",
+        ]);
+    });
+
+    it("keeps the private key secret wherever it is used", async () => {
+        const host = built.cluster.hosts["node1"]!;
+        expect((await h.settle(host.reachable.connection)).secret).toBe(true);
+        expect((await h.settle(host.factsCommand.connection)).secret).toBe(true);
+        const provider = h.declaredNamed("overlay-node1-docker");
+        expect(provider.type).toBe("pulumi:providers:docker");
+        // The docker provider gets a key *file* path, never the key itself.
+        expect(JSON.stringify(h.byName("overlay-node1-docker").inputs)).not.toContain("mock-key-material");
+    });
+
+    it("parents every resource under the component that owns it", () => {
+        const parents = Object.fromEntries(h.declared.map((d) => [d.name, d.parent]));
+        expect(parents["overlay-node1"]).toBe("overlay");
+        expect(parents["overlay-node1-reachable"]).toBe("overlay-node1");
+        expect(parents["overlay-node1-docker"]).toBe("overlay-node1");
+        expect(parents["overlay-kv-server"]).toBe("overlay-kv");
+        expect(parents["overlay-node2-daemon-config-apply"]).toBe("overlay-node2-daemon-config");
+        expect(parents["overlay-net-network"]).toBe("overlay-net");
+        expect(parents["overlay-svc-mycentos2-registration"]).toBe("overlay-svc-mycentos2");
+        expect(parents["overlay-connectivity-from-node2"]).toBe("overlay-connectivity");
+        // Every declared resource has a parent: nothing is created at the stack's root.
+        expect(h.declared.filter((d) => !d.parent).map((d) => d.name)).toEqual([]);
+    });
+
+    it("is not secret where nothing secret flows (the addresses are shown in previews)", async () => {
+        expect((await h.settle(built.cluster.serviceAddresses)).secret).toBe(false);
+        expect(pulumi.Output.isInstance(built.cluster.kvUrl)).toBe(true);
+        expect((await h.settle(built.cluster.kvUrl)).value).toBe("consul://192.168.87.131:8500");
+        expect((await h.settle(built.cluster.consulUiUrl)).value).toBe("http://192.168.87.133:8500/ui/");
+    });
+});

@@ -1,0 +1,159 @@
+// The stack-file schema: every refusal names the key, the value and what is expected.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { clusterStoreUrl, ConfigError, KV_DEFAULTS, parseConfig } from "../../components/config";
+
+const base = () => ({
+    mode: "kv",
+    hosts: [
+        { name: "node1", address: "192.168.87.133" },
+        { name: "node2", address: "192.168.87.139" },
+    ],
+    kv: { host: "node1" },
+    network: { name: "my_overlay", subnet: "10.0.1.0/24", gateway: "10.0.1.1" },
+    services: [{ name: "mycentos1", host: "node1", image: "centos:7" }],
+});
+
+/** The problems parseConfig reports for a config, one string each. */
+function problems(input: unknown): string[] {
+    try {
+        parseConfig(input, "Pulumi.dev.yaml");
+    } catch (e) {
+        expect(e).toBeInstanceOf(ConfigError);
+        expect((e as ConfigError).message).toContain("Pulumi.dev.yaml");
+        return [...(e as ConfigError).problems];
+    }
+    return [];
+}
+
+function withChange(change: (c: ReturnType<typeof base>) => void) {
+    const c = base();
+    change(c);
+    return c;
+}
+
+describe("parseConfig accepts and fills defaults", () => {
+    it("takes the seed's setup and fills every default", () => {
+        const c = parseConfig(base(), "Pulumi.dev.yaml");
+        expect(c.kv).toEqual({ backend: "consul", host: "node1", image: KV_DEFAULTS.consul.image, port: 8500, pull: true });
+        expect(c.hosts.map((h) => [h.sshPort, h.sshUser, h.swarmRole])).toEqual([
+            [22, "root", "manager"],
+            [22, "root", "worker"],
+        ]);
+        expect(c.docker).toEqual({ restartCommand: ["systemctl", "restart", "docker"], advertisePort: 2376, waitSeconds: 60 });
+        expect(c.connectivity).toEqual({ enabled: true, image: "busybox:1.36", pull: true });
+        expect(c.services[0]).toEqual({ name: "mycentos1", host: "node1", image: "centos:7", env: {}, aliases: [], ports: [], registerInConsul: false, pull: true });
+    });
+
+    it("uses each backend's own port and image", () => {
+        for (const backend of ["consul", "etcd", "zookeeper"] as const) {
+            const c = parseConfig(withChange((x) => ((x.kv as Record<string, unknown>).backend = backend)), "Pulumi.dev.yaml");
+            expect(c.kv?.port).toBe(KV_DEFAULTS[backend].port);
+            expect(c.kv?.image).toBe(KV_DEFAULTS[backend].image);
+        }
+    });
+
+    it("drops nothing in swarm mode and needs no kv there", () => {
+        const c = parseConfig({ mode: "swarm", hosts: base().hosts }, "Pulumi.prod.yaml");
+        expect(c.mode).toBe("swarm");
+        expect(c.kv).toBeUndefined();
+        expect(c.network.name).toBe("my_overlay");
+    });
+
+    it("builds the cluster-store URL Docker expects, bracketing IPv6", () => {
+        const kv = { backend: "etcd", host: "x", image: "i", port: 2379, pull: false } as const;
+        expect(clusterStoreUrl(kv, "10.0.0.1")).toBe("etcd://10.0.0.1:2379");
+        expect(clusterStoreUrl({ ...kv, backend: "zookeeper", port: 2181 }, "fd00::1")).toBe("zk://[fd00::1]:2181");
+        expect(clusterStoreUrl({ ...kv, backend: "consul", port: 8500 }, "node1.lan")).toBe("consul://node1.lan:8500");
+    });
+});
+
+describe("parseConfig refuses, naming the key, the value and the fix", () => {
+    const cases: [string, (c: ReturnType<typeof base>) => void, string][] = [
+        ["a mode that does not exist", (c) => (c.mode = "overlay"), '`docker-overlay:mode` is "overlay": expected `kv`'],
+        ["duplicate host names", (c) => (c.hosts[1]!.name = "node1"), '`docker-overlay:hosts[1].name` is "node1": host name "node1" is used 2 times'],
+        ["duplicate addresses", (c) => (c.hosts[1]!.address = "192.168.87.133"), "`docker-overlay:hosts[1].address` is \"192.168.87.133\": address 192.168.87.133 is also `hosts[0]`"],
+        ["an address that does not parse", (c) => (c.hosts[0]!.address = "192.168.87"), '`docker-overlay:hosts[0].address` is "192.168.87": expected an IPv4/IPv6 address or a DNS name'],
+        ["an address with a space", (c) => (c.hosts[0]!.address = "node 1"), '`docker-overlay:hosts[0].address` is "node 1"'],
+        ["a service on a host not listed", (c) => (c.services[0]!.host = "node9"), '`docker-overlay:services[0].host` is "node9": expected one of the names in `hosts` (node1, node2)'],
+        ["the KV store on a host not listed", (c) => (c.kv.host = "node9"), '`docker-overlay:kv.host` is "node9": expected one of the names in `hosts`'],
+        ["kv mode without a KV store", (c) => delete (c as Partial<typeof c>).kv, "`docker-overlay:kv` is nothing: `mode: kv` needs a KV store"],
+        ["a subnet that does not parse", (c) => (c.network.subnet = "10.0.1.0/33"), '`docker-overlay:network.subnet` is "10.0.1.0/33": expected a subnet in CIDR form'],
+        ["a subnet with host bits set", (c) => (c.network.subnet = "10.0.1.7/24"), "host bits are set; did you mean 10.0.1.0/24?"],
+        ["a gateway outside its subnet", (c) => (c.network.gateway = "10.0.2.1"), '`docker-overlay:network.gateway` is "10.0.2.1": the gateway must lie inside `network.subnet` 10.0.1.0/24'],
+        ["a gateway that does not parse", (c) => (c.network.gateway = "gw"), '`docker-overlay:network.gateway` is "gw": expected an IP address'],
+        ["an overlay subnet that holds a host", (c) => (c.network.subnet = "192.168.87.0/24", c.network.gateway = "192.168.87.1"), "the host's own address lies inside `network.subnet`"],
+        ["an unknown key", (c) => ((c as Record<string, unknown>).hostz = []), "`docker-overlay:hostz` is not a known key"],
+        ["an unknown nested key", (c) => ((c.hosts[0] as Record<string, unknown>).adress = "x"), "`docker-overlay:hosts[0].adress` is not a known key"],
+        ["an SSH port out of range", (c) => ((c.hosts[0] as Record<string, unknown>).sshPort = 70000), "`docker-overlay:hosts[0].sshPort` is 70000: expected a port from 1 to 65535"],
+        ["a host key that is not a key line", (c) => ((c.hosts[0] as Record<string, unknown>).hostKey = "AAAA"), "`docker-overlay:hosts[0].hostKey` is \"AAAA\": expected one public key line"],
+        ["an image with spaces", (c) => (c.services[0]!.image = "centos 7"), "`docker-overlay:services[0].image` is \"centos 7\": expected a Docker image reference"],
+        ["duplicate service names", (c) => c.services.push({ name: "mycentos1", host: "node2", image: "centos:7" }), "service name \"mycentos1\" is used 2 times"],
+        ["Consul registration without Consul", (c) => ((c.kv as Record<string, unknown>).backend = "etcd", ((c.services[0] as Record<string, unknown>).registerInConsul = true)), "`docker-overlay:services[0].registerInConsul` is true: needs `kv.backend: consul`"],
+        ["an MTU too small", (c) => ((c.network as Record<string, unknown>).mtu = 100), "`docker-overlay:network.mtu` is 100: expected an MTU from 576 to 9000"],
+        ["a restart command given as one string", (c) => ((c as Record<string, unknown>).docker = { restartCommand: "systemctl restart docker" }), "`docker-overlay:docker.restartCommand` is \"systemctl restart docker\""],
+        ["no hosts", (c) => (c.hosts = []), "`docker-overlay:hosts` is []: expected at least one host"],
+        ["a host name with capitals", (c) => (c.hosts[0]!.name = "Node1"), '`docker-overlay:hosts[0].name` is "Node1": expected lower-case letters'],
+        ["an env var name with a space", (c) => ((c.services[0] as Record<string, unknown>).env = { "A B": "x" }), "expected an environment variable name"],
+    ];
+    it.each(cases)("refuses %s", (_label, change, expected) => {
+        const found = problems(withChange(change));
+        expect(found.length).toBeGreaterThan(0);
+        expect(found.join("\n")).toContain(expected);
+    });
+
+    it("refuses swarm mode with only workers", () => {
+        const found = problems({ mode: "swarm", hosts: [{ name: "a", address: "10.1.0.1", swarmRole: "worker" }] });
+        expect(found).toEqual(["`docker-overlay:hosts` is [{\"name\":\"a\",\"address\":\"10.1.0.1\",\"swarmRole\":\"worker\"}]: swarm mode needs at least one host with `swarmRole: manager`"]);
+    });
+
+    it("reports every problem at once, one line each", () => {
+        const found = problems(withChange((c) => ((c.hosts[1]!.name = "node1"), (c.services[0]!.host = "nowhere"))));
+        expect(found).toHaveLength(2);
+    });
+
+    it("says nothing was changed on any host", () => {
+        expect(() => parseConfig({ mode: "kv", hosts: [] }, "Pulumi.x.yaml")).toThrow(/Pulumi\.x\.yaml has .*nothing was changed on any host/);
+    });
+});
+
+describe("parseConfig never crashes on hostile input", () => {
+    it("either accepts or raises ConfigError, for any JSON value", () => {
+        fc.assert(
+            fc.property(fc.jsonValue(), (v) => {
+                try {
+                    parseConfig(v, "Pulumi.fuzz.yaml");
+                } catch (e) {
+                    return e instanceof ConfigError && e.problems.length > 0;
+                }
+                return true;
+            }),
+            { numRuns: 500 },
+        );
+    });
+
+    it("names the field for any hostile string put into any string field", () => {
+        const fields: ((c: ReturnType<typeof base>, v: string) => void)[] = [
+            (c, v) => (c.hosts[0]!.name = v),
+            (c, v) => (c.hosts[0]!.address = v),
+            (c, v) => (c.network.name = v),
+            (c, v) => (c.services[0]!.image = v),
+            (c, v) => (c.services[0]!.name = v),
+        ];
+        const hostile = fc.oneof(fc.string(), fc.constantFrom("$(touch /tmp/canary)", "`id`", "a'b", "a\nb", "ünï", "x".repeat(300), "; rm -rf /"));
+        fc.assert(
+            fc.property(fc.integer({ min: 0, max: fields.length - 1 }), hostile, (i, v) => {
+                const c = base();
+                fields[i]!(c, v);
+                try {
+                    const parsed = parseConfig(c, "Pulumi.fuzz.yaml");
+                    // Accepted values contain no shell metacharacters at all.
+                    return !/[$`'"\n; ]/.test(JSON.stringify([parsed.hosts[0], parsed.network.name, parsed.services[0]?.image, parsed.services[0]?.name]).replace(/"/g, ""));
+                } catch (e) {
+                    return e instanceof ConfigError && e.problems.every((p) => p.startsWith("`docker-overlay:"));
+                }
+            }),
+            { numRuns: 500 },
+        );
+    });
+});
