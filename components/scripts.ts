@@ -1,0 +1,202 @@
+/**
+ * Host-side bash scripts (components/scripts/*.sh) and the two helpers that get them onto a
+ * host safely: renderScript puts values into a script as single-quoted data, remoteBash turns
+ * the script into a one-line command made only of base64 characters.
+ *
+ * Each script starts with a header of comment lines. Lines of the form
+ *
+ *     # @var NAME required|optional [array]: description
+ *
+ * declare the variables it reads. renderScript inserts assignments right after that header,
+ * so a rendered script never depends on the remote environment for a declared variable: a
+ * declared variable that is not passed is `unset` (the script's own default then applies).
+ * Standalone (tests, manual runs) the scripts read the same names from the environment; an
+ * array variable given as an environment string is split on whitespace (never evaluated).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+export type ScriptName =
+    | "host-facts"
+    | "kv-wait"
+    | "daemon-config-backup"
+    | "daemon-config-apply"
+    | "daemon-config-restore"
+    | "swarm-init"
+    | "swarm-tokens"
+    | "swarm-join"
+    | "swarm-leave"
+    | "connectivity-check";
+
+export type ScriptVars = Readonly<Record<string, string | number | readonly string[]>>;
+
+/** Every script name, in a stable order (tests and the shellcheck run iterate over it). */
+export const SCRIPT_NAMES: readonly ScriptName[] = [
+    "host-facts",
+    "kv-wait",
+    "daemon-config-backup",
+    "daemon-config-apply",
+    "daemon-config-restore",
+    "swarm-init",
+    "swarm-tokens",
+    "swarm-join",
+    "swarm-leave",
+    "connectivity-check",
+];
+
+/** One `# @var` line of a script's header. */
+export interface ScriptVarSpec {
+    readonly name: string;
+    readonly required: boolean;
+    readonly array: boolean;
+    readonly description: string;
+}
+
+const VAR_NAME = /^[A-Z_][A-Z0-9_]*$/;
+const VAR_LINE = /^# @var ([A-Za-z0-9_]+) (required|optional)( array)?: (.+)$/;
+/** With the `u` flag a surrogate pair is one code point, so this matches only lone halves. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+/** Next to this module when run from source (Pulumi's ts-node, vitest); from bin/, the source tree. */
+const SCRIPTS_DIR = [path.join(__dirname, "scripts"), path.join(__dirname, "..", "..", "components", "scripts")].find((dir) =>
+    fs.existsSync(path.join(dir, "host-facts.sh")),
+) ?? path.join(__dirname, "scripts");
+
+/** Absolute path of a script's source file (for tests and linting). */
+export function scriptPath(name: ScriptName): string {
+    return path.join(SCRIPTS_DIR, `${name}.sh`);
+}
+
+/** The script's source text, unrendered. */
+export function scriptSource(name: ScriptName): string {
+    if (!SCRIPT_NAMES.includes(name)) {
+        throw new Error(`docker-overlay: unknown script "${String(name)}"; known scripts: ${SCRIPT_NAMES.join(", ")}`);
+    }
+    return fs.readFileSync(scriptPath(name), "utf8");
+}
+
+/** The header comment block: the shebang and every following line that starts with `#`. */
+function headerLength(lines: readonly string[]): number {
+    let i = 0;
+    while (i < lines.length && lines[i]!.startsWith("#")) i++;
+    return i;
+}
+
+/** The variables a script declares in its header. */
+export function scriptVars(name: ScriptName): readonly ScriptVarSpec[] {
+    const lines = scriptSource(name).split("\n");
+    const specs: ScriptVarSpec[] = [];
+    for (const line of lines.slice(0, headerLength(lines))) {
+        if (!line.startsWith("# @var")) continue;
+        const m = VAR_LINE.exec(line);
+        if (!m || !VAR_NAME.test(m[1]!)) {
+            throw new Error(`docker-overlay: components/scripts/${name}.sh has a malformed @var line: ${line}`);
+        }
+        specs.push({ name: m[1]!, required: m[2] === "required", array: m[3] !== undefined, description: m[4]! });
+    }
+    return specs;
+}
+
+/** Single-quote a value for bash so it is always data, never code (handles ', newlines, $(), `, unicode). */
+export function shellQuote(value: string): string {
+    if (typeof value !== "string") {
+        throw new Error(`docker-overlay: shellQuote expects a string, got ${typeof value}`);
+    }
+    if (value.includes("\0")) {
+        throw new Error("docker-overlay: a value for a host script contains a NUL character, which bash cannot hold");
+    }
+    if (LONE_SURROGATE.test(value)) {
+        throw new Error("docker-overlay: a value for a host script is not well-formed Unicode (lone surrogate); it cannot be sent as UTF-8");
+    }
+    // Inside single quotes bash takes every byte literally except ' itself, which is written
+    // as '\'' (close, escaped quote, reopen).
+    return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+function scalarText(name: string, scriptName: ScriptName, value: unknown): string {
+    if (typeof value === "number") {
+        if (!Number.isFinite(value)) {
+            throw new Error(`docker-overlay: script ${scriptName}: ${name} must be a finite number, got ${value}`);
+        }
+        return String(value);
+    }
+    if (typeof value === "string") return value;
+    throw new Error(`docker-overlay: script ${scriptName}: ${name} must be a string or a number, got ${Array.isArray(value) ? "an array" : typeof value}`);
+}
+
+/**
+ * The script's text with `NAME='value'` (or `NAME=('a' 'b')` for arrays) lines inserted right
+ * after the shebang/header, so that no value is ever evaluated by the shell. Throws a clear Error
+ * if a var the script declares as required is missing, or an unknown var is passed, or a var
+ * name is not [A-Z_][A-Z0-9_]*. Declared variables that are not passed are `unset`, so the
+ * script's default applies whatever the remote environment holds.
+ */
+export function renderScript(name: ScriptName, vars: ScriptVars): string {
+    const specs = scriptVars(name);
+    const byName = new Map(specs.map((s) => [s.name, s]));
+    const given = Object.keys(vars);
+
+    const badNames = given.filter((k) => !VAR_NAME.test(k));
+    if (badNames.length > 0) {
+        throw new Error(`docker-overlay: script ${name}: variable names must match [A-Z_][A-Z0-9_]*; bad: ${badNames.map((k) => JSON.stringify(k)).join(", ")}`);
+    }
+    const unknown = given.filter((k) => !byName.has(k));
+    if (unknown.length > 0) {
+        throw new Error(`docker-overlay: script ${name} does not declare ${unknown.join(", ")}; it accepts: ${specs.map((s) => s.name).join(", ")}`);
+    }
+    const missing = specs.filter((s) => s.required && vars[s.name] === undefined).map((s) => s.name);
+    if (missing.length > 0) {
+        throw new Error(`docker-overlay: script ${name} needs ${missing.join(", ")} (required, not given)`);
+    }
+
+    const assignments: string[] = ["# --- values inserted by docker-overlay renderScript ---"];
+    for (const spec of specs) {
+        const value = vars[spec.name];
+        if (value === undefined) {
+            assignments.push(`unset ${spec.name}`);
+        } else if (spec.array) {
+            if (!Array.isArray(value)) {
+                throw new Error(`docker-overlay: script ${name}: ${spec.name} is an array (argv); pass a list of strings, e.g. ["systemctl", "restart", "docker"]`);
+            }
+            const items = (value as readonly unknown[]).map((item, i) => {
+                if (typeof item !== "string") {
+                    throw new Error(`docker-overlay: script ${name}: ${spec.name}[${i}] must be a string, got ${typeof item}`);
+                }
+                return shellQuote(item);
+            });
+            assignments.push(`${spec.name}=(${items.join(" ")})`);
+        } else {
+            if (Array.isArray(value)) {
+                throw new Error(`docker-overlay: script ${name}: ${spec.name} takes one value, not a list`);
+            }
+            assignments.push(`${spec.name}=${shellQuote(scalarText(spec.name, name, value))}`);
+        }
+    }
+    assignments.push("# --- end of inserted values ---");
+
+    const lines = scriptSource(name).split("\n");
+    const at = headerLength(lines);
+    return [...lines.slice(0, at), ...assignments, ...lines.slice(at)].join("\n");
+}
+
+/** Longest command line we hand to sshd: Linux refuses a single argument over 128 KiB. */
+const MAX_COMMAND_LENGTH = 120_000;
+
+/**
+ * A one-line remote command that runs a rendered script with bash without the script being read
+ * from stdin: `bash -c "$(printf %s '<base64>' | base64 -d)" docker-overlay-<label>`. Outside the
+ * fixed wrapper it contains only base64 characters and the label, whose characters outside
+ * [A-Za-z0-9._-] are replaced with `_` (the label is only the script's $0, used in bash's own
+ * error messages).
+ */
+export function remoteBash(script: string, label: string): string {
+    const safeLabel = label.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 100) || "script";
+    if (LONE_SURROGATE.test(script)) {
+        throw new Error("docker-overlay: remoteBash: the script is not well-formed Unicode");
+    }
+    const encoded = Buffer.from(script, "utf8").toString("base64");
+    const command = `bash -c "$(printf %s '${encoded}' | base64 -d)" docker-overlay-${safeLabel}`;
+    if (command.length > MAX_COMMAND_LENGTH) {
+        throw new Error(`docker-overlay: remoteBash: the command for ${safeLabel} is ${command.length} characters; the limit for one ssh command is ${MAX_COMMAND_LENGTH}. Send large content through stdin instead.`);
+    }
+    return command;
+}

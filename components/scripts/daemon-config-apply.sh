@@ -1,0 +1,303 @@
+#!/usr/bin/env bash
+# daemon-config-apply: write docker-overlay's daemon.json (cluster-store, cluster-advertise),
+# restart Docker and prove the daemon took it; put the previous file back if it did not.
+#
+# Steps, each before the next touches anything:
+#  a. refuse (exit 3) on Engine 23+, which removed cluster-store and would not start with it;
+#  b. refuse (exit 4) when the Docker unit (or /etc/default/docker) already passes
+#     --cluster-store/--cluster-advertise/--cluster-store-opt as flags: dockerd refuses an option
+#     given both as a flag and in daemon.json;
+#  c. if daemon.json already has exactly this content and the daemon reports
+#     EXPECT_CLUSTER_STORE, do nothing ("already configured");
+#  d. keep the current file as $STATE_DIR/daemon.json.prev (or the marker
+#     daemon.json.prev-absent), then write the new file atomically, mode 0644;
+#  e. run RESTART_COMMAND and wait until the daemon answers with EXPECT_CLUSTER_STORE;
+#  f. otherwise put the previous file back byte for byte, restart, wait until Docker answers,
+#     and exit 1 quoting the daemon's error (exit 2 if Docker could not be brought back).
+# Exit codes: 0 done, 1 not applied (rolled back or nothing touched), 2 Docker left down,
+# 3 engine too new, 4 flag in the unit, 5 bad input.
+#
+# The daemon's cluster store is read from the daemon's own API through
+# `docker system dial-stdio`: docker CLI 23+ no longer knows the field, so
+# `docker info --format '{{.ClusterStore}}'` fails there and `{{json .}}` drops it, even when
+# the daemon (20.10) sends it. dial-stdio (CLI 18.09+) relays the raw reply with any client.
+#
+# @var CONTENT_BASE64 required: the complete new daemon.json, base64-encoded
+# @var EXPECT_CLUSTER_STORE required: the cluster store the daemon must report afterwards, e.g. etcd://10.210.0.11:2379
+# @var RESTART_COMMAND required array: argv that restarts dockerd, e.g. systemctl restart docker
+# @var WAIT_SECONDS optional: how long to wait for the daemon after a restart (default 60)
+# @var DAEMON_LOG_COMMAND optional array: argv printing the daemon's recent log (default: journalctl -u docker.service since the restart, when journalctl exists)
+# @var SYSTEMD_UNIT_PATHS optional array: unit files or drop-in directories to scan for cluster flags (default: the usual docker.service locations, /etc/default/docker, /etc/sysconfig/docker and systemctl cat docker.service)
+# @var POLL_SECONDS optional: seconds between checks while waiting (default 1)
+# @var DOCKER optional: docker CLI to use (default docker)
+# @var DOCKER_CONFIG_DIR optional: directory of daemon.json (default /etc/docker)
+# @var STATE_DIR optional: docker-overlay's state directory on the host (default /var/lib/docker-overlay)
+# @var HOST_LABEL optional: this host's name in messages (default: uname -n)
+set -euo pipefail
+
+WAIT_SECONDS=${WAIT_SECONDS:-60}
+POLL_SECONDS=${POLL_SECONDS:-1}
+DOCKER=${DOCKER:-docker}
+DOCKER_CONFIG_DIR=${DOCKER_CONFIG_DIR:-/etc/docker}
+STATE_DIR=${STATE_DIR:-/var/lib/docker-overlay}
+HOST_LABEL=${HOST_LABEL:-$(uname -n)}
+
+die() { local code=$1; shift; printf 'docker-overlay: %s: %s\n' "$HOST_LABEL" "$*" >&2; exit "$code"; }
+
+# as_array NAME: a value inserted by renderScript is already an array; one from the environment
+# is a string, split on whitespace (never evaluated).
+as_array() {
+  local decl
+  decl=$(declare -p "$1" 2>/dev/null || true)
+  decl=${decl#declare -}
+  if [[ ${decl%% *} == *a* ]]; then return 0; fi
+  local -a words=()
+  if [[ -n ${!1-} ]]; then read -r -a words <<<"${!1}"; fi
+  unset "$1"
+  local -n ref=$1
+  # shellcheck disable=SC2034 # ref is a nameref to the caller's variable
+  ref=(${words[@]+"${words[@]}"})
+}
+
+# one_line TEXT: newlines and runs of blanks become single spaces, at most 400 characters.
+one_line() {
+  local s=${1//$'\r'/ }
+  s=${s//$'\n'/ }
+  s=${s//$'\t'/ }
+  while [[ $s == *'  '* ]]; do s=${s//'  '/ }; done
+  s=${s# }
+  s=${s% }
+  if ((${#s} > 400)); then s="${s:0:400}..."; fi
+  printf '%s' "$s"
+}
+
+as_array RESTART_COMMAND
+as_array DAEMON_LOG_COMMAND
+unit_paths_given=false
+if declare -p SYSTEMD_UNIT_PATHS >/dev/null 2>&1; then
+  unit_paths_given=true
+  as_array SYSTEMD_UNIT_PATHS
+else
+  SYSTEMD_UNIT_PATHS=(
+    /etc/systemd/system/docker.service /etc/systemd/system/docker.service.d
+    /run/systemd/system/docker.service /run/systemd/system/docker.service.d
+    /lib/systemd/system/docker.service /lib/systemd/system/docker.service.d
+    /usr/lib/systemd/system/docker.service /usr/lib/systemd/system/docker.service.d
+    /etc/default/docker /etc/sysconfig/docker
+  )
+fi
+
+((${#RESTART_COMMAND[@]} > 0)) || die 5 "RESTART_COMMAND is empty; give the argv that restarts Docker, e.g. systemctl restart docker"
+[[ $WAIT_SECONDS =~ ^[0-9]+$ ]] || die 5 "WAIT_SECONDS must be a whole number of seconds, got '$WAIT_SECONDS'"
+[[ -n $EXPECT_CLUSTER_STORE ]] || die 5 "EXPECT_CLUSTER_STORE is empty"
+
+work=$(mktemp -d)
+trap 'rm -rf -- "$work"' EXIT
+
+config=$DOCKER_CONFIG_DIR/daemon.json
+prev=$STATE_DIR/daemon.json.prev
+prev_absent=$STATE_DIR/daemon.json.prev-absent
+orig=$STATE_DIR/daemon.json.orig
+orig_absent=$STATE_DIR/daemon.json.orig-absent
+
+dk() { timeout 30 "$DOCKER" "$@"; }
+
+# cluster_store: prints the cluster store the daemon reports ("" for none); fails when the daemon
+# does not answer. See the header for why it asks through dial-stdio.
+cluster_store() {
+  local reply re='"ClusterStore":"([^"]*)"'
+  reply=$(printf 'GET /info HTTP/1.0\r\nHost: docker\r\n\r\n' | dk system dial-stdio 2>/dev/null) || reply=''
+  if [[ $reply != 'HTTP/1.'?' 200 '* || $reply != *'"ID":'* ]]; then
+    # No dial-stdio (CLI older than 18.09): a client this old still knows the field.
+    reply=$(dk info --format '{{json .}}' 2>/dev/null) || return 1
+  fi
+  if [[ $reply =~ $re ]]; then printf '%s' "${BASH_REMATCH[1]}"; fi
+  return 0
+}
+
+# same_bytes A B: both files exist and hold the same bytes.
+same_bytes() {
+  [[ -f $1 && -f $2 ]] || return 1
+  local a b
+  a=$(sha256sum <"$1") && b=$(sha256sum <"$2") && [[ $a == "$b" ]]
+}
+
+# install_file SRC: make SRC daemon.json atomically (cp -p keeps its mode); "" removes daemon.json.
+install_file() {
+  if [[ -z $1 ]]; then rm -f -- "$config"; return; fi
+  mkdir -p -- "$DOCKER_CONFIG_DIR" || return 1
+  local tmp
+  tmp=$(mktemp "$DOCKER_CONFIG_DIR/.daemon.json.docker-overlay.XXXXXX") || return 1
+  if cp -p -- "$1" "$tmp" && mv -f -- "$tmp" "$config"; then return 0; fi
+  rm -f -- "$tmp"
+  return 1
+}
+
+# restart: runs RESTART_COMMAND, its output kept in $work/restart.out.
+restart_started=0
+restart() {
+  restart_started=$(($(date +%s) - 1))
+  "${RESTART_COMMAND[@]}" >"$work/restart.out" 2>&1
+}
+
+# wait_for STORE: until WAIT_SECONDS pass, wait for the daemon to answer reporting STORE ("*": anything).
+last_seen='not answering'
+wait_for() {
+  local deadline=$((SECONDS + WAIT_SECONDS)) cs
+  while :; do
+    if cs=$(cluster_store); then
+      last_seen="answering with cluster store '${cs}'"
+      if [[ $1 == '*' || $cs == "$1" ]]; then return 0; fi
+    else
+      last_seen='not answering'
+    fi
+    if ((SECONDS >= deadline)); then return 1; fi
+    sleep "$POLL_SECONDS"
+  done
+}
+
+# daemon_error: the most telling line of the daemon's log since the last restart.
+daemon_error() {
+  local log='' line pick='' last=''
+  if ((${#DAEMON_LOG_COMMAND[@]} > 0)); then
+    log=$("${DAEMON_LOG_COMMAND[@]}" 2>&1) || true
+  elif command -v journalctl >/dev/null 2>&1; then
+    log=$(journalctl -u docker.service --since "@$restart_started" -n 50 --no-pager -o cat 2>&1) || true
+  fi
+  while IFS= read -r line; do
+    [[ -n ${line//[[:space:]]/} ]] || continue
+    last=$line
+    if [[ ${line,,} =~ (failed|unable|error|fatal|refus|invalid|conflict) ]]; then pick=$line; fi
+  done <<<"$log"
+  one_line "${pick:-$last}"
+}
+
+# why_failed WHAT: one sentence on why the last restart-and-wait failed.
+why_failed() {
+  local out err
+  out=$(one_line "$(cat "$work/restart.out" 2>/dev/null || true)")
+  err=$(daemon_error)
+  if [[ $1 == restart ]]; then
+    printf '%s failed' "${RESTART_COMMAND[*]}"
+    if [[ -n $out ]]; then printf ' (%s)' "$out"; fi
+  else
+    printf 'after %ss the daemon was %s' "$WAIT_SECONDS" "$last_seen"
+  fi
+  if [[ -n $err ]]; then printf '; daemon log: "%s"' "$err"; fi
+}
+
+# --- a. engine version -----------------------------------------------------------------------
+if ! version=$(dk version --format '{{.Server.Version}}' 2>"$work/version.err"); then
+  die 1 "Docker is not answering ($(one_line "$(cat "$work/version.err")")); nothing was changed. Start Docker (systemctl start docker) and run again."
+fi
+major=${version%%.*}
+if [[ ! $major =~ ^[0-9]+$ ]]; then
+  die 3 "cannot tell the major version of Docker Engine '$version'; refusing to set cluster-store. Use mode: swarm for this host. daemon.json was not changed."
+fi
+if ((10#$major >= 23)); then
+  die 3 "Docker Engine $version has no cluster-store (removed in 23.0) and would refuse to start with it. Use mode: swarm for this cluster. daemon.json was not changed."
+fi
+
+# --- b. the same options as flags ------------------------------------------------------------
+# scan_lines NAME: reads a unit file on stdin; prints "FILE line N" at the first active line
+# that sets a cluster option. "# /path" headers (systemctl cat) switch the file name.
+scan_lines() {
+  local name=$1 line n=0
+  while IFS= read -r line || [[ -n $line ]]; do
+    n=$((n + 1))
+    if [[ $line =~ ^'# /'(.*)$ ]]; then name="/${BASH_REMATCH[1]}"; n=0; continue; fi
+    if [[ $line =~ ^[[:space:]]*[\#\;] ]]; then continue; fi
+    if [[ $line =~ --cluster-(store-opt|store|advertise) ]]; then
+      printf '%s line %s sets --cluster-%s' "$name" "$n" "${BASH_REMATCH[1]}"
+      return 0
+    fi
+  done
+  return 1
+}
+found=''
+for path in ${SYSTEMD_UNIT_PATHS[@]+"${SYSTEMD_UNIT_PATHS[@]}"}; do
+  files=()
+  if [[ -d $path ]]; then
+    for f in "$path"/*.conf; do [[ -f $f ]] && files+=("$f"); done
+  elif [[ -f $path ]]; then
+    files=("$path")
+  fi
+  for f in ${files[@]+"${files[@]}"}; do
+    # shellcheck disable=SC2094 # scan_lines only prints the name, it never writes the file
+    if found=$(scan_lines "$f" <"$f"); then break 2; fi
+  done
+done
+if [[ -z $found && $unit_paths_given == false ]] && command -v systemctl >/dev/null 2>&1; then
+  found=$(systemctl cat docker.service 2>/dev/null | scan_lines 'systemctl cat docker.service') || found=''
+fi
+if [[ -n $found ]]; then
+  die 4 "$found as a dockerd flag; dockerd refuses to start when an option is both a flag and in daemon.json. Remove the flag there (then systemctl daemon-reload) and run again. daemon.json was not changed."
+fi
+
+# --- c. already configured? ------------------------------------------------------------------
+if ! printf '%s' "$CONTENT_BASE64" | base64 -d >"$work/new" 2>/dev/null; then
+  die 5 "CONTENT_BASE64 is not valid base64; nothing was changed"
+fi
+chmod 0644 "$work/new"
+same_content=false
+if same_bytes "$work/new" "$config"; then
+  same_content=true
+  if current=$(cluster_store) && [[ $current == "$EXPECT_CLUSTER_STORE" ]]; then
+    printf 'docker-overlay: %s: daemon.json already configured and Docker reports cluster store %s; nothing to do\n' "$HOST_LABEL" "$EXPECT_CLUSTER_STORE"
+    exit 0
+  fi
+fi
+
+# --- d. keep the current file, write the new one ---------------------------------------------
+install -d -m 0700 -- "$STATE_DIR" || die 1 "cannot create $STATE_DIR; nothing was changed"
+if [[ ! -e $orig && ! -e $orig_absent ]]; then
+  # daemon-config-backup normally ran first; never lose the original if it did not.
+  if [[ ! -e $config ]]; then
+    : >"$orig_absent"
+  elif ! { cp -p -- "$config" "$orig.tmp" && mv -f -- "$orig.tmp" "$orig"; }; then
+    die 1 "cannot keep the original $config in $STATE_DIR; nothing was changed"
+  fi
+fi
+if [[ $same_content == true ]]; then
+  # The file is ours already (an earlier run was interrupted): fall back to the original.
+  if [[ -e $orig ]]; then rollback=$orig; else rollback=''; fi
+else
+  rm -f -- "$prev" "$prev_absent"
+  if [[ -e $config ]]; then
+    if ! { cp -p -- "$config" "$prev.tmp" && mv -f -- "$prev.tmp" "$prev"; }; then
+      die 1 "cannot keep a copy of $config in $STATE_DIR; nothing was changed"
+    fi
+    rollback=$prev
+  else
+    : >"$prev_absent"
+    rollback=''
+  fi
+  install_file "$work/new" || die 1 "cannot write $config; nothing was changed"
+fi
+
+# --- e. restart and prove it -----------------------------------------------------------------
+if restart; then
+  if wait_for "$EXPECT_CLUSTER_STORE"; then
+    printf 'docker-overlay: %s: Docker restarted with cluster store %s\n' "$HOST_LABEL" "$EXPECT_CLUSTER_STORE"
+    exit 0
+  fi
+  reason=$(why_failed wait)
+else
+  reason=$(why_failed restart)
+fi
+
+# --- f. roll back ----------------------------------------------------------------------------
+if [[ -n $rollback ]]; then restored="the previous $config was restored"; else restored="$config was removed again (there was none before)"; fi
+failure="Docker did not come back with the new daemon.json (cluster-store $EXPECT_CLUSTER_STORE): $reason"
+if install_file "$rollback"; then
+  if restart; then
+    if wait_for '*'; then
+      die 1 "$failure. ${restored^} and Docker is running again. Fix the cause and run pulumi up again."
+    fi
+    again=$(why_failed wait)
+  else
+    again=$(why_failed restart)
+  fi
+  die 2 "DOCKER IS NOT RUNNING. $failure. Then $restored, but Docker did not start again either: $again. Log in, run systemctl status docker and journalctl -u docker, and start Docker by hand."
+fi
+die 2 "DOCKER MAY BE DOWN. $failure. Putting the previous daemon.json back FAILED (it is kept in $STATE_DIR). Log in, restore it by hand and start Docker."

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# daemon-config-backup: keep the original /etc/docker/daemon.json, from before docker-overlay
+# touched it, and print it so that the program can merge its cluster options into it.
+#
+# ACTION=keep (create): the first run copies daemon.json byte for byte, mode kept (cp -p), to
+#   $STATE_DIR/daemon.json.orig, or writes the marker $STATE_DIR/daemon.json.orig-absent when
+#   there is no file. Later runs keep that first backup (the file may hold our own content by
+#   then). Prints one JSON line describing the ORIGINAL:
+#   {"present":true,"contentBase64":"..."}  or  {"present":false,"contentBase64":""}
+# ACTION=forget (delete, after daemon-config-restore): removes the backup, the rollback copy
+#   and the markers. Prints {"forgotten":true}.
+#
+# @var ACTION optional: keep (default) or forget
+# @var DOCKER_CONFIG_DIR optional: directory of daemon.json (default /etc/docker)
+# @var STATE_DIR optional: docker-overlay's state directory on the host (default /var/lib/docker-overlay)
+# @var HOST_LABEL optional: this host's name in messages (default: uname -n)
+set -euo pipefail
+
+ACTION=${ACTION:-keep}
+DOCKER_CONFIG_DIR=${DOCKER_CONFIG_DIR:-/etc/docker}
+STATE_DIR=${STATE_DIR:-/var/lib/docker-overlay}
+HOST_LABEL=${HOST_LABEL:-$(uname -n)}
+
+die() { local code=$1; shift; printf 'docker-overlay: %s: %s\n' "$HOST_LABEL" "$*" >&2; exit "$code"; }
+
+config=$DOCKER_CONFIG_DIR/daemon.json
+orig=$STATE_DIR/daemon.json.orig
+orig_absent=$STATE_DIR/daemon.json.orig-absent
+
+case $ACTION in
+  keep)
+    install -d -m 0700 -- "$STATE_DIR" || die 1 "cannot create $STATE_DIR; check that the SSH user is root or can write there"
+    if [[ ! -e $orig && ! -e $orig_absent ]]; then
+      if [[ -e $config ]]; then
+        # Copy to a temporary name first: a half-written backup must never look like the original.
+        tmp=$(mktemp "$STATE_DIR/.daemon.json.orig.XXXXXX")
+        cp -p -- "$config" "$tmp" || { rm -f -- "$tmp"; die 1 "cannot copy $config to $STATE_DIR; check permissions and free space"; }
+        mv -f -- "$tmp" "$orig"
+      else
+        : >"$orig_absent"
+      fi
+    fi
+    if [[ -e $orig ]]; then
+      printf '{"present":true,"contentBase64":"%s"}\n' "$(base64 -w0 <"$orig")"
+    else
+      printf '{"present":false,"contentBase64":""}\n'
+    fi
+    ;;
+  forget)
+    rm -f -- "$orig" "$orig_absent" "$STATE_DIR/daemon.json.prev" "$STATE_DIR/daemon.json.prev-absent"
+    if [[ -d $STATE_DIR ]]; then rmdir --ignore-fail-on-non-empty -- "$STATE_DIR"; fi
+    printf '{"forgotten":true}\n'
+    ;;
+  *)
+    die 2 "ACTION must be keep or forget, got '$ACTION'"
+    ;;
+esac
