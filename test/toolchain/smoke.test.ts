@@ -1,0 +1,214 @@
+// End-to-end smoke test of the offline toolchain (toolchain/install.sh): the Pulumi CLI, the
+// Node.js language host and the three provider plugins, all from the toolchain's bin
+// directory, run preview -> up -> preview (no changes) -> destroy of a tiny program
+// (smoke-program/) on a local file backend, with plugin downloads disabled.
+// Targets are local only: this machine's shell, a dockerd that this test starts in a network
+// namespace of its own (dockerd-netns.sh), and a fake Consul KV endpoint on 127.0.0.1
+// (fakeConsul.ts).
+//
+// Run as root, after the toolchain is installed:
+//   source toolchain/env.sh && npx vitest run test/toolchain
+import { execFileSync, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { LocalWorkspace, type EngineEvent, type Stack } from "@pulumi/pulumi/automation";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFakeConsul, type FakeConsul } from "./fakeConsul";
+
+const REPO = path.join(__dirname, "..", "..");
+const PROGRAM = path.join(__dirname, "smoke-program");
+const DOCKERD = path.join(__dirname, "dockerd-netns.sh");
+const PKG = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")) as {
+    dependencies: Record<string, string>;
+};
+const PLUGINS = [
+    { name: "command", version: PKG.dependencies["@pulumi/command"] },
+    { name: "consul", version: PKG.dependencies["@pulumi/consul"] },
+    { name: "docker", version: PKG.dependencies["@pulumi/docker"] },
+];
+const BINARIES = ["pulumi", "pulumi-language-nodejs", ...PLUGINS.map((p) => `pulumi-resource-${p.name}`)];
+
+const TOOLCHAIN_BIN = process.env.DOCKER_OVERLAY_TOOLCHAIN_BIN ?? "";
+const marker = `m${process.pid}${Date.now().toString(36)}`;
+const netns = `dotc-smoke-${process.pid}`;
+
+let tmp = "";
+let pulumiHome = "";
+let dockerDir = "";
+let dockerHost = "";
+let dockerStarted = false;
+let consul: FakeConsul | undefined;
+let stack: Stack | undefined;
+let destroyed = false;
+
+/** Full path of NAME on PATH, or "" . */
+function which(name: string): string {
+    const r = spawnSync("bash", ["-c", 'command -v -- "$1"', "which", name], { encoding: "utf8" });
+    return r.status === 0 ? r.stdout.trim() : "";
+}
+
+function pulumiCli(args: string[]): string {
+    return execFileSync("pulumi", args, {
+        encoding: "utf8",
+        env: { ...process.env, PULUMI_HOME: pulumiHome },
+        stdio: ["ignore", "pipe", "pipe"],
+    }).trim();
+}
+
+function docker(args: string[]): { status: number | null; stdout: string } {
+    const r = spawnSync("docker", ["-H", dockerHost, ...args], { encoding: "utf8" });
+    return { status: r.status, stdout: r.stdout.trim() };
+}
+
+/** [type, name] of every resource an operation touched with OP, default providers left out. */
+function resourcesWithOp(events: EngineEvent[], op: string): string[][] {
+    return events
+        .flatMap((e) => (e.resourcePreEvent ? [e.resourcePreEvent.metadata] : []))
+        .filter((m) => m.op === op)
+        .map((m) => [m.type, m.urn.split("::").pop() ?? ""])
+        .filter(([type, name]) => !(type.startsWith("pulumi:providers:") && name.startsWith("default")))
+        .sort((a, b) => a.join().localeCompare(b.join()));
+}
+
+const PROGRAM_RESOURCES = [
+    ["command:local:Command", "smoke-echo"],
+    ["consul:index/keys:Keys", "smoke-keys"],
+    ["docker:index/network:Network", "smoke-network"],
+    ["pulumi:providers:consul", "smoke-consul"],
+    ["pulumi:providers:docker", "smoke-docker"],
+    ["pulumi:pulumi:Stack", "toolchain-smoke-smoke"],
+];
+
+beforeAll(async () => {
+    // Fail with the way out, not with an obscure engine error, when the toolchain is absent.
+    if (!TOOLCHAIN_BIN) {
+        throw new Error("DOCKER_OVERLAY_TOOLCHAIN_BIN is not set: run `source toolchain/env.sh` first");
+    }
+    const notOurs = BINARIES.filter((b) => which(b) !== path.join(TOOLCHAIN_BIN, b));
+    if (notOurs.length > 0) {
+        throw new Error(
+            `not found in ${TOOLCHAIN_BIN} (first on PATH): ${notOurs.join(", ")}; run \`npm run toolchain\``,
+        );
+    }
+
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "dotc-smoke-"));
+    pulumiHome = path.join(tmp, "pulumi-home");
+    fs.mkdirSync(pulumiHome);
+    consul = await startFakeConsul("dc1");
+
+    dockerDir = path.join(tmp, "docker");
+    dockerHost = execFileSync("bash", [DOCKERD, "start", dockerDir, netns], { encoding: "utf8" }).trim();
+    dockerStarted = true;
+
+    // The program runs from a copy outside the clone (the stack file is written next to it)
+    // and finds the project's packages through a node_modules link.
+    const workDir = path.join(tmp, "program");
+    fs.cpSync(PROGRAM, workDir, { recursive: true });
+    fs.symlinkSync(path.join(REPO, "node_modules"), path.join(workDir, "node_modules"));
+    const state = path.join(tmp, "state");
+    fs.mkdirSync(state);
+    pulumiCli(["login", `file://${state}`]);
+
+    stack = await LocalWorkspace.createStack(
+        { stackName: "smoke", workDir },
+        {
+            pulumiHome,
+            envVars: {
+                PULUMI_CONFIG_PASSPHRASE: "toolchain-smoke",
+                PULUMI_SKIP_UPDATE_CHECK: "true",
+                PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+            },
+        },
+    );
+    await stack.setAllConfig({
+        marker: { value: marker },
+        dockerHost: { value: dockerHost },
+        consulAddress: { value: consul.address },
+    });
+}, 300_000);
+
+afterAll(async () => {
+    try {
+        if (stack && !destroyed) {
+            await stack.destroy({ color: "never" });
+        }
+    } finally {
+        if (dockerStarted) {
+            execFileSync("bash", [DOCKERD, "stop", dockerDir, netns], { stdio: "inherit" });
+        }
+        await consul?.close();
+        if (tmp) {
+            fs.rmSync(tmp, { recursive: true, force: true });
+        }
+    }
+}, 300_000);
+
+describe("offline toolchain", () => {
+    it("runs the CLI built for @pulumi/pulumi in package.json", () => {
+        expect(pulumiCli(["version"])).toBe(`v${PKG.dependencies["@pulumi/pulumi"]}`);
+        expect(which("pulumi")).toBe(path.join(TOOLCHAIN_BIN, "pulumi"));
+    });
+
+    it("previews exactly the program's resources", async () => {
+        const events: EngineEvent[] = [];
+        const result = await stack!.preview({ color: "never", onEvent: (e) => events.push(e) });
+        expect(resourcesWithOp(events, "create")).toEqual(PROGRAM_RESOURCES);
+        expect(result.changeSummary.update ?? 0).toBe(0);
+        expect(result.changeSummary.delete ?? 0).toBe(0);
+    }, 600_000);
+
+    it("creates one resource per provider on the local targets", async () => {
+        const result = await stack!.up({ color: "never" });
+        expect(result.summary.result).toBe("succeeded");
+        const out = Object.fromEntries(Object.entries(result.outputs).map(([k, v]) => [k, v.value]));
+        expect(out.commandStdout).toBe(marker);
+        expect(out.networkName).toBe(`smoke-${marker}`);
+        // The network exists on the test's own dockerd, with the id Pulumi recorded.
+        expect(docker(["network", "inspect", "--format", "{{.Id}}", `smoke-${marker}`]).stdout).toBe(out.networkId);
+        // The Consul provider wrote the key through the fake KV endpoint.
+        expect(out.consulKeyPath).toBe(`docker-overlay/smoke/${marker}`);
+        expect([...consul!.kv.entries()]).toEqual([[`docker-overlay/smoke/${marker}`, marker]]);
+        expect(consul!.requests).toContainEqual({ method: "PUT", path: `/v1/kv/docker-overlay/smoke/${marker}` });
+    }, 600_000);
+
+    it("used the toolchain's binaries and downloaded no plugin", async () => {
+        const deployment = (await stack!.exportStack()).deployment as {
+            manifest: { version: string; plugins?: { name: string; path: string; type: string; version: string }[] };
+            resources: { type: string; urn: string; inputs?: Record<string, unknown> }[];
+        };
+        expect(deployment.manifest.version).toBe(`v${PKG.dependencies["@pulumi/pulumi"]}`);
+        // Every plugin the engine loaded came from the toolchain's bin directory and reports
+        // the release version set at build time.
+        const plugins = (deployment.manifest.plugins ?? [])
+            .filter((p) => p.type === "resource")
+            .map((p) => ({ name: p.name, path: p.path, version: p.version.replace(/^v/, "") }))
+            .sort((a, b) => a.name.localeCompare(b.name));
+        expect(plugins).toEqual(
+            PLUGINS.map((p) => ({ name: p.name, path: path.join(TOOLCHAIN_BIN, `pulumi-resource-${p.name}`), version: p.version })),
+        );
+        // The providers in the state were asked for the versions package.json pins.
+        const providerVersions = deployment.resources
+            .filter((r) => r.type.startsWith("pulumi:providers:"))
+            .map((r) => [r.type.slice("pulumi:providers:".length), r.inputs?.version])
+            .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+        expect(providerVersions).toEqual(PLUGINS.map((p) => [p.name, p.version]));
+        // Nothing was installed into PULUMI_HOME: acquisition is off and the plugins are ambient.
+        const installed = JSON.parse(pulumiCli(["plugin", "ls", "--json"]) || "[]") as unknown[];
+        expect(installed).toEqual([]);
+    }, 120_000);
+
+    it("finds nothing to change on a second preview", async () => {
+        const result = await stack!.preview({ color: "never" });
+        const changes = Object.entries(result.changeSummary).filter(([op, n]) => op !== "same" && n > 0);
+        expect(changes).toEqual([]);
+    }, 600_000);
+
+    it("destroys what it created", async () => {
+        const result = await stack!.destroy({ color: "never" });
+        destroyed = true;
+        expect(result.summary.result).toBe("succeeded");
+        expect(docker(["network", "inspect", `smoke-${marker}`]).status).not.toBe(0);
+        expect([...consul!.kv.keys()]).toEqual([]);
+    }, 600_000);
+});
