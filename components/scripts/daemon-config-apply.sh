@@ -44,6 +44,10 @@ HOST_LABEL=${HOST_LABEL:-$(uname -n)}
 
 die() { local code=$1; shift; printf 'docker-overlay: %s: %s\n' "$HOST_LABEL" "$*" >&2; exit "$code"; }
 
+for name in CONTENT_BASE64 EXPECT_CLUSTER_STORE; do
+  [[ -n ${!name-} ]] || die 5 "$name is required and was not given (see the @var lines at the top of this script)"
+done
+
 # as_array NAME: a value inserted by renderScript is already an array; one from the environment
 # is a string, split on whitespace (never evaluated).
 as_array() {
@@ -89,7 +93,6 @@ fi
 
 ((${#RESTART_COMMAND[@]} > 0)) || die 5 "RESTART_COMMAND is empty; give the argv that restarts Docker, e.g. systemctl restart docker"
 [[ $WAIT_SECONDS =~ ^[0-9]+$ ]] || die 5 "WAIT_SECONDS must be a whole number of seconds, got '$WAIT_SECONDS'"
-[[ -n $EXPECT_CLUSTER_STORE ]] || die 5 "EXPECT_CLUSTER_STORE is empty"
 
 work=$(mktemp -d)
 trap 'rm -rf -- "$work"' EXIT

@@ -1,0 +1,216 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { FakeHost, runRendered, runStandalone, type RunResult } from "./harness";
+
+const TOKEN = "SWMTKN-1-3pu6hszjas19xyp7ghgosyx9k8atbfcr8p2is99znpy26u2lkl-1awxwuwd3z9j1z3puu7rcgdbx";
+
+let host: FakeHost;
+beforeEach(() => {
+    host = new FakeHost();
+});
+afterEach(() => host.cleanup());
+
+function run(name: "swarm-init" | "swarm-tokens" | "swarm-join" | "swarm-leave", vars: Record<string, string> = {}): Promise<RunResult> {
+    return runStandalone(name, { ...host.commonVars(), ...vars }, host.fakeEnv());
+}
+
+function marker(name: string): string {
+    return path.join(host.stateDir, name);
+}
+
+function asManagerOf(managers: string, role: "manager" | "worker" = "manager", nodeId = "node-theirs"): void {
+    host.setState("swarm-state", "active");
+    host.setState("swarm-role", role);
+    host.setState("swarm-node-id", nodeId);
+    host.setState("swarm-managers", managers);
+}
+
+describe("swarm-init", () => {
+    it("initialises an inactive daemon and writes the marker", async () => {
+        const r = await run("swarm-init", { ADVERTISE_ADDRESS: "10.210.0.11", DATA_PATH_PORT: "4790" });
+        expect(r).toMatchObject({ code: 0, stderr: "" });
+        const out = JSON.parse(r.stdout);
+        expect(out).toEqual({ nodeId: host.state("swarm-node-id")!.trim(), created: true });
+        expect(host.state("swarm-init-args")).toBe("--advertise-addr10.210.0.11--data-path-port4790");
+        expect(fs.readFileSync(marker("swarm-created"), "utf8").trim()).toBe(out.nodeId);
+    });
+
+    it("leaves an active manager alone, and says whether docker-overlay made it", async () => {
+        const first = JSON.parse((await run("swarm-init", { ADVERTISE_ADDRESS: "10.210.0.11" })).stdout);
+        const again = await run("swarm-init", { ADVERTISE_ADDRESS: "10.210.0.11" });
+        expect(again.code).toBe(0);
+        expect(again.stderr).toContain("already a swarm manager; left alone");
+        expect(JSON.parse(again.stdout)).toEqual({ nodeId: first.nodeId, created: true });
+
+        const other = new FakeHost();
+        try {
+            host.cleanup();
+            host = other;
+            asManagerOf("10.9.9.9:2377");
+            const r = await run("swarm-init", { ADVERTISE_ADDRESS: "10.210.0.11" });
+            expect(r.code).toBe(0);
+            expect(JSON.parse(r.stdout)).toEqual({ nodeId: "node-theirs", created: false });
+            expect(fs.existsSync(marker("swarm-created"))).toBe(false);
+            expect(host.state("calls.log")).not.toContain("swarm init");
+        } finally {
+            other.cleanup();
+        }
+    });
+
+    it("refuses a worker of another swarm", async () => {
+        asManagerOf("10.9.9.9:2377", "worker");
+        const r = await run("swarm-init", { ADVERTISE_ADDRESS: "10.210.0.11" });
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(/^docker-overlay: lab1: this node is a worker in a swarm already/);
+        expect(r.stdout).toBe("");
+        expect(host.state("swarm-state")).toBe("active");
+    });
+
+    it("fails clearly when Docker is down", async () => {
+        host.setState("running", undefined);
+        const r = await run("swarm-init", { ADVERTISE_ADDRESS: "10.210.0.11" });
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain("docker-overlay: lab1: Docker is not answering (Cannot connect to the Docker daemon");
+    });
+
+    it("refuses a missing required variable with a clear message", async () => {
+        const r = await run("swarm-init");
+        expect(r.code).toBe(5);
+        expect(r.stderr).toBe("docker-overlay: lab1: ADVERTISE_ADDRESS is required and was not given (see the @var lines at the top of this script)\n");
+    });
+});
+
+describe("swarm-tokens", () => {
+    it("prints both tokens as JSON on a manager", async () => {
+        await run("swarm-init", { ADVERTISE_ADDRESS: "10.210.0.11" });
+        host.setState("swarm-token-worker", TOKEN);
+        const r = await run("swarm-tokens");
+        expect(r).toMatchObject({ code: 0, stderr: "" });
+        expect(JSON.parse(r.stdout)).toEqual({ worker: TOKEN, manager: "SWMTKN-1-fake-manager-token" });
+    });
+
+    it("refuses on a node that is not a manager", async () => {
+        const r = await run("swarm-tokens");
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain("not a swarm manager");
+        expect(r.stdout).toBe("");
+    });
+});
+
+describe("swarm-join", () => {
+    const vars = { MANAGER_ADDRESS: "10.210.0.11:2377", JOIN_TOKEN: TOKEN, ADVERTISE_ADDRESS: "10.210.0.12", ROLE: "worker" };
+
+    it("joins and writes the marker, never printing the token", async () => {
+        host.setState("swarm-valid-token", TOKEN);
+        const r = await run("swarm-join", vars);
+        expect(r).toMatchObject({ code: 0, stderr: "" });
+        const out = JSON.parse(r.stdout);
+        expect(out).toEqual({ nodeId: host.state("swarm-node-id")!.trim(), joined: true, role: "worker" });
+        expect(fs.readFileSync(marker("swarm-joined"), "utf8").trim()).toBe(out.nodeId);
+        expect(r.stdout + r.stderr).not.toContain("SWMTKN");
+    });
+
+    it("scrubs the token from docker's error output", async () => {
+        host.setState("swarm-valid-token", "SWMTKN-1-the-right-one");
+        const r = await runRendered("swarm-join", { DOCKER: host.commonVars().DOCKER!, STATE_DIR: host.stateDir, HOST_LABEL: "lab1", ...vars }, host.fakeEnv());
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain("docker-overlay: lab1: docker swarm join 10.210.0.11:2377 as worker failed: Error response from daemon");
+        expect(r.stderr).toContain("[join token hidden]");
+        expect(r.stdout + r.stderr).not.toContain(TOKEN);
+        expect(r.stdout + r.stderr).not.toContain("SWMTKN");
+        // the fake daemon really did print it, so the scrubbing is what kept it out
+        expect(host.state("calls.log")).toContain(TOKEN);
+        expect(fs.existsSync(marker("swarm-joined"))).toBe(false);
+    });
+
+    it("leaves alone a member of the same swarm, adding :2377 when the port is not given", async () => {
+        asManagerOf("10.210.0.13:2377\n10.210.0.11:2377\n", "worker");
+        const r = await run("swarm-join", { ...vars, MANAGER_ADDRESS: "10.210.0.11" });
+        expect(r.code).toBe(0);
+        expect(r.stderr).toContain("already in the swarm managed at 10.210.0.11:2377; left alone");
+        expect(JSON.parse(r.stdout)).toEqual({ nodeId: "node-theirs", joined: false, role: "worker" });
+        expect(host.state("calls.log")).not.toContain("swarm join");
+    });
+
+    it("refuses a member of another swarm and does not leave it", async () => {
+        asManagerOf("10.9.9.9:2377\n", "worker");
+        const r = await run("swarm-join", vars);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain("already in another swarm (managers: 10.9.9.9:2377), not the one at 10.210.0.11:2377");
+        expect(r.stderr).toContain("never leaves a swarm it did not join");
+        expect(host.state("swarm-state")).toBe("active");
+        expect(host.state("calls.log")).not.toContain("leave");
+    });
+
+    it("warns when the token gave another role than asked", async () => {
+        host.setState("swarm-valid-token", TOKEN);
+        host.setState("swarm-join-role", "worker");
+        const r = await run("swarm-join", { ...vars, ROLE: "manager" });
+        expect(r.code).toBe(0);
+        expect(JSON.parse(r.stdout).role).toBe("worker");
+        expect(r.stderr).toContain("this node is a swarm worker, not a manager as asked");
+        expect(r.stderr).not.toContain("SWMTKN");
+    });
+
+    it("refuses a bad ROLE without echoing anything token-shaped", async () => {
+        const r = await run("swarm-join", { ...vars, ROLE: TOKEN });
+        expect(r.code).toBe(5);
+        expect(r.stderr).toContain("ROLE must be manager or worker");
+        expect(r.stderr).not.toContain("SWMTKN");
+    });
+});
+
+describe("swarm-leave", () => {
+    it("leaves a swarm docker-overlay created, removes the marker, and is idempotent", async () => {
+        await run("swarm-init", { ADVERTISE_ADDRESS: "10.210.0.11" });
+        const r = await run("swarm-leave", { MARKER: "swarm-created" });
+        expect(r).toMatchObject({ code: 0, stdout: '{"left":true}\n', stderr: "" });
+        expect(host.state("swarm-state")).toBe("inactive\n");
+        expect(fs.existsSync(marker("swarm-created"))).toBe(false);
+        const again = await run("swarm-leave", { MARKER: "swarm-created" });
+        expect(again).toMatchObject({ code: 0, stdout: '{"left":false}\n' });
+    });
+
+    it("leaves a swarm docker-overlay joined", async () => {
+        host.setState("swarm-valid-token", TOKEN);
+        await run("swarm-join", { MANAGER_ADDRESS: "10.210.0.11:2377", JOIN_TOKEN: TOKEN, ADVERTISE_ADDRESS: "10.210.0.12", ROLE: "worker" });
+        const r = await run("swarm-leave", { MARKER: "swarm-joined" });
+        expect(r).toMatchObject({ code: 0, stdout: '{"left":true}\n' });
+    });
+
+    it("does not touch a swarm docker-overlay did not make (no marker)", async () => {
+        asManagerOf("10.9.9.9:2377");
+        const r = await run("swarm-leave", { MARKER: "swarm-created" });
+        expect(r).toMatchObject({ code: 0, stdout: '{"left":false}\n' });
+        expect(host.state("swarm-state")).toBe("active");
+        expect(host.state("calls.log") ?? "").toBe("");
+    });
+
+    it("does not leave when the node is now in another swarm than the one in the marker", async () => {
+        fs.mkdirSync(host.stateDir);
+        fs.writeFileSync(marker("swarm-joined"), "node-ours\n");
+        asManagerOf("10.9.9.9:2377", "worker", "node-theirs");
+        const r = await run("swarm-leave", { MARKER: "swarm-joined" });
+        expect(r.code).toBe(0);
+        expect(r.stdout).toBe('{"left":false}\n');
+        expect(r.stderr).toContain("now in another swarm");
+        expect(host.state("swarm-state")).toBe("active");
+        expect(fs.existsSync(marker("swarm-joined"))).toBe(false);
+    });
+
+    it("fails clearly, keeping the marker, when Docker is down", async () => {
+        await run("swarm-init", { ADVERTISE_ADDRESS: "10.210.0.11" });
+        host.setState("running", undefined);
+        const r = await run("swarm-leave", { MARKER: "swarm-created" });
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(/^docker-overlay: lab1: Docker is not answering \(Cannot connect/);
+        expect(fs.existsSync(marker("swarm-created"))).toBe(true);
+    });
+
+    it("refuses an unknown marker name (it names a file)", async () => {
+        const r = await run("swarm-leave", { MARKER: "../../etc/passwd" });
+        expect(r.code).toBe(5);
+        expect(r.stderr).toContain("MARKER must be swarm-created or swarm-joined");
+    });
+});
