@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# kv-wait: wait until the KV store Docker will use as its cluster store answers as ready.
+# Uses bash's /dev/tcp only (no curl, no nc).
+#   consul:    GET /v1/status/leader returns a non-empty quoted leader ("10.0.0.1:8300")
+#   etcd:      GET /v2/keys returns HTTP 200 (the v2 API, the only one Docker's store speaks)
+#   zookeeper: the four-letter word ruok gets imok
+# Exits 0 when ready; 1 with the last thing seen when TIMEOUT_SECONDS pass first. Prints
+# one line on stdout when ready.
+#
+# @var BACKEND required: consul, etcd or zookeeper
+# @var KV_ADDRESS required: address of the KV store
+# @var KV_PORT required: its port (consul 8500, etcd 2379, zookeeper 2181)
+# @var TIMEOUT_SECONDS optional: how long to wait in all (default 60)
+# @var POLL_SECONDS optional: seconds between attempts (default 1)
+# @var HOST_LABEL optional: this host's name in messages (default: uname -n)
+set -euo pipefail
+
+TIMEOUT_SECONDS=${TIMEOUT_SECONDS:-60}
+POLL_SECONDS=${POLL_SECONDS:-1}
+HOST_LABEL=${HOST_LABEL:-$(uname -n)}
+
+die() { local code=$1; shift; printf 'docker-overlay: %s: %s\n' "$HOST_LABEL" "$*" >&2; exit "$code"; }
+
+for name in BACKEND KV_ADDRESS KV_PORT; do
+  [[ -n ${!name-} ]] || die 5 "$name is required and was not given (see the @var lines at the top of this script)"
+done
+[[ $KV_PORT =~ ^[0-9]+$ ]] || die 5 "KV_PORT must be a port number, got '$KV_PORT'"
+[[ $TIMEOUT_SECONDS =~ ^[0-9]+$ ]] || die 5 "TIMEOUT_SECONDS must be a whole number of seconds, got '$TIMEOUT_SECONDS'"
+case $BACKEND in consul | etcd | zookeeper) ;; *) die 5 "BACKEND must be consul, etcd or zookeeper, got '$BACKEND'" ;; esac
+where="$BACKEND at $KV_ADDRESS:$KV_PORT"
+
+# ask REQUEST: send REQUEST, print the whole reply; at most 5 seconds, or TIMEOUT_SECONDS if
+# shorter (a silent peer or a black-holed address must not hang us). The bash -c text is
+# fixed; the values are arguments.
+attempt_seconds=$((TIMEOUT_SECONDS < 5 ? (TIMEOUT_SECONDS < 1 ? 1 : TIMEOUT_SECONDS) : 5))
+ask() {
+  # shellcheck disable=SC2016 # expanded by the inner bash, on purpose
+  timeout "$attempt_seconds" bash -c 'exec 3<>"/dev/tcp/$1/$2" && printf "%s" "$3" >&3 && cat <&3' \
+    docker-overlay-kv-wait "$KV_ADDRESS" "$KV_PORT" "$1" 2>/dev/null
+}
+
+# http_get PATH: sets status (e.g. 200, "" when no HTTP reply) and body.
+http_get() {
+  local reply
+  reply=$(ask "GET $1 HTTP/1.0"$'\r\n'"Host: $KV_ADDRESS:$KV_PORT"$'\r\n'"Accept: */*"$'\r\n\r\n') || true
+  status=''
+  body=''
+  if [[ $reply =~ ^HTTP/[0-9.]+\ ([0-9]{3}) ]]; then
+    status=${BASH_REMATCH[1]}
+    body=${reply#*$'\r\n\r\n'}
+  fi
+}
+
+# ready: 0 when the store is ready; otherwise sets problem to what was seen.
+ready() {
+  case $BACKEND in
+    consul)
+      http_get /v1/status/leader
+      if [[ -z $status ]]; then problem='nothing answered on that port'; return 1; fi
+      if [[ $status != 200 ]]; then problem="GET /v1/status/leader answered HTTP $status"; return 1; fi
+      if [[ $body =~ \"[^\"]+\" ]]; then return 0; fi
+      problem='Consul answers but has no leader yet'
+      return 1
+      ;;
+    etcd)
+      http_get /v2/keys
+      if [[ -z $status ]]; then problem='nothing answered on that port'; return 1; fi
+      if [[ $status == 200 ]]; then return 0; fi
+      if [[ $status == 404 ]]; then
+        problem="etcd answers but GET /v2/keys is 404: its v2 API is off, and Docker's cluster store speaks only the v2 API. Start etcd with --enable-v2 (etcd 3.4/3.5; 3.6 has no v2 store)"
+      else
+        problem="GET /v2/keys answered HTTP $status"
+      fi
+      return 1
+      ;;
+    zookeeper)
+      local reply
+      reply=$(ask ruok) || true
+      if [[ $reply == imok* ]]; then return 0; fi
+      if [[ -z $reply ]]; then problem='nothing answered ruok on that port'
+      elif [[ $reply == *whitelist* ]]; then problem="ZooKeeper refuses ruok: add ruok to 4lw.commands.whitelist in zoo.cfg"
+      else problem="ruok got '${reply:0:80}' instead of imok"
+      fi
+      return 1
+      ;;
+  esac
+}
+
+problem='not tried yet'
+deadline=$((SECONDS + TIMEOUT_SECONDS))
+while :; do
+  if ready; then
+    printf 'docker-overlay: %s: %s is ready\n' "$HOST_LABEL" "$where"
+    exit 0
+  fi
+  if ((SECONDS >= deadline)); then
+    die 1 "$where is not ready after ${TIMEOUT_SECONDS}s: $problem. Check that the store runs and that $KV_PORT/tcp is open between the hosts."
+  fi
+  sleep "$POLL_SECONDS"
+done
