@@ -137,7 +137,8 @@ netns_of() { echo "/run/netns/${NS_PREFIX}$1"; }
 in_host() {
   local h=$1
   shift
-  (cd / && nsenter --net="$(netns_of "$h")" --mount="$STATE/ns/$h.mnt" --uts="$STATE/ns/$h.uts" -- "$@")
+  # 9>&-: daemons started here must not inherit (and so hold) the lab.sh lock
+  (cd / && nsenter --net="$(netns_of "$h")" --mount="$STATE/ns/$h.mnt" --uts="$STATE/ns/$h.uts" -- "$@" 9>&-)
 }
 
 lab_hosts_present() {
@@ -275,6 +276,11 @@ create_host() { # $1 = K
       mount --bind "$d/run" /run
       mount --bind "$d/lib-docker" /var/lib/docker
       mount --bind "$d/log" /var/log
+      # like a Debian server with docker.io, `docker` is the engine'"'"'s own 20.10 CLI: hide any
+      # newer CLI this machine has in /usr/local/bin (it would shadow /usr/bin/docker on PATH)
+      if [ -e /usr/local/bin/docker ] && [ -x /usr/bin/docker ]; then
+        mount --bind /usr/bin/docker /usr/local/bin/docker
+      fi
     ' _ "$d" "$h" "$STATE"
 
   # sshd: host key per lab, key-only root login, listening on the host's address only
@@ -463,32 +469,21 @@ ns_inode() { stat -L -c %i "$1" 2>/dev/null; }
 # pids of every process in a lab host's namespaces, every sshd/dockerd started from the lab's
 # files, and all their descendants (containers are children of containerd-shims)
 lab_pids() {
-  local inodes=() f p ino
+  local inodes=() f ino
   for f in /run/netns/"${NS_PREFIX}"* "$STATE"/ns/*.mnt "$STATE"/ns/*.uts; do
     [ -e "$f" ] || continue
     ino=$(ns_inode "$f") && inodes+=("$ino")
   done
   {
     if [ "${#inodes[@]}" -gt 0 ]; then
-      for p in /proc/[0-9]*; do
-        p=${p#/proc/}
-        [ "$p" = "$$" ] && continue
-        for f in net mnt uts; do
-          ino=$(readlink "/proc/$p/ns/$f" 2>/dev/null) || continue
-          ino=${ino#*[}
-          ino=${ino%]}
-          if printf '%s\n' "${inodes[@]}" | grep -qx "$ino"; then
-            echo "$p"
-            break
-          fi
-        done
-      done
+      # "/proc/PID/ns net:[INODE]" for every process, kept when INODE is one of the lab's
+      find /proc/[0-9]*/ns -maxdepth 1 \( -name net -o -name mnt -o -name uts \) -printf '%h %l\n' 2>/dev/null |
+        awk -v want="${inodes[*]}" 'BEGIN { n = split(want, w, " "); for (i = 1; i <= n; i++) keep[w[i]] = 1 }
+          { split($1, p, "/"); ino = $2; sub(/.*\[/, "", ino); sub(/\]/, "", ino); if (ino in keep) print p[3] }'
     fi
     # processes that reference the lab's files even if their namespaces are gone
     pgrep -f "$STATE/" 2>/dev/null || true
-  } | sort -un | while read -r p; do
-    [ "$p" = "$$" ] || echo "$p"
-  done
+  } | sort -un | grep -vx "$$" || true
 }
 
 descendants() { # pids on stdin -> those pids plus all descendants
@@ -584,6 +579,13 @@ main() {
     *) usage >&2; exit 2 ;;
   esac
   shift
+  # one lab per machine: concurrent up/down (e.g. two test runs) wait for each other
+  mkdir -p /run/lock
+  exec 9>/run/lock/docker-overlay-lab.lock
+  if ! flock -n 9; then
+    log "another lab.sh is running; waiting for it (lock /run/lock/docker-overlay-lab.lock)"
+    flock -w 600 9 || die "gave up waiting for the other lab.sh"
+  fi
   case $cmd in
     up) cmd_up "$@" ;;
     down) cmd_down ;;
