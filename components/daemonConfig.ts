@@ -43,8 +43,8 @@ export class DaemonConfig extends pulumi.ComponentResource {
             `${name}-backup`,
             {
                 connection: host.connection,
-                create: remoteBash(renderScript("daemon-config-backup", { ...common, MODE: "keep" }), "daemon-config-backup"),
-                delete: remoteBash(renderScript("daemon-config-backup", { ...common, MODE: "forget" }), "daemon-config-forget"),
+                create: remoteBash(renderScript("daemon-config-backup", { ...common, ACTION: "keep" }), "daemon-config-backup"),
+                delete: remoteBash(renderScript("daemon-config-backup", { ...common, ACTION: "forget" }), "daemon-config-forget"),
                 logging: "stderr",
             },
             { parent: this, dependsOn: [host.factsCommand] },

@@ -57,13 +57,32 @@ function stateFor(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
 }
 
 export const recorded: Recorded[] = [];
+
+/** The wire marker Pulumi puts on secret values; the mock receives inputs in that form. */
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+/** Paths of recorded inputs that arrived as secrets, e.g. `overlay-a-facts:connection.privateKey`. */
+export const secretInputs: string[] = [];
+
+function unwrapSecrets(v: unknown, path = ""): unknown {
+    if (Array.isArray(v)) return v.map((x, i) => unwrapSecrets(x, `${path}[${i}]`));
+    if (v && typeof v === "object") {
+        const o = v as Record<string, unknown>;
+        if (o[SIG_KEY] === SECRET_SIG) {
+            secretInputs.push(path);
+            return unwrapSecrets(o.value, path);
+        }
+        return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, unwrapSecrets(x, path ? `${path}.${k}` : k)]));
+    }
+    return v;
+}
 export const declared: Declared[] = [];
 
 export async function installMocks(stack = "test"): Promise<void> {
     await pulumi.runtime.setMocks(
         {
             newResource(args) {
-                recorded.push({ type: args.type, name: args.name, inputs: args.inputs, ...(args.provider ? { provider: args.provider } : {}) });
+                recorded.push({ type: args.type, name: args.name, inputs: unwrapSecrets(args.inputs) as Record<string, any>, ...(args.provider ? { provider: args.provider } : {}) });
                 return { id: `${args.name}-id`, state: stateFor(args) };
             },
             call(args) {

@@ -41,6 +41,7 @@ describe("kv mode with Consul (the seed)", () => {
                 "consul:index/keyPrefix:KeyPrefix overlay-kv-record",
                 "consul:index/node:Node overlay-kv-node",
                 "consul:index/service:Service overlay-svc-mycentos2-registration",
+                "docker-overlay:cluster:OverlayCluster overlay",
                 "docker-overlay:connectivity:ConnectivityCheck overlay-connectivity",
                 "docker-overlay:daemon:DaemonConfig overlay-node1-daemon-config",
                 "docker-overlay:daemon:DaemonConfig overlay-node2-daemon-config",
@@ -182,8 +183,8 @@ describe("kv mode with Consul (the seed)", () => {
         expect(parents["overlay-net-network"]).toBe("overlay-net");
         expect(parents["overlay-svc-mycentos2-registration"]).toBe("overlay-svc-mycentos2");
         expect(parents["overlay-connectivity-from-node2"]).toBe("overlay-connectivity");
-        // Every declared resource has a parent: nothing is created at the stack's root.
-        expect(h.declared.filter((d) => !d.parent).map((d) => d.name)).toEqual([]);
+        // Only the cluster itself sits at the stack's root.
+        expect(h.declared.filter((d) => !d.parent).map((d) => d.name)).toEqual(["overlay"]);
     });
 
     it("is not secret where nothing secret flows (the addresses are shown in previews)", async () => {

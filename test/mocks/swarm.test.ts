@@ -37,6 +37,7 @@ describe("swarm mode", () => {
                 "command:remote:Command overlay-swarm-join-app2",
                 "command:remote:Command overlay-swarm-join-app3",
                 "command:remote:Command overlay-swarm-tokens",
+                "docker-overlay:cluster:OverlayCluster overlay",
                 "docker-overlay:connectivity:ConnectivityCheck overlay-connectivity",
                 "docker-overlay:host:DockerHost overlay-app1",
                 "docker-overlay:host:DockerHost overlay-app2",
@@ -78,7 +79,8 @@ describe("swarm mode", () => {
 
     it("keeps join tokens secret: stdout of the token command and every join command", async () => {
         const tokens = h.declaredNamed("overlay-swarm-tokens");
-        expect(tokens.additionalSecretOutputs).toEqual(["stdout"]);
+        // @pulumi/command adds "connection" itself; we add "stdout".
+        expect(tokens.additionalSecretOutputs).toEqual(["stdout", "connection"]);
         expect(h.byName("overlay-swarm-tokens").inputs.logging).toBe("none");
         // The join command line carries the token, so the engine must store it encrypted.
         for (const name of ["overlay-swarm-join-app2", "overlay-swarm-join-app3"]) {
