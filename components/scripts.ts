@@ -183,10 +183,14 @@ const MAX_COMMAND_LENGTH = 120_000;
 
 /**
  * A one-line remote command that runs a rendered script with bash without the script being read
- * from stdin: `bash -c "$(printf %s '<base64>' | base64 -d)" docker-overlay-<label>`. Outside the
- * fixed wrapper it contains only base64 characters and the label, whose characters outside
- * [A-Za-z0-9._-] are replaced with `_` (the label is only the script's $0, used in bash's own
- * error messages).
+ * from stdin: `bash --norc --noprofile -c "$(printf %s '<base64>' | base64 -d)" docker-overlay-<label>`.
+ * Outside the fixed wrapper it contains only base64 characters and the label, whose characters
+ * outside [A-Za-z0-9._-] are replaced with `_` (the label is only the script's $0, used in bash's
+ * own error messages).
+ *
+ * `--norc`: bash sources ~/.bashrc even for `-c` when it thinks sshd started it (stdin is a
+ * socket); a .bashrc with `set -x`, aliases or slow setup must not run inside our scripts (it
+ * could echo a join token).
  */
 export function remoteBash(script: string, label: string): string {
     const safeLabel = label.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 100) || "script";
@@ -194,7 +198,7 @@ export function remoteBash(script: string, label: string): string {
         throw new Error("docker-overlay: remoteBash: the script is not well-formed Unicode");
     }
     const encoded = Buffer.from(script, "utf8").toString("base64");
-    const command = `bash -c "$(printf %s '${encoded}' | base64 -d)" docker-overlay-${safeLabel}`;
+    const command = `bash --norc --noprofile -c "$(printf %s '${encoded}' | base64 -d)" docker-overlay-${safeLabel}`;
     if (command.length > MAX_COMMAND_LENGTH) {
         throw new Error(`docker-overlay: remoteBash: the command for ${safeLabel} is ${command.length} characters; the limit for one ssh command is ${MAX_COMMAND_LENGTH}. Send large content through stdin instead.`);
     }

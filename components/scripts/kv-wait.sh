@@ -35,7 +35,7 @@ where="$BACKEND at $KV_ADDRESS:$KV_PORT"
 attempt_seconds=$((TIMEOUT_SECONDS < 5 ? (TIMEOUT_SECONDS < 1 ? 1 : TIMEOUT_SECONDS) : 5))
 ask() {
   # shellcheck disable=SC2016 # expanded by the inner bash, on purpose
-  timeout "$attempt_seconds" bash -c 'exec 3<>"/dev/tcp/$1/$2" && printf "%s" "$3" >&3 && cat <&3' \
+  timeout "$attempt_seconds" bash --norc --noprofile -c 'exec 3<>"/dev/tcp/$1/$2" && printf "%s" "$3" >&3 && cat <&3' \
     docker-overlay-kv-wait "$KV_ADDRESS" "$KV_PORT" "$1" 2>/dev/null
 }
 

@@ -1,0 +1,233 @@
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import fc from "fast-check";
+import { afterAll, describe, expect, it } from "vitest";
+import { remoteBash, renderScript, SCRIPT_NAMES, scriptPath, scriptSource, scriptVars, shellQuote, type ScriptName } from "../../components/scripts";
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "docker-overlay-render-"));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const HOSTILE = [
+    "",
+    "'",
+    "''",
+    "'\\''",
+    '"',
+    "$(touch CANARY)",
+    "`touch CANARY`",
+    "${HOME}",
+    "$HOME",
+    "\\",
+    "\\n",
+    "a\nb\n",
+    "\n",
+    "; touch CANARY #",
+    "' ; touch CANARY ; '",
+    "\"$(touch CANARY)\"",
+    "!!",
+    "*",
+    "~",
+    "-e",
+    "--",
+    "é漢字🙂",
+    "\u00a0\u2028\u2029",
+    "\t\r",
+    "\x01\x1f\x7f",
+];
+
+/** Strings bash can hold: no NUL, no lone surrogate (not representable in UTF-8). */
+const bashString = fc.oneof(
+    fc.constantFrom(...HOSTILE),
+    fc.string({ unit: "binary", maxLength: 40 }),
+    fc.string({ unit: "grapheme", maxLength: 40 }),
+    fc.array(fc.constantFrom(...HOSTILE, "x", " "), { maxLength: 6 }).map((parts) => parts.join("")),
+).filter((s) => !s.includes("\0") && !/[\uD800-\uDFFF]/u.test(s));
+
+/** The inserted block of a rendered script, followed by `tail` instead of the script's body. */
+function insertedThen(rendered: string, tail: string): string {
+    const end = "# --- end of inserted values ---";
+    const at = rendered.indexOf(end);
+    expect(at).toBeGreaterThan(0);
+    return rendered.slice(0, at + end.length) + "\n" + tail + "\n";
+}
+
+/** No HOME/.bashrc: bash sources ~/.bashrc for -c when stdin is a socket, as Node's pipes are. */
+const ENV = { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C.UTF-8", HOME: tmp };
+
+function runBash(script: string, cwd: string): Buffer {
+    return execFileSync("bash", ["--norc", "--noprofile", "-c", script], { cwd, env: ENV });
+}
+
+const join = { MANAGER_ADDRESS: "10.210.0.11:2377", JOIN_TOKEN: "SWMTKN-1-x", ADVERTISE_ADDRESS: "10.210.0.12", ROLE: "worker" };
+
+describe("shellQuote", () => {
+    it("single-quotes and escapes single quotes", () => {
+        expect(shellQuote("abc")).toBe("'abc'");
+        expect(shellQuote("")).toBe("''");
+        expect(shellQuote("it's")).toBe("'it'\\''s'");
+        expect(shellQuote("$(x)`y`\n")).toBe("'$(x)`y`\n'");
+    });
+
+    it("refuses what bash cannot hold", () => {
+        expect(() => shellQuote("a\0b")).toThrow(/NUL/);
+        expect(() => shellQuote("\uD800")).toThrow(/surrogate/);
+    });
+});
+
+describe("script headers", () => {
+    it("every script file is a known script and the other way round", () => {
+        const files = fs.readdirSync(path.dirname(scriptPath("host-facts"))).filter((f) => f.endsWith(".sh")).sort();
+        expect(files).toEqual(SCRIPT_NAMES.map((n) => `${n}.sh`).sort());
+    });
+
+    it.each(SCRIPT_NAMES.map((n) => [n]))("%s: bash shebang, @var header, strict mode", (name) => {
+        const text = scriptSource(name as ScriptName);
+        expect(text.startsWith("#!/usr/bin/env bash\n")).toBe(true);
+        expect(text).toContain("\nset -euo pipefail\n");
+        const vars = scriptVars(name as ScriptName);
+        for (const v of vars) {
+            expect(v.name).toMatch(/^[A-Z_][A-Z0-9_]*$/);
+            expect(v.description.length).toBeGreaterThan(5);
+        }
+        // every script names its host in messages; every one that runs docker lets tests swap it
+        expect(vars.map((v) => v.name)).toContain("HOST_LABEL");
+        if (text.includes('"$DOCKER"')) expect(vars.map((v) => v.name)).toContain("DOCKER");
+        // no tool the contract rules out for hosts, and no eval, in any line of code
+        const code = text.split("\n").filter((l) => !/^\s*#/.test(l)).join("\n");
+        expect(code).not.toMatch(/\b(jq|python3?|curl|wget|nc|eval|grep|sed|awk)\b/);
+    });
+
+    it("reads the declarations, with required/optional and arrays", () => {
+        expect(scriptVars("daemon-config-apply").filter((v) => v.required).map((v) => v.name)).toEqual(["CONTENT_BASE64", "EXPECT_CLUSTER_STORE", "RESTART_COMMAND"]);
+        expect(scriptVars("daemon-config-apply").filter((v) => v.array).map((v) => v.name)).toEqual(["RESTART_COMMAND", "DAEMON_LOG_COMMAND", "SYSTEMD_UNIT_PATHS"]);
+        expect(scriptVars("swarm-join").filter((v) => v.required).map((v) => v.name)).toEqual(["MANAGER_ADDRESS", "JOIN_TOKEN", "ADVERTISE_ADDRESS", "ROLE"]);
+    });
+});
+
+describe("renderScript", () => {
+
+    it("inserts quoted assignments right after the header, unsets optional vars not given", () => {
+        const text = renderScript("swarm-join", { ...join, ADVERTISE_ADDRESS: "it's" });
+        const lines = text.split("\n");
+        const headerEnd = lines.findIndex((l) => !l.startsWith("#") || l.startsWith("# --- values"));
+        expect(lines.slice(headerEnd, headerEnd + 9)).toEqual([
+            "# --- values inserted by docker-overlay renderScript ---",
+            "MANAGER_ADDRESS='10.210.0.11:2377'",
+            "JOIN_TOKEN='SWMTKN-1-x'",
+            "ADVERTISE_ADDRESS='it'\\''s'",
+            "ROLE='worker'",
+            "unset DOCKER",
+            "unset STATE_DIR",
+            "unset HOST_LABEL",
+            "# --- end of inserted values ---",
+        ]);
+        expect(lines[headerEnd + 9]).toBe("set -euo pipefail");
+        expect(lines.slice(0, headerEnd).every((l) => l.startsWith("#"))).toBe(true);
+    });
+
+    it("writes arrays as bash arrays and numbers as text", () => {
+        const text = renderScript("daemon-config-apply", {
+            CONTENT_BASE64: "e30K",
+            EXPECT_CLUSTER_STORE: "etcd://10.210.0.11:2379",
+            RESTART_COMMAND: ["systemctl", "restart", "docker"],
+            SYSTEMD_UNIT_PATHS: [],
+            WAIT_SECONDS: 90,
+        });
+        expect(text).toContain("\nRESTART_COMMAND=('systemctl' 'restart' 'docker')\n");
+        expect(text).toContain("\nSYSTEMD_UNIT_PATHS=()\n");
+        expect(text).toContain("\nWAIT_SECONDS='90'\n");
+        expect(text).toContain("\nunset DAEMON_LOG_COMMAND\n");
+    });
+
+    it("refuses a missing required variable, naming it", () => {
+        const { ROLE: _role, JOIN_TOKEN: _token, ...rest } = join;
+        expect(() => renderScript("swarm-join", rest)).toThrow("docker-overlay: script swarm-join needs JOIN_TOKEN, ROLE (required, not given)");
+    });
+
+    it("refuses an unknown variable, listing the known ones", () => {
+        expect(() => renderScript("swarm-join", { ...join, TOKEN: "x" })).toThrow(/does not declare TOKEN; it accepts: MANAGER_ADDRESS, JOIN_TOKEN/);
+    });
+
+    it.each([["role"], ["1ROLE"], ["RO-LE"], ["RO LE"], [""], ["ROLE;id"]])("refuses the badly named variable %j", (bad) => {
+        expect(() => renderScript("swarm-join", { ...join, [bad]: "x" })).toThrow(/variable names must match \[A-Z_\]\[A-Z0-9_\]\*/);
+    });
+
+    it("refuses a list for a scalar and a scalar for an array", () => {
+        expect(() => renderScript("swarm-join", { ...join, ROLE: ["worker"] })).toThrow(/ROLE takes one value, not a list/);
+        expect(() => renderScript("daemon-config-apply", { CONTENT_BASE64: "e30K", EXPECT_CLUSTER_STORE: "etcd://a:1", RESTART_COMMAND: "systemctl restart docker" })).toThrow(
+            /RESTART_COMMAND is an array \(argv\)/,
+        );
+        expect(() => renderScript("swarm-join", { ...join, ROLE: Number.NaN })).toThrow(/finite number/);
+    });
+
+    it("property: any value comes back from bash byte for byte and runs nothing", () => {
+        const dir = fs.mkdtempSync(path.join(tmp, "scalar-"));
+        fc.assert(
+            fc.property(bashString, (value) => {
+                const script = insertedThen(renderScript("swarm-join", { ...join, HOST_LABEL: value }), 'printf %s "$HOST_LABEL"');
+                const out = runBash(script, dir);
+                expect(out).toEqual(Buffer.from(value, "utf8"));
+                expect(fs.readdirSync(dir)).toEqual([]);
+            }),
+            { numRuns: 150 },
+        );
+    });
+
+    it("property: array items come back from bash one by one, byte for byte, running nothing", () => {
+        const dir = fs.mkdtempSync(path.join(tmp, "array-"));
+        fc.assert(
+            fc.property(fc.array(bashString, { maxLength: 5 }), (items) => {
+                const script = insertedThen(
+                    renderScript("connectivity-check", { PROBE: "p", TARGETS: items }),
+                    'for t in ${TARGETS[@]+"${TARGETS[@]}"}; do printf "%s\\0" "$t"; done; printf "%s" "${#TARGETS[@]}"',
+                );
+                const out = runBash(script, dir).toString("utf8");
+                const expected = items.map((i) => i + "\0").join("") + String(items.length);
+                expect(Buffer.from(out, "utf8")).toEqual(Buffer.from(expected, "utf8"));
+                expect(fs.readdirSync(dir)).toEqual([]);
+            }),
+            { numRuns: 80 },
+        );
+    });
+});
+
+describe("remoteBash", () => {
+    const WRAPPER = /^bash --norc --noprofile -c "\$\(printf %s '([A-Za-z0-9+/=]*)' \| base64 -d\)" docker-overlay-([A-Za-z0-9._-]+)$/;
+
+    it("has only base64 characters inside the fixed wrapper, and a sanitised label", () => {
+        const cmd = remoteBash("echo 'hi' \"$HOME\" `x`\n", "lab1 daemon'config;$(x)");
+        const m = WRAPPER.exec(cmd);
+        expect(m).not.toBeNull();
+        expect(Buffer.from(m![1]!, "base64").toString("utf8")).toBe("echo 'hi' \"$HOME\" `x`\n");
+        expect(m![2]).toBe("lab1_daemon_config___x_");
+    });
+
+    it("refuses a command too long for one ssh argument", () => {
+        expect(() => remoteBash("#".repeat(100_000), "big")).toThrow(/limit for one ssh command/);
+    });
+
+    it("property: round-trips a rendered script through sh -c and bash, with $0 the label", () => {
+        const dir = fs.mkdtempSync(path.join(tmp, "remote-"));
+        fc.assert(
+            fc.property(bashString, fc.string({ maxLength: 20 }), (value, label) => {
+                const script = insertedThen(renderScript("swarm-join", { ...join, HOST_LABEL: value }), 'printf "%s|%s" "$0" "$HOST_LABEL"');
+                const cmd = remoteBash(script, label);
+                expect(cmd).toMatch(WRAPPER);
+                // sshd hands the command line to the login shell with -c; sh stands in for it
+                const out = execFileSync("sh", ["-c", cmd], { cwd: dir, env: ENV });
+                const safe = label.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 100) || "script";
+                expect(out).toEqual(Buffer.from(`docker-overlay-${safe}|${value}`, "utf8"));
+                expect(fs.readdirSync(dir)).toEqual([]);
+            }),
+            { numRuns: 80 },
+        );
+    });
+
+    it("runs a whole rendered script the same way (swarm-leave with nothing to undo)", () => {
+        const state = fs.mkdtempSync(path.join(tmp, "state-"));
+        const cmd = remoteBash(renderScript("swarm-leave", { MARKER: "swarm-created", STATE_DIR: state, DOCKER: "/nonexistent/docker" }), "lab1-swarm-leave");
+        expect(execFileSync("sh", ["-c", cmd], { encoding: "utf8", env: ENV })).toBe('{"left":false}\n');
+    });
+});
