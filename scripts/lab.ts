@@ -1,0 +1,50 @@
+// The lab runner: `pulumi up` (or destroy) of the lab stack on the local lab, through the
+// Automation API with the program inline. Run by scripts/lab-up.sh and scripts/lab-down.sh after
+// the toolchain and the lab are in place and the program is compiled to bin/.
+//
+//   node scripts/lab.ts up       preview, then up; prints the outputs
+//   node scripts/lab.ts destroy  destroys the stack (hosts back as they were)
+import { createRequire } from "node:module";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { defaultWorkDir, labConfig, openStack, readLab, REPO } from "./labStack.ts";
+
+const action = process.argv[2] ?? "up";
+const workDir = defaultWorkDir("lab");
+const t0 = Date.now();
+const since = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
+const phase = (what: string) => console.log(`\n== ${what} (${since()})`);
+
+async function run(): Promise<void> {
+    const lab = readLab();
+    const { main } = createRequire(path.join(REPO, "package.json"))("./bin/program.js") as { main: () => Record<string, unknown> };
+    const stack = await openStack({
+        stackName: "lab",
+        workDir,
+        config: labConfig(lab),
+        privateKey: fs.readFileSync(lab.privateKeyPath, "utf8"),
+        program: () => main(),
+    });
+    const onOutput = (line: string) => process.stdout.write(line);
+    if (action === "destroy") {
+        phase("pulumi destroy of the lab stack");
+        await stack.destroy({ onOutput, color: "always" });
+        phase("done");
+        return;
+    }
+    phase("pulumi preview of the lab stack");
+    await stack.preview({ onOutput, color: "always", diff: false });
+    phase("pulumi up of the lab stack");
+    const up = await stack.up({ onOutput, color: "always" });
+    phase("stack outputs");
+    const out = Object.fromEntries(Object.entries(up.outputs).map(([k, v]) => [k, v.secret ? "[secret]" : v.value]));
+    console.log(JSON.stringify(out, null, 2));
+    console.log(`\nThe lab's state and stack file are in ${workDir}. Tear it all down with: npm run lab:down`);
+}
+
+run().catch((e: unknown) => {
+    // The engine's own output has already named the resource and the error; keep this short.
+    const msg = e instanceof Error ? e.message : String(e);
+    console.error(`\nlab ${action} failed after ${since()}:\n${msg.split("\n").slice(-30).join("\n")}`);
+    process.exit(1);
+});

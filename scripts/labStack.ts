@@ -1,0 +1,108 @@
+// A Pulumi stack of this project run on the local lab through the Automation API, with the
+// program inline (the same `main` the CLI runs through index.ts). Shared by the lab runner
+// (scripts/lab.ts) and the end-to-end tests (test/e2e). Only erasable TypeScript here, so Node
+// runs it directly.
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+import { parse, stringify } from "yaml";
+
+/** The project's root: commands run there (npm scripts and vitest both start in it). */
+export const REPO = process.env.DOCKER_OVERLAY_REPO ?? process.cwd();
+if (!fs.existsSync(path.join(REPO, "Pulumi.yaml"))) throw new Error(`${REPO} is not the project's root (no Pulumi.yaml): run this from the repository`);
+export const LAB_STATE = "/var/lib/docker-overlay-lab";
+export const LAB_JSON = path.join(LAB_STATE, "lab.json");
+export const NS = "docker-overlay";
+
+export interface LabHost {
+    name: string;
+    hostname: string;
+    address: string;
+    sshPort: number;
+    sshUser: string;
+    hostKey: string;
+    dockerSocket: string;
+}
+export interface Lab {
+    hosts: LabHost[];
+    privateKeyPath: string;
+    restartCommand: string[];
+    images: { busybox: string; etcd: string };
+    bridge: string;
+    subnet: string;
+}
+
+export function readLab(file = LAB_JSON): Lab {
+    if (!fs.existsSync(file)) throw new Error(`no lab is up (${file} is missing): run \`npm run lab\` or \`bash lab/lab.sh up\` as root`);
+    return JSON.parse(fs.readFileSync(file, "utf8")) as Lab;
+}
+
+/** The non-secret config of a stack file, as objects (`docker-overlay:hosts` -> [...]). */
+export function readStackFile(file: string): Record<string, unknown> {
+    const doc = parse(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> };
+    return { ...(doc.config ?? {}) };
+}
+
+/**
+ * The lab stack's config: Pulumi.lab.yaml with the lab's hosts (and their pinned host keys) in
+ * place of the template's, then `overrides` (keys without the namespace).
+ */
+export function labConfig(lab: Lab, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+    const config = readStackFile(path.join(REPO, "Pulumi.lab.yaml"));
+    config[`${NS}:hosts`] = lab.hosts.map((h) => ({ name: h.name, address: h.address, sshPort: h.sshPort, sshUser: h.sshUser, hostKey: h.hostKey }));
+    for (const [k, v] of Object.entries(overrides)) {
+        if (v === undefined) delete config[`${NS}:${k}`];
+        else config[`${NS}:${k}`] = v;
+    }
+    return config;
+}
+
+/** Environment for the CLI: local state next to the work dir, no downloads, no update checks. */
+export function pulumiEnv(workDir: string): Record<string, string> {
+    return {
+        PULUMI_BACKEND_URL: `file://${path.join(workDir, "state")}`,
+        // The lab's state holds only lab keys; a fixed passphrase keeps the runner non-interactive.
+        PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE ?? "docker-overlay-lab",
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    };
+}
+
+export interface OpenStackOptions {
+    stackName: string;
+    /** Where the stack file and the file backend live. */
+    workDir: string;
+    /** Non-secret config, as objects, keys with the namespace. */
+    config: Record<string, unknown>;
+    /** The SSH private key (stored as a secret). */
+    privateKey: string;
+    /** The Pulumi program (`main` from program.ts). */
+    program: () => Promise<Record<string, unknown>> | Record<string, unknown>;
+}
+
+/** Creates or selects the stack in `workDir` with exactly `config` plus the secret key. */
+export async function openStack(o: OpenStackOptions): Promise<Stack> {
+    fs.mkdirSync(path.join(o.workDir, "state"), { recursive: true });
+    const project = parse(fs.readFileSync(path.join(REPO, "Pulumi.yaml"), "utf8"));
+    const stack = await LocalWorkspace.createOrSelectStack(
+        { stackName: o.stackName, projectName: project.name, program: async () => o.program() },
+        {
+            workDir: o.workDir,
+            projectSettings: project,
+            secretsProvider: "passphrase",
+            envVars: pulumiEnv(o.workDir),
+        },
+    );
+    // Write the non-secret config as YAML objects (as a person would in a stack file), keeping
+    // the encryption salt the CLI wrote; then store the key through the CLI so it is encrypted.
+    const stackFile = path.join(o.workDir, `Pulumi.${o.stackName}.yaml`);
+    const current = fs.existsSync(stackFile) ? (parse(fs.readFileSync(stackFile, "utf8")) ?? {}) : {};
+    fs.writeFileSync(stackFile, stringify({ ...current, config: o.config }));
+    await stack.setConfig(`${NS}:sshPrivateKey`, { value: o.privateKey, secret: true });
+    return stack;
+}
+
+export function defaultWorkDir(name: string): string {
+    return path.join(process.env.DOCKER_OVERLAY_WORK ?? path.join(os.tmpdir(), "docker-overlay-stacks"), name);
+}
