@@ -53,6 +53,18 @@ export interface ScriptVarSpec {
 }
 
 const VAR_NAME = /^[A-Z_][A-Z0-9_]*$/;
+
+/**
+ * The variables every script accepts, so that a component can pass one common set to all of
+ * them: a script that does not declare one of these ignores it (after checking its type).
+ */
+export const COMMON_VARS: Readonly<Record<string, "scalar" | "array">> = {
+    DOCKER: "scalar",
+    DOCKER_CONFIG_DIR: "scalar",
+    STATE_DIR: "scalar",
+    HOST_LABEL: "scalar",
+    SYSTEMD_UNIT_PATHS: "array",
+};
 const VAR_LINE = /^# @var ([A-Za-z0-9_]+) (required|optional)( array)?: (.+)$/;
 /** With the `u` flag a surrogate pair is one code point, so this matches only lone halves. */
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
@@ -128,7 +140,8 @@ function scalarText(name: string, scriptName: ScriptName, value: unknown): strin
  * after the shebang/header, so that no value is ever evaluated by the shell. Throws a clear Error
  * if a var the script declares as required is missing, or an unknown var is passed, or a var
  * name is not [A-Z_][A-Z0-9_]*. Declared variables that are not passed are `unset`, so the
- * script's default applies whatever the remote environment holds.
+ * script's default applies whatever the remote environment holds. The COMMON_VARS are accepted
+ * by every script and ignored by those that do not use them.
  */
 export function renderScript(name: ScriptName, vars: ScriptVars): string {
     const specs = scriptVars(name);
@@ -139,7 +152,13 @@ export function renderScript(name: ScriptName, vars: ScriptVars): string {
     if (badNames.length > 0) {
         throw new Error(`docker-overlay: script ${name}: variable names must match [A-Z_][A-Z0-9_]*; bad: ${badNames.map((k) => JSON.stringify(k)).join(", ")}`);
     }
-    const unknown = given.filter((k) => !byName.has(k));
+    for (const k of given) {
+        const kind = COMMON_VARS[k];
+        if (kind !== undefined && !byName.has(k) && Array.isArray(vars[k]) !== (kind === "array")) {
+            throw new Error(`docker-overlay: script ${name}: ${k} must be ${kind === "array" ? "a list of strings" : "a single value"}`);
+        }
+    }
+    const unknown = given.filter((k) => !byName.has(k) && !Object.hasOwn(COMMON_VARS, k));
     if (unknown.length > 0) {
         throw new Error(`docker-overlay: script ${name} does not declare ${unknown.join(", ")}; it accepts: ${specs.map((s) => s.name).join(", ")}`);
     }

@@ -150,6 +150,19 @@ describe("renderScript", () => {
         expect(() => renderScript("swarm-join", { ...join, TOKEN: "x" })).toThrow(/does not declare TOKEN; it accepts: MANAGER_ADDRESS, JOIN_TOKEN/);
     });
 
+    it("accepts the common variables for every script, ignoring those a script does not use", () => {
+        const common = { DOCKER: "/usr/bin/docker", DOCKER_CONFIG_DIR: "/etc/docker", STATE_DIR: "/var/lib/x", HOST_LABEL: "lab1", SYSTEMD_UNIT_PATHS: ["/etc/systemd/system/docker.service"] };
+        const text = renderScript("kv-wait", { BACKEND: "etcd", KV_ADDRESS: "10.0.0.1", KV_PORT: 2379, ...common });
+        expect(text).toContain("\nHOST_LABEL='lab1'\n");
+        expect(text).not.toContain("STATE_DIR='");
+        expect(text).not.toContain("SYSTEMD_UNIT_PATHS=(");
+        expect(renderScript("daemon-config-apply", { CONTENT_BASE64: "e30K", EXPECT_CLUSTER_STORE: "etcd://a:1", RESTART_COMMAND: ["true"], ...common })).toContain(
+            "\nSYSTEMD_UNIT_PATHS=('/etc/systemd/system/docker.service')\n",
+        );
+        expect(() => renderScript("kv-wait", { BACKEND: "etcd", KV_ADDRESS: "a", KV_PORT: 1, STATE_DIR: ["x"] })).toThrow(/STATE_DIR must be a single value/);
+        expect(() => renderScript("kv-wait", { BACKEND: "etcd", KV_ADDRESS: "a", KV_PORT: 1, SYSTEMD_UNIT_PATHS: "x" })).toThrow(/SYSTEMD_UNIT_PATHS must be a list of strings/);
+    });
+
     it.each([["role"], ["1ROLE"], ["RO-LE"], ["RO LE"], [""], ["ROLE;id"]])("refuses the badly named variable %j", (bad) => {
         expect(() => renderScript("swarm-join", { ...join, [bad]: "x" })).toThrow(/variable names must match \[A-Z_\]\[A-Z0-9_\]\*/);
     });
