@@ -80,8 +80,10 @@ go_error() {
 #   -X VERSIONVAR=<release> so the binary reports its release version.
 build_go() {
   local name="$1" release="$2" module="$3" goversion="$4" wrapper="$5" mainpkg="$6" versionvar="$7"
-  local start=$SECONDS log="$TC_HOME/logs/$name.log" stamp="$TC_HOME/stamps/$name"
-  if [[ -x "$TC_BIN/$name" && -f "$stamp" ]]; then
+  local start=$SECONDS log="$TC_HOME/logs/$name.log" stamp="$TC_HOME/stamps/$name" inputs
+  # The stamp holds the hash of what the binary was built from (pins and wrapper module).
+  inputs="$(tc_inputs_hash "$wrapper" "$module" "$goversion" "$release" "$mainpkg" "$versionvar")"
+  if [[ -x "$TC_BIN/$name" && -f "$stamp" && "$(cat "$stamp")" == "$inputs" ]]; then
     say "$name $release: cached in $TC_BIN"
     record "$name" "$release" cached 0 "$(kib "$TC_BIN/$name")"
     return 0
@@ -122,9 +124,14 @@ build_go() {
   fi
   mv -f "$TC_HOME/tmp/$name" "$TC_BIN/$name"
   after="$(kib "$gomodcache" "$gocache")"
-  touch "$stamp"
+  printf '%s\n' "$inputs" >"$stamp"
   say "$name $release: built in $((SECONDS - start)) s"
   record "$name" "$release" built "$((SECONDS - start))" "$((after - before + $(kib "$TC_BIN/$name")))"
+}
+
+# gomod_requires GOMOD MODULE VERSION: GOMOD requires MODULE at exactly VERSION.
+gomod_requires() {
+  grep -qE "^(require)?[[:space:]]+${2//./\\.} ${3//./\\.}( // indirect)?\$" "$1"
 }
 
 # check_pin NAME PACKAGE_JSON_VERSION TOOLCHAIN_VERSION: both must be the same release.
@@ -139,8 +146,8 @@ check_pin() {
 install_pulumi() {
   local v="$TC_PKG_PULUMI" gomod="$TC_DIR/go/pulumi/go.mod"
   if ! check_pin @pulumi/pulumi "$v" "$PULUMI_VERSION" ||
-    ! grep -qE "^[[:space:]]+github.com/pulumi/pulumi/pkg/v3 v$v\$" "$gomod" ||
-    ! grep -qE "^[[:space:]]+github.com/pulumi/pulumi/sdk/v3 v$v\$" "$gomod"; then
+    ! gomod_requires "$gomod" github.com/pulumi/pulumi/pkg/v3 "v$v" ||
+    ! gomod_requires "$gomod" github.com/pulumi/pulumi/sdk/v3 "v$v"; then
     cat >&2 <<EOF
 toolchain: error: the Pulumi CLI must be the release of @pulumi/pulumi in package.json ($v),
   and toolchain/versions.env (PULUMI_VERSION=$PULUMI_VERSION) and toolchain/go/pulumi/go.mod
@@ -165,8 +172,17 @@ EOF
 }
 
 install_language_nodejs() {
-  build_go pulumi-language-nodejs "v$TC_PKG_PULUMI" "$LANGUAGE_NODEJS_MODULE" "$LANGUAGE_NODEJS_GO_VERSION" \
-    language-nodejs "$LANGUAGE_NODEJS_MODULE" github.com/pulumi/pulumi/sdk/v3/go/common/version.Version
+  local v="$LANGUAGE_NODEJS_GO_VERSION"
+  if ! gomod_requires "$TC_DIR/go/language-nodejs/go.mod" "$LANGUAGE_NODEJS_MODULE" "$v"; then
+    printf 'toolchain: error: toolchain/go/language-nodejs/go.mod must require %s %s (versions.env).\n' \
+      "$LANGUAGE_NODEJS_MODULE" "$v" >&2
+    record pulumi-language-nodejs "$v" "FAILED (pins disagree)" 0 0
+    FAILED=1
+    return 0
+  fi
+  build_go pulumi-language-nodejs "$v" "$LANGUAGE_NODEJS_MODULE" "$v" language-nodejs \
+    "$LANGUAGE_NODEJS_MODULE/nodejs/cmd/pulumi-language-nodejs" \
+    github.com/pulumi/pulumi/sdk/v3/go/common/version.Version
 }
 
 # --- Provider plugins ----------------------------------------------------------------------

