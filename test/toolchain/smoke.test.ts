@@ -1,7 +1,8 @@
-// End-to-end smoke test of the offline toolchain (toolchain/install.sh): the Pulumi CLI, the
-// Node.js language host and the three provider plugins, all from the toolchain's bin
-// directory, run preview -> up -> preview (no changes) -> destroy of a tiny program
-// (smoke-program/) on a local file backend, with plugin downloads disabled.
+// End-to-end smoke test of the offline toolchain (toolchain/install.sh), on a local file
+// backend with plugin downloads disabled, everything from the toolchain's bin directory:
+// - "CLI and language host": up of a program without resources (engine-program/);
+// - "provider plugins": preview -> up -> preview (no changes) -> destroy of a tiny program
+//   (smoke-program/) with one resource from each of the three provider plugins.
 // Targets are local only: this machine's shell, a dockerd that this test starts in a network
 // namespace of its own (dockerd-netns.sh), and a fake Consul KV endpoint on 127.0.0.1
 // (fakeConsul.ts).
@@ -18,6 +19,7 @@ import { startFakeConsul, type FakeConsul } from "./fakeConsul";
 
 const REPO = path.join(__dirname, "..", "..");
 const PROGRAM = path.join(__dirname, "smoke-program");
+const ENGINE_PROGRAM = path.join(__dirname, "engine-program");
 const DOCKERD = path.join(__dirname, "dockerd-netns.sh");
 const PKG = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")) as {
     dependencies: Record<string, string>;
@@ -27,7 +29,16 @@ const PLUGINS = [
     { name: "consul", version: PKG.dependencies["@pulumi/consul"] },
     { name: "docker", version: PKG.dependencies["@pulumi/docker"] },
 ];
-const BINARIES = ["pulumi", "pulumi-language-nodejs", ...PLUGINS.map((p) => `pulumi-resource-${p.name}`)];
+const NODE_VERSION = /^NODE_VERSION=(\S+)$/m.exec(
+    fs.readFileSync(path.join(REPO, "toolchain", "versions.env"), "utf8"),
+)?.[1];
+const ENGINE_BINARIES = ["pulumi", "pulumi-language-nodejs"];
+const PLUGIN_BINARIES = PLUGINS.map((p) => `pulumi-resource-${p.name}`);
+const WORKSPACE_ENV = {
+    PULUMI_CONFIG_PASSPHRASE: "toolchain-smoke",
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+};
 
 const TOOLCHAIN_BIN = process.env.DOCKER_OVERLAY_TOOLCHAIN_BIN ?? "";
 const marker = `m${process.pid}${Date.now().toString(36)}`;
@@ -35,6 +46,7 @@ const netns = `dotc-smoke-${process.pid}`;
 
 let tmp = "";
 let pulumiHome = "";
+let engineStack: Stack | undefined;
 let dockerDir = "";
 let dockerHost = "";
 let dockerStarted = false;
@@ -46,6 +58,28 @@ let destroyed = false;
 function which(name: string): string {
     const r = spawnSync("bash", ["-c", 'command -v -- "$1"', "which", name], { encoding: "utf8" });
     return r.status === 0 ? r.stdout.trim() : "";
+}
+
+/** Throws, naming the way out, unless every one of NAMES is the toolchain's (first on PATH). */
+function requireToolchain(names: string[]): void {
+    if (!TOOLCHAIN_BIN) {
+        throw new Error("DOCKER_OVERLAY_TOOLCHAIN_BIN is not set: run `source toolchain/env.sh` first");
+    }
+    const notOurs = names.filter((b) => which(b) !== path.join(TOOLCHAIN_BIN, b));
+    if (notOurs.length > 0) {
+        throw new Error(
+            `not found in ${TOOLCHAIN_BIN} (first on PATH): ${notOurs.join(", ")}; run \`npm run toolchain\``,
+        );
+    }
+}
+
+/** A copy of PROGRAM outside the clone (the stack file is written next to it) that finds the
+ * project's packages through a node_modules link; returns a new stack "smoke" of it. */
+async function newStack(program: string, name: string): Promise<Stack> {
+    const workDir = path.join(tmp, name);
+    fs.cpSync(program, workDir, { recursive: true });
+    fs.symlinkSync(path.join(REPO, "node_modules"), path.join(workDir, "node_modules"));
+    return LocalWorkspace.createStack({ stackName: "smoke", workDir }, { pulumiHome, envVars: WORKSPACE_ENV });
 }
 
 function pulumiCli(args: string[]): string {
@@ -80,75 +114,75 @@ const PROGRAM_RESOURCES = [
     ["pulumi:pulumi:Stack", "toolchain-smoke-smoke"],
 ];
 
-beforeAll(async () => {
+beforeAll(() => {
     // Fail with the way out, not with an obscure engine error, when the toolchain is absent.
-    if (!TOOLCHAIN_BIN) {
-        throw new Error("DOCKER_OVERLAY_TOOLCHAIN_BIN is not set: run `source toolchain/env.sh` first");
-    }
-    const notOurs = BINARIES.filter((b) => which(b) !== path.join(TOOLCHAIN_BIN, b));
-    if (notOurs.length > 0) {
-        throw new Error(
-            `not found in ${TOOLCHAIN_BIN} (first on PATH): ${notOurs.join(", ")}; run \`npm run toolchain\``,
-        );
-    }
-
+    requireToolchain(ENGINE_BINARIES);
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "dotc-smoke-"));
     pulumiHome = path.join(tmp, "pulumi-home");
     fs.mkdirSync(pulumiHome);
-    consul = await startFakeConsul("dc1");
-
-    dockerDir = path.join(tmp, "docker");
-    dockerHost = execFileSync("bash", [DOCKERD, "start", dockerDir, netns], { encoding: "utf8" }).trim();
-    dockerStarted = true;
-
-    // The program runs from a copy outside the clone (the stack file is written next to it)
-    // and finds the project's packages through a node_modules link.
-    const workDir = path.join(tmp, "program");
-    fs.cpSync(PROGRAM, workDir, { recursive: true });
-    fs.symlinkSync(path.join(REPO, "node_modules"), path.join(workDir, "node_modules"));
     const state = path.join(tmp, "state");
     fs.mkdirSync(state);
     pulumiCli(["login", `file://${state}`]);
+});
 
-    stack = await LocalWorkspace.createStack(
-        { stackName: "smoke", workDir },
-        {
-            pulumiHome,
-            envVars: {
-                PULUMI_CONFIG_PASSPHRASE: "toolchain-smoke",
-                PULUMI_SKIP_UPDATE_CHECK: "true",
-                PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-            },
-        },
-    );
-    await stack.setAllConfig({
-        marker: { value: marker },
-        dockerHost: { value: dockerHost },
-        consulAddress: { value: consul.address },
-    });
-}, 300_000);
-
-afterAll(async () => {
-    try {
-        if (stack && !destroyed) {
-            await stack.destroy({ color: "never" });
-        }
-    } finally {
-        if (dockerStarted) {
-            execFileSync("bash", [DOCKERD, "stop", dockerDir, netns], { stdio: "inherit" });
-        }
-        await consul?.close();
-        if (tmp) {
-            fs.rmSync(tmp, { recursive: true, force: true });
-        }
+afterAll(() => {
+    if (tmp) {
+        fs.rmSync(tmp, { recursive: true, force: true });
     }
-}, 300_000);
+});
 
-describe("offline toolchain", () => {
+describe("CLI and language host", () => {
+    beforeAll(async () => {
+        engineStack = await newStack(ENGINE_PROGRAM, "engine-program");
+        await engineStack.setConfig("marker", { value: marker });
+    }, 120_000);
+
+    afterAll(async () => {
+        await engineStack?.workspace.removeStack("smoke", { force: true });
+    }, 120_000);
+
     it("runs the CLI built for @pulumi/pulumi in package.json", () => {
         expect(pulumiCli(["version"])).toBe(`v${PKG.dependencies["@pulumi/pulumi"]}`);
         expect(which("pulumi")).toBe(path.join(TOOLCHAIN_BIN, "pulumi"));
     });
+
+    it("runs a TypeScript program on the toolchain's Node.js", async () => {
+        const result = await engineStack!.up({ color: "never" });
+        expect(result.summary.result).toBe("succeeded");
+        expect(result.outputs.echo?.value).toBe(`ran:${marker}`);
+        expect(result.outputs.nodeMajor?.value).toBe(Number(NODE_VERSION?.split(".")[0]));
+        const deployment = (await engineStack!.exportStack()).deployment as { manifest: { version: string } };
+        expect(deployment.manifest.version).toBe(`v${PKG.dependencies["@pulumi/pulumi"]}`);
+    }, 300_000);
+});
+
+describe("provider plugins", () => {
+    beforeAll(async () => {
+        requireToolchain(PLUGIN_BINARIES);
+        consul = await startFakeConsul("dc1");
+        dockerDir = path.join(tmp, "docker");
+        dockerHost = execFileSync("bash", [DOCKERD, "start", dockerDir, netns], { encoding: "utf8" }).trim();
+        dockerStarted = true;
+        stack = await newStack(PROGRAM, "smoke-program");
+        await stack.setAllConfig({
+            marker: { value: marker },
+            dockerHost: { value: dockerHost },
+            consulAddress: { value: consul.address },
+        });
+    }, 300_000);
+
+    afterAll(async () => {
+        try {
+            if (stack && !destroyed) {
+                await stack.destroy({ color: "never" });
+            }
+        } finally {
+            if (dockerStarted) {
+                execFileSync("bash", [DOCKERD, "stop", dockerDir, netns], { stdio: "inherit" });
+            }
+            await consul?.close();
+        }
+    }, 300_000);
 
     it("previews exactly the program's resources", async () => {
         const events: EngineEvent[] = [];
