@@ -34,7 +34,7 @@ FAILED=0
 record() { RESULTS+=("$1|$2|$3|$4|$5"); }
 
 # kib PATH...: disk used under PATH (0 if absent).
-kib() { du -sk "$@" 2>/dev/null | awk '{s += $1} END {print s + 0}'; }
+kib() { { du -sk "$@" 2>/dev/null || true; } | awk '{s += $1} END {print s + 0}'; }
 
 # --- Node.js -------------------------------------------------------------------------------
 install_node() {
