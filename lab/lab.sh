@@ -341,6 +341,7 @@ write_lab_json() {
     --arg cfg "$STATE/ssh/config" \
     '{hosts: $hosts, privateKeyPath: $priv, publicKeyPath: $pub, knownHostsPath: $kh,
       sshConfigPath: $cfg, restartCommand: [$restart, "restart"],
+      daemonLogCommand: ["tail", "-n", "50", "/var/log/dockerd.log"],
       images: {busybox: $bb, etcd: $etcd}, bridge: $bridge, subnet: $subnet}' >"$STATE/lab.json.tmp"
   mv "$STATE/lab.json.tmp" "$STATE/lab.json"
 }
