@@ -18,6 +18,7 @@ import * as path from "node:path";
 
 export type ScriptName =
     | "host-facts"
+    | "preflight-facts"
     | "kv-wait"
     | "daemon-config-backup"
     | "daemon-config-apply"
@@ -33,6 +34,7 @@ export type ScriptVars = Readonly<Record<string, string | number | readonly stri
 /** Every script name, in a stable order (tests and the shellcheck run iterate over it). */
 export const SCRIPT_NAMES: readonly ScriptName[] = [
     "host-facts",
+    "preflight-facts",
     "kv-wait",
     "daemon-config-backup",
     "daemon-config-apply",

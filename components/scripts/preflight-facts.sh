@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# preflight-facts: everything `pulumi preview` checks about a host before the program may touch
+# it. Read-only: it writes no file, loads no module and restarts nothing. Always prints one
+# JSON line and exits 0; a fact it cannot read is reported in that line, not as a failure:
+#   {"hostname":"lab1",
+#    "dockerInfo":{"exit":0,"base64":"<docker info --format '{{json .}}', base64>","stderr":""},
+#    "interfaces":[{"name":"eth0","mtu":1500,"up":true,"addresses":["10.210.0.11/24"]}],
+#    "routes":[{"to":"10.210.0.12","interface":"eth0","source":"10.210.0.11","error":""}],
+#    "vxlan":"loaded|builtin|loadable|missing",
+#    "daemonJson":{"present":true,"base64":"<the file's bytes, base64>"},
+#    "unitOptions":[{"file":"/lib/systemd/system/docker.service","line":12,"option":"cluster-store"}]}
+# dockerInfo: the daemon's own report (engine version, ID, registered name, swarm state), kept
+# raw so that the caller parses it; exit is docker's exit status. routes: `ip -o route get` to
+# each of PEERS; when that is lo because the peer is this host's own address, the interface that
+# carries it. vxlan: loaded (SYS_MODULE_DIR/vxlan), builtin (modules.builtin or the kernel
+# config), loadable (modules.dep lists it), else missing. unitOptions: every active line of the
+# Docker unit, its drop-ins, /etc/default/docker or /etc/sysconfig/docker that passes
+# --cluster-store, --cluster-advertise or --cluster-store-opt.
+#
+# @var PEERS optional array: the peers' addresses to route to (may include this host's own)
+# @var DOCKER optional: docker CLI to use (default docker)
+# @var DOCKER_TIMEOUT optional: seconds to wait for `docker info` (default 10)
+# @var DOCKER_CONFIG_DIR optional: directory of daemon.json (default /etc/docker)
+# @var SYSTEMD_UNIT_PATHS optional array: unit files or drop-in directories to scan for cluster flags (default: the usual docker.service locations, /etc/default/docker, /etc/sysconfig/docker and systemctl cat docker.service)
+# @var SYS_MODULE_DIR optional: where loaded modules show (default /sys/module)
+# @var KERNEL_MODULES_DIR optional: the running kernel's modules (default /lib/modules/$(uname -r))
+# @var KERNEL_CONFIG optional: the running kernel's gzipped config (default /proc/config.gz)
+# @var HOST_LABEL optional: this host's name in messages (default: uname -n)
+set -euo pipefail
+
+DOCKER=${DOCKER:-docker}
+DOCKER_TIMEOUT=${DOCKER_TIMEOUT:-10}
+DOCKER_CONFIG_DIR=${DOCKER_CONFIG_DIR:-/etc/docker}
+SYS_MODULE_DIR=${SYS_MODULE_DIR:-/sys/module}
+KERNEL_MODULES_DIR=${KERNEL_MODULES_DIR:-/lib/modules/$(uname -r)}
+KERNEL_CONFIG=${KERNEL_CONFIG:-/proc/config.gz}
+HOST_LABEL=${HOST_LABEL:-$(uname -n)}
+
+die() { local code=$1; shift; printf 'docker-overlay: %s: %s\n' "$HOST_LABEL" "$*" >&2; exit "$code"; }
+
+# as_array NAME: a value inserted by renderScript is already an array; one from the environment
+# is a string, split on whitespace (never evaluated).
+as_array() {
+  local decl
+  decl=$(declare -p "$1" 2>/dev/null || true)
+  decl=${decl#declare -}
+  if [[ ${decl%% *} == *a* ]]; then return 0; fi
+  local -a words=()
+  if [[ -n ${!1-} ]]; then read -r -a words <<<"${!1}"; fi
+  unset "$1"
+  local -n ref=$1
+  # shellcheck disable=SC2034 # ref is a nameref to the caller's variable
+  ref=(${words[@]+"${words[@]}"})
+}
+
+# one_line TEXT: newlines and runs of blanks become single spaces, at most 400 characters.
+one_line() {
+  local s=${1//$'\r'/ }
+  s=${s//$'\n'/ }
+  s=${s//$'\t'/ }
+  while [[ $s == *'  '* ]]; do s=${s//'  '/ }; done
+  s=${s# }
+  s=${s% }
+  if ((${#s} > 400)); then s="${s:0:400}..."; fi
+  printf '%s' "$s"
+}
+
+# json_str TEXT: TEXT as a JSON string literal.
+json_str() {
+  local s=$1 out='' c i
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//$'\n'/\\n}
+  s=${s//$'\r'/\\r}
+  s=${s//$'\t'/\\t}
+  if [[ $s == *[$'\x01'-$'\x1f']* ]]; then
+    for ((i = 0; i < ${#s}; i++)); do
+      c=${s:i:1}
+      if [[ $c == [$'\x01'-$'\x1f'] ]]; then printf -v c '\\u%04x' "'$c"; fi
+      out+=$c
+    done
+    s=$out
+  fi
+  printf '"%s"' "$s"
+}
+
+# join SEP ITEM...: the items separated by SEP.
+join() {
+  local sep=$1 out='' item
+  shift
+  for item in "$@"; do out+=${out:+$sep}$item; done
+  printf '%s' "$out"
+}
+
+as_array PEERS
+unit_paths_given=false
+if declare -p SYSTEMD_UNIT_PATHS >/dev/null 2>&1; then
+  unit_paths_given=true
+  as_array SYSTEMD_UNIT_PATHS
+else
+  SYSTEMD_UNIT_PATHS=(
+    /etc/systemd/system/docker.service /etc/systemd/system/docker.service.d
+    /run/systemd/system/docker.service /run/systemd/system/docker.service.d
+    /lib/systemd/system/docker.service /lib/systemd/system/docker.service.d
+    /usr/lib/systemd/system/docker.service /usr/lib/systemd/system/docker.service.d
+    /etc/default/docker /etc/sysconfig/docker
+  )
+fi
+[[ $DOCKER_TIMEOUT =~ ^[0-9]+$ ]] || die 5 "DOCKER_TIMEOUT must be a whole number of seconds, got '$DOCKER_TIMEOUT'"
+
+# --- Docker ----------------------------------------------------------------------------------
+# Nothing goes through a temporary file: this script writes nothing on the host. stderr is
+# asked for in a second run, and only when the first one failed.
+info_err=''
+info_out=$(timeout "$DOCKER_TIMEOUT" "$DOCKER" info --format '{{json .}}' 2>/dev/null) && info_exit=0 || info_exit=$?
+if ((info_exit == 124)); then
+  info_err="docker info did not answer within $DOCKER_TIMEOUT seconds"
+elif ((info_exit != 0)); then
+  info_err=$(timeout "$DOCKER_TIMEOUT" "$DOCKER" info --format '{{json .}}' 2>&1 >/dev/null) || true
+fi
+docker_json=$(printf '{"exit":%s,"base64":"%s","stderr":%s}' "$info_exit" "$(printf '%s' "$info_out" | base64 -w0)" "$(json_str "$(one_line "$info_err")")")
+
+# --- interfaces ------------------------------------------------------------------------------
+declare -A addrs=()
+while read -r -a fields; do
+  # "2: eth0    inet 10.210.0.11/24 brd ..." / "2: eth0    inet6 fd00::2/64 scope global ..."
+  ((${#fields[@]} >= 4)) || continue
+  [[ ${fields[2]} == inet || ${fields[2]} == inet6 ]] || continue
+  name=${fields[1]%@*}
+  addrs[$name]+="${addrs[$name]:+ }${fields[3]}"
+done < <(ip -o addr show 2>/dev/null || true)
+interfaces=()
+for dir in /sys/class/net/*; do
+  [[ -e $dir/mtu ]] || continue
+  name=${dir##*/}
+  mtu=$(<"$dir/mtu")
+  [[ $mtu =~ ^[0-9]+$ ]] || mtu=0
+  up=false
+  # operstate is "unknown" for lo and some virtual links that are up: IFF_UP is bit 0 of flags.
+  if [[ -r $dir/flags ]] && (($(<"$dir/flags") & 1)); then up=true; fi
+  list=()
+  for a in ${addrs[$name]-}; do list+=("$(json_str "$a")"); done
+  interfaces+=("$(printf '{"name":%s,"mtu":%s,"up":%s,"addresses":[%s]}' "$(json_str "$name")" "$((10#$mtu))" "$up" "$(join , ${list[@]+"${list[@]}"})")")
+done
+
+# --- routes to the peers ---------------------------------------------------------------------
+routes=()
+for peer in ${PEERS[@]+"${PEERS[@]}"}; do
+  interface='' source='' error=''
+  if ! route=$(ip -o route get "$peer" 2>&1); then
+    error="no route ($(one_line "$route"))"
+  else
+    read -r -a words <<<"$route"
+    for ((i = 0; i + 1 < ${#words[@]}; i++)); do
+      case ${words[i]} in
+        dev) interface=${words[i + 1]} ;;
+        src) source=${words[i + 1]} ;;
+      esac
+    done
+    if [[ $interface == lo ]]; then
+      # The peer is this host's own address: the interface that carries it (lo for 127.0.0.1).
+      for name in "${!addrs[@]}"; do
+        for a in ${addrs[$name]}; do
+          if [[ ${a%/*} == "$peer" ]]; then interface=$name source=$peer; fi
+        done
+      done
+    fi
+    [[ -n $interface ]] || error="cannot tell the interface from: $(one_line "$route")"
+  fi
+  routes+=("$(printf '{"to":%s,"interface":%s,"source":%s,"error":%s}' "$(json_str "$peer")" "$(json_str "$interface")" "$(json_str "$source")" "$(json_str "$error")")")
+done
+
+# --- VXLAN -----------------------------------------------------------------------------------
+# file_has_module FILE: true when FILE (modules.builtin or modules.dep) lists vxlan.ko (any
+# compression); a loop rather than grep, which the host contract does not promise.
+file_has_module() {
+  local line
+  [[ -r $1 ]] || return 1
+  while IFS= read -r line || [[ -n $line ]]; do
+    line=${line%%:*}
+    if [[ $line == vxlan.ko* || $line == */vxlan.ko* ]]; then return 0; fi
+  done <"$1"
+  return 1
+}
+config_has_vxlan() {
+  local line
+  [[ -r $KERNEL_CONFIG ]] || return 1
+  while IFS= read -r line; do
+    if [[ $line == CONFIG_VXLAN=y ]]; then return 0; fi
+  done < <(zcat -- "$KERNEL_CONFIG" 2>/dev/null || true)
+  return 1
+}
+vxlan=missing
+if [[ -d $SYS_MODULE_DIR/vxlan ]]; then
+  vxlan=loaded
+elif file_has_module "$KERNEL_MODULES_DIR/modules.builtin" || config_has_vxlan; then
+  vxlan=builtin
+elif file_has_module "$KERNEL_MODULES_DIR/modules.dep"; then
+  vxlan=loadable
+fi
+
+# --- daemon.json -----------------------------------------------------------------------------
+config=$DOCKER_CONFIG_DIR/daemon.json
+if [[ -e $config ]]; then
+  if content=$(base64 -w0 -- "$config" 2>/dev/null); then
+    daemon_json=$(printf '{"present":true,"base64":"%s"}' "$content")
+  else
+    daemon_json=$(printf '{"present":true,"base64":null,"error":%s}' "$(json_str "cannot read $config")")
+  fi
+else
+  daemon_json='{"present":false}'
+fi
+
+# --- cluster options in the unit -------------------------------------------------------------
+unit_options=()
+# scan_lines NAME: reads a unit file on stdin; records every active line that sets a cluster
+# option. "# /path" headers (systemctl cat) switch the file name.
+scan_lines() {
+  local name=$1 line n=0 rest
+  while IFS= read -r line || [[ -n $line ]]; do
+    n=$((n + 1))
+    if [[ $line =~ ^'# /'(.*)$ ]]; then name="/${BASH_REMATCH[1]}"; n=0; continue; fi
+    if [[ $line =~ ^[[:space:]]*[\#\;] ]]; then continue; fi
+    rest=$line
+    while [[ $rest =~ --cluster-(store-opt|store|advertise)(.*)$ ]]; do
+      unit_options+=("$(printf '{"file":%s,"line":%s,"option":"cluster-%s"}' "$(json_str "$name")" "$n" "${BASH_REMATCH[1]}")")
+      rest=${BASH_REMATCH[2]}
+    done
+  done
+}
+scanned=false
+for path in ${SYSTEMD_UNIT_PATHS[@]+"${SYSTEMD_UNIT_PATHS[@]}"}; do
+  files=()
+  if [[ -d $path ]]; then
+    for f in "$path"/*.conf; do [[ -f $f ]] && files+=("$f"); done
+  elif [[ -f $path ]]; then
+    files=("$path")
+  fi
+  for f in ${files[@]+"${files[@]}"}; do
+    # shellcheck disable=SC2094 # scan_lines only records the name, it never writes the file
+    [[ -r $f ]] && scan_lines "$f" <"$f" && scanned=true
+  done
+done
+if [[ $scanned == false && $unit_paths_given == false ]] && command -v systemctl >/dev/null 2>&1; then
+  # A unit outside the usual places (systemctl cat prints "# /path" before each file).
+  if unit_text=$(systemctl cat docker.service 2>/dev/null); then
+    scan_lines 'systemctl cat docker.service' <<<"$unit_text"
+  fi
+fi
+
+printf '{"hostname":%s,"dockerInfo":%s,"interfaces":[%s],"routes":[%s],"vxlan":"%s","daemonJson":%s,"unitOptions":[%s]}\n' \
+  "$(json_str "$(uname -n)")" "$docker_json" \
+  "$(join , ${interfaces[@]+"${interfaces[@]}"})" "$(join , ${routes[@]+"${routes[@]}"})" "$vxlan" "$daemon_json" \
+  "$(join , ${unit_options[@]+"${unit_options[@]}"})"
