@@ -382,6 +382,13 @@ lab_healthy() { # quiet; 0 if a lab of $1 hosts is up and every host answers
   done
 }
 
+up_exit() {
+  local rc=$?
+  if [ "$rc" -ne 0 ] && [ "${UP_DONE:-1}" = 0 ]; then
+    echo "[lab] up failed; the partial lab is left for inspection: lab.sh status, then lab.sh down" >&2
+  fi
+}
+
 cmd_up() {
   local recreate=0 arg k
   N=3
@@ -395,13 +402,23 @@ cmd_up() {
   if [ "$N" -lt 1 ] || [ "$N" -gt 200 ]; then die "N must be between 1 and 200"; fi
 
   if [ "$recreate" -eq 0 ] && lab_healthy "$N"; then
+    # keep the restart command in step with this checkout even when nothing else changes
+    install -m 0755 "$HERE/dolab-dockerd" "$RESTART_CMD"
     log "a lab of $N hosts is already up and healthy; nothing to do ($STATE/lab.json)"
     return 0
   fi
   if [ -e "$STATE" ] || [ -n "$(lab_hosts_present)" ] || ip link show "$BRIDGE" >/dev/null 2>&1; then
-    log "removing the previous lab first"
+    if [ "$recreate" -eq 1 ]; then
+      log "removing the previous lab first (--recreate)"
+    elif [ -s "$STATE/lab.json" ] && [ "$(jq '.hosts | length' "$STATE/lab.json" 2>/dev/null)" != "$N" ]; then
+      log "removing the previous lab first (it has $(jq '.hosts | length' "$STATE/lab.json") hosts, $N wanted)"
+    else
+      log "removing the previous lab first (it is incomplete or a host does not answer)"
+    fi
     cmd_down quiet
   fi
+  UP_DONE=0
+  trap up_exit EXIT
 
   log "checking packages and kernel features"
   ensure_packages
@@ -458,6 +475,7 @@ cmd_up() {
   done
 
   write_lab_json
+  UP_DONE=1
   log "lab of $N hosts is up: $STATE/lab.json"
   log "try: ssh -F $STATE/ssh/config lab1 docker info"
 }

@@ -307,6 +307,19 @@ describe("lab.sh basics", () => {
         expect(on("lab2", "docker info --format '{{.Name}}'")).toBe("lab2");
     });
 
+    it("up on a lab with a dead daemon rebuilds it", () => {
+        on("lab2", "dolab-dockerd stop");
+        expect(lab("status").code).toBe(1);
+        const r = lab("up", "2");
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout).toMatch(/removing the previous lab first \(it is incomplete or a host does not answer\)/);
+        expect(r.stdout).toMatch(/lab of 2 hosts is up/);
+        const fresh = readLab();
+        expect(fresh.hosts[1]!.hostKey).not.toBe(current.hosts[1]!.hostKey); // a new lab, new keys
+        useLab(fresh);
+        expect(on("lab2", "docker info --format '{{.Name}}'")).toBe("lab2");
+    });
+
     it("images are loaded on every host and run", () => {
         for (const h of current.hosts) {
             expect(on(h.name, `docker run --rm ${current.images.busybox} sh -c 'echo ok; for a in ping nc wget httpd ip nslookup; do command -v $a >/dev/null || echo missing $a; done'`)).toBe("ok");
@@ -396,6 +409,9 @@ describe("legacy KV overlay (etcd) across the lab, by hand", () => {
     it("finding: cluster-store-opts discovery.heartbeat=3 brings the KV host's serf up within seconds", async () => {
         // same lab: all daemons already point at etcd; add the shorter heartbeat and restart the KV host
         writeClusterStore(["lab1", "lab2"], { "cluster-store-opts": { "discovery.heartbeat": "3", "discovery.ttl": "10" } });
+        // (no running sleep containers: each would add its 10 s stop timeout to the restart)
+        on("lab1", "docker rm -f kv-a");
+        on("lab2", "docker rm -f kv-b");
         const r1 = restart("lab1");
         const serf = await secondsUntilOpen("10.210.0.11", 7946, 40);
         console.log(`with discovery.heartbeat=3: lab1 restarted in ${r1.toFixed(1)} s, serf listened ${serf} s later`);
