@@ -8,8 +8,11 @@ import { z } from "zod";
 export const CONFIG_NAMESPACE = "docker-overlay";
 
 export const MODES = ["kv", "swarm"] as const;
+/** What a stack file may ask for: a mode, or `auto` (decided from the engines preflight finds). */
+export const REQUESTED_MODES = [...MODES, "auto"] as const;
 export const KV_BACKENDS = ["consul", "etcd", "zookeeper"] as const;
 export type Mode = (typeof MODES)[number];
+export type RequestedMode = (typeof REQUESTED_MODES)[number];
 export type KvBackend = (typeof KV_BACKENDS)[number];
 
 /** Defaults per KV backend. etcd stays on 3.4: Docker's cluster store speaks the v2 API, gone in 3.6. */
@@ -123,15 +126,27 @@ const connectivitySchema = z
     })
     .default({ enabled: true, image: "busybox:1.36", pull: true });
 
+const preflightSchema = z
+    .strictObject({
+        /** Read every host's facts over SSH during preview and refuse a cluster that cannot work. */
+        enabled: z.boolean().default(true),
+        /** Per host: for the SSH connection, and again for the facts script. */
+        timeoutSeconds: z.number().int("expected a whole number").min(1, "expected 1 to 300 seconds").max(300, "expected 1 to 300 seconds").default(20),
+    })
+    .default({ enabled: true, timeoutSeconds: 20 });
+
 /** The raw shape of the non-secret keys. */
 export const configSchema = z.strictObject({
-    mode: z.enum(MODES, { error: "expected `kv` (Docker 22 and older, external KV store) or `swarm` (any engine)" }),
+    mode: z.enum(REQUESTED_MODES, {
+        error: "expected `kv` (Docker 22 and older, external KV store), `swarm` (any engine) or `auto` (kv when every engine is 22 or older and `kv` is set, else swarm)",
+    }),
     hosts: z.array(hostSchema).min(1, "expected at least one host"),
     kv: kvSchema.optional(),
     network: networkSchema.default({ name: "my_overlay" }),
     services: z.array(serviceSchema).default([]),
     docker: dockerSchema,
     connectivity: connectivitySchema,
+    preflight: preflightSchema,
 });
 
 export type RawConfig = z.input<typeof configSchema>;
@@ -161,6 +176,7 @@ export interface NetworkConfig {
 export type ServiceConfig = Parsed["services"][number];
 export type DockerConfig = Parsed["docker"];
 export type ConnectivityConfig = Parsed["connectivity"];
+export type PreflightConfig = Parsed["preflight"];
 
 /** The validated configuration, with every default filled in. */
 export interface ClusterConfig {
@@ -171,6 +187,12 @@ export interface ClusterConfig {
     services: ServiceConfig[];
     docker: DockerConfig;
     connectivity: ConnectivityConfig;
+    preflight: PreflightConfig;
+}
+
+/** The stack file as validated before the hosts are seen: `mode` may still be `auto`. */
+export interface StackConfig extends Omit<ClusterConfig, "mode"> {
+    mode: RequestedMode;
 }
 
 /** Raised for a stack file that cannot work; its message lists every problem, one a line. */
@@ -256,6 +278,7 @@ function crossCheck(c: Parsed, input: unknown): string[] {
         if (!c.kv) out.push(problem(input, ["kv"], "`mode: kv` needs a KV store: set `kv.host` (and `kv.backend`), or use `mode: swarm`"));
         else if (!hostNames.has(c.kv.host)) out.push(problem(input, ["kv", "host"], known));
     }
+    if (c.mode === "auto" && c.kv && !hostNames.has(c.kv.host)) out.push(problem(input, ["kv", "host"], known));
     if (c.mode === "swarm") {
         if (!c.hosts.some((h, i) => (h.swarmRole ?? (i === 0 ? "manager" : "worker")) === "manager"))
             out.push(problem(input, ["hosts"], "swarm mode needs at least one host with `swarmRole: manager`"));
@@ -294,12 +317,44 @@ function crossCheck(c: Parsed, input: unknown): string[] {
 }
 
 /**
- * Validates the non-secret configuration and fills in defaults.
+ * Validates the non-secret configuration and fills in defaults; `mode: auto` is refused (it
+ * needs the hosts' facts: use parseStackConfig, then resolveMode).
  * @param input the values of the `docker-overlay:*` keys, as read from the stack file
  * @param stackFile the file to name in errors, e.g. `Pulumi.dev.yaml`
  * @throws ConfigError listing every problem found
  */
 export function parseConfig(input: unknown, stackFile: string): ClusterConfig {
+    const c = parseStackConfig(input, stackFile);
+    if (c.mode === "auto")
+        throw new ConfigError(stackFile, ["`docker-overlay:mode` is \"auto\": the choice needs the hosts' engine versions, which only preflight reads"]);
+    return { ...c, mode: c.mode };
+}
+
+/**
+ * `mode: auto` made concrete, with the checks that depend on the mode (the ones an explicit
+ * mode already passed in parseStackConfig). `why` says what decided it, for the messages.
+ * @throws ConfigError when the stack file cannot work in that mode
+ */
+export function resolveMode(c: StackConfig, mode: Mode, why: string, stackFile: string): ClusterConfig {
+    if (c.mode !== "auto" && c.mode !== mode) throw new Error(`docker-overlay: resolveMode: the stack file asks for mode ${c.mode}, not ${mode}`);
+    const out: string[] = [];
+    const chose = `\`mode: auto\` chose ${mode} (${why})`;
+    if (c.mode === "auto" && mode === "kv" && !c.kv) out.push(`\`${CONFIG_NAMESPACE}:kv\` is nothing: ${chose}, which needs a KV store`);
+    if (c.mode === "auto" && mode === "swarm") {
+        if (!c.hosts.some((h) => h.swarmRole === "manager"))
+            out.push(`\`${CONFIG_NAMESPACE}:hosts\`: ${chose}, which needs at least one host with \`swarmRole: manager\``);
+        if (c.kv && c.kv.backend !== "consul")
+            out.push(`\`${CONFIG_NAMESPACE}:kv.backend\` is "${c.kv.backend}": ${chose}, where \`kv\` only runs Consul as the service registry; remove \`kv\`, use \`backend: consul\`, or set \`mode: kv\` on engines of 22 or older`);
+    }
+    if (out.length > 0) throw new ConfigError(stackFile, out);
+    return { ...c, mode };
+}
+
+/**
+ * Validates the non-secret configuration and fills in defaults, leaving `mode: auto` open.
+ * @throws ConfigError listing every problem found
+ */
+export function parseStackConfig(input: unknown, stackFile: string): StackConfig {
     const parsed = configSchema.safeParse(input);
     if (!parsed.success) {
         const problems = parsed.error.issues.map((issue) =>
@@ -330,6 +385,7 @@ export function parseConfig(input: unknown, stackFile: string): ClusterConfig {
         services: c.services,
         docker: c.docker,
         connectivity: c.connectivity,
+        preflight: c.preflight,
     };
 }
 
