@@ -516,11 +516,22 @@ descendants() { # pids on stdin -> those pids plus all descendants
              for (p in keep) print p }' <<<"$all"
 }
 
+ancestors() { # this shell and every process above it: never ours to kill
+  local p=$$
+  while [ -n "$p" ] && [ "$p" -gt 1 ]; do
+    echo "$p"
+    p=$(awk '{print $4}' "/proc/$p/stat" 2>/dev/null) || break
+  done
+}
+
 cmd_down() {
-  local quiet=${1:-} round pids m h f
+  local quiet=${1:-} round pids m h f mine
   [ "$quiet" = quiet ] || log "stopping lab processes"
+  mine=$(ancestors)
   for round in 1 2 3 4 5 6 7 8 9 10; do
-    pids=$(lab_pids | descendants | grep -vx "$$" || true)
+    # leave out our own ancestors before expanding to descendants: a caller whose command line
+    # names the state dir must survive, and so must this script's own subshells
+    pids=$( (lab_pids | grep -vxF "$mine" || true) | descendants | grep -vxF "$mine" || true)
     [ -n "$pids" ] || break
     # shellcheck disable=SC2086
     kill -KILL $pids 2>/dev/null || true
