@@ -1,0 +1,246 @@
+// Reads every host's preflight facts over SSH, in-process and read-only, so that `pulumi
+// preview` sees them before any resource is registered. All hosts in parallel; the host key
+// pinned where `hosts[].hostKey` is given; a timeout for the connection and another for the
+// script. The analysis of the facts is in preflight.ts.
+import * as crypto from "node:crypto";
+import { Client, type ConnectConfig, utils } from "ssh2";
+import { z } from "zod";
+import type { PreflightFacts, ProbeOutcome } from "./preflight";
+import { remoteBash, renderScript } from "./scripts";
+
+/** One host to probe. */
+export interface ProbeTarget {
+    name: string;
+    address: string;
+    sshPort: number;
+    sshUser: string;
+    /** "ssh-ed25519 AAAA...": the only key accepted when given. */
+    hostKey?: string;
+    /** Addresses to ask the route to (the other hosts, and its own). */
+    peers: string[];
+}
+
+export interface ProbeOptions {
+    /** The SSH private key (OpenSSH or PEM text). */
+    privateKey: string;
+    /** Per host: for the SSH handshake, and again for the facts script. */
+    timeoutSeconds: number;
+}
+
+/** OpenSSH's fingerprint of a public key blob: "SHA256:" and unpadded base64. */
+export function fingerprint(blob: Buffer): string {
+    return "SHA256:" + crypto.createHash("sha256").update(blob).digest("base64").replace(/=+$/, "");
+}
+
+/** A pinned key line split into its type and blob. */
+export function parseHostKey(line: string): { type: string; blob: Buffer } {
+    const [type, b64] = line.trim().split(/\s+/) as [string, string | undefined];
+    if (!b64) throw new Error(`docker-overlay: host key "${line.slice(0, 40)}" has no key data`);
+    return { type, blob: Buffer.from(b64, "base64") };
+}
+
+/** The host key algorithms to offer for a pinned key type, so the server presents that key. */
+function hostKeyAlgorithms(type: string): NonNullable<NonNullable<ConnectConfig["algorithms"]>["serverHostKey"]> {
+    if (type === "ssh-rsa") return ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"];
+    return [type as "ssh-ed25519"];
+}
+
+/** An error message with anything that looks like key material removed. */
+export function scrub(message: string, privateKey: string): string {
+    let out = message.replace(/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g, "[private key hidden]");
+    for (const line of privateKey.split(/\r?\n/)) {
+        const l = line.trim();
+        if (l.length >= 16 && !l.startsWith("-----")) out = out.split(l).join("[private key hidden]");
+    }
+    return out.replace(/\s+/g, " ").trim().slice(0, 400);
+}
+
+const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, "expected base64");
+const rawFacts = z.object({
+    hostname: z.string(),
+    dockerInfo: z.object({ exit: z.number().int(), base64: b64, stderr: z.string() }),
+    interfaces: z.array(z.object({ name: z.string(), mtu: z.number().int(), up: z.boolean(), addresses: z.array(z.string()) })),
+    routes: z.array(z.object({ to: z.string(), interface: z.string(), source: z.string(), error: z.string() })),
+    vxlan: z.enum(["loaded", "builtin", "loadable", "missing"]),
+    daemonJson: z.union([
+        z.object({ present: z.literal(false) }),
+        z.object({ present: z.literal(true), base64: b64 }),
+        z.object({ present: z.literal(true), base64: z.null(), error: z.string() }),
+    ]),
+    unitOptions: z.array(z.object({ file: z.string(), line: z.number().int(), option: z.string() })),
+});
+
+/** The parts of `docker info --format '{{json .}}'` preflight reads (20.10 and 28 print them alike). */
+const dockerInfo = z.object({
+    ID: z.string().default(""),
+    Name: z.string().default(""),
+    ServerVersion: z.string().default(""),
+    ServerErrors: z.array(z.string()).nullish(),
+    Swarm: z
+        .object({
+            LocalNodeState: z.string().default(""),
+            NodeID: z.string().default(""),
+            ControlAvailable: z.boolean().default(false),
+            Cluster: z.object({ ID: z.string().default("") }).nullish(),
+            RemoteManagers: z.array(z.object({ NodeID: z.string() })).nullish(),
+        })
+        .nullish(),
+});
+
+/** Parses the JSON line of `preflight-facts.sh`; throws an Error saying what is wrong. */
+export function parsePreflightOutput(stdout: string): PreflightFacts {
+    let json: unknown;
+    try {
+        json = JSON.parse(stdout.trim());
+    } catch (e) {
+        throw new Error(`its output is not JSON (${(e as Error).message}): ${JSON.stringify(stdout.slice(0, 200))}`);
+    }
+    const r = rawFacts.safeParse(json);
+    if (!r.success) throw new Error(`its output does not have the expected fields (${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")})`);
+    const raw = r.data;
+
+    let docker: PreflightFacts["docker"];
+    const infoText = Buffer.from(raw.dockerInfo.base64, "base64").toString("utf8");
+    let info: z.infer<typeof dockerInfo> | undefined;
+    try {
+        const parsed = dockerInfo.safeParse(JSON.parse(infoText));
+        if (parsed.success) info = parsed.data;
+    } catch {
+        info = undefined;
+    }
+    if (raw.dockerInfo.exit === 0 && info && info.ID !== "" && info.ServerVersion !== "") {
+        const s = info.Swarm;
+        docker = {
+            ok: true,
+            version: info.ServerVersion,
+            id: info.ID,
+            name: info.Name,
+            swarm: {
+                state: s?.LocalNodeState ?? "",
+                nodeId: s?.NodeID ?? "",
+                control: s?.ControlAvailable ?? false,
+                clusterId: s?.Cluster?.ID ?? "",
+                managers: (s?.RemoteManagers ?? []).map((m) => m.NodeID).filter((id) => id !== ""),
+            },
+        };
+    } else {
+        const why = raw.dockerInfo.stderr || info?.ServerErrors?.join("; ") || `docker info exited with ${raw.dockerInfo.exit}`;
+        docker = { ok: false, error: why };
+    }
+    const dj = raw.daemonJson;
+    return {
+        hostname: raw.hostname,
+        docker,
+        interfaces: raw.interfaces,
+        routes: raw.routes,
+        vxlan: raw.vxlan,
+        daemonJson: !dj.present ? { present: false } : dj.base64 === null ? { present: true, error: (dj as { error: string }).error } : { present: true, content: Buffer.from(dj.base64, "base64").toString("utf8") },
+        unitOptions: raw.unitOptions,
+    };
+}
+
+/** The command that runs the facts script on a host. */
+export function preflightCommand(target: ProbeTarget, timeoutSeconds: number): string {
+    const script = renderScript("preflight-facts", {
+        PEERS: target.peers,
+        HOST_LABEL: target.name,
+        DOCKER_TIMEOUT: Math.max(2, Math.floor(timeoutSeconds / 2)),
+    });
+    return remoteBash(script, "preflight-facts");
+}
+
+const MAX_OUTPUT = 4 * 1024 * 1024;
+
+/** Probes one host; never throws: every way it can end is a ProbeOutcome. */
+export function probeHost(target: ProbeTarget, options: ProbeOptions): Promise<ProbeOutcome> {
+    const host = target.name;
+    const ms = options.timeoutSeconds * 1000;
+    return new Promise((resolve) => {
+        const conn = new Client();
+        let settled = false;
+        let mismatch: { presented: string; pinned: string } | undefined;
+        let timer: NodeJS.Timeout | undefined;
+        const finish = (o: ProbeOutcome) => {
+            if (settled) return;
+            settled = true;
+            if (timer) clearTimeout(timer);
+            conn.end();
+            // A connection that never got going may not close on its own.
+            setImmediate(() => conn.destroy());
+            resolve(o);
+        };
+        let pinned: { type: string; blob: Buffer } | undefined;
+        try {
+            pinned = target.hostKey ? parseHostKey(target.hostKey) : undefined;
+        } catch (e) {
+            resolve({ host, kind: "unreachable", error: (e as Error).message });
+            return;
+        }
+        conn.on("error", (e: Error & { level?: string }) => {
+            if (mismatch) finish({ host, kind: "hostKeyMismatch", ...mismatch });
+            else finish({ host, kind: "unreachable", error: scrub(e.message, options.privateKey) });
+        });
+        conn.on("close", () => {
+            if (mismatch) finish({ host, kind: "hostKeyMismatch", ...mismatch });
+            else finish({ host, kind: "unreachable", error: "the connection closed before the session started" });
+        });
+        conn.on("ready", () => {
+            timer = setTimeout(() => finish({ host, kind: "failed", error: `the facts script did not finish within ${options.timeoutSeconds} seconds` }), ms);
+            conn.exec(preflightCommand(target, options.timeoutSeconds), (err, stream) => {
+                if (err) return finish({ host, kind: "failed", error: scrub(err.message, options.privateKey) });
+                let out = "";
+                let errOut = "";
+                stream.on("data", (d: Buffer) => {
+                    if (out.length < MAX_OUTPUT) out += d.toString("utf8");
+                });
+                stream.stderr.on("data", (d: Buffer) => {
+                    if (errOut.length < 4096) errOut += d.toString("utf8");
+                });
+                stream.on("close", (code: number | null) => {
+                    if (code !== 0) return finish({ host, kind: "failed", error: `exit ${code}: ${scrub(errOut, options.privateKey) || "no message"}` });
+                    try {
+                        finish({ host, kind: "facts", facts: parsePreflightOutput(out) });
+                    } catch (e) {
+                        finish({ host, kind: "failed", error: (e as Error).message });
+                    }
+                });
+            });
+        });
+        try {
+            conn.connect({
+                host: target.address,
+                port: target.sshPort,
+                username: target.sshUser,
+                privateKey: options.privateKey,
+                readyTimeout: ms,
+                tryKeyboard: false,
+                ...(pinned
+                    ? {
+                          algorithms: { serverHostKey: hostKeyAlgorithms(pinned.type) },
+                          hostVerifier: (key: Buffer) => {
+                              if (key.equals(pinned.blob)) return true;
+                              mismatch = { presented: fingerprint(key), pinned: fingerprint(pinned.blob) };
+                              return false;
+                          },
+                      }
+                    : {}),
+            });
+        } catch (e) {
+            // A key ssh2 cannot parse is thrown here, synchronously; its message holds no key.
+            finish({ host, kind: "unreachable", error: scrub((e as Error).message, options.privateKey) });
+        }
+    });
+}
+
+/** Why ssh2 cannot use the private key (encrypted, malformed), or undefined when it can. */
+export function privateKeyError(privateKey: string): string | undefined {
+    const parsed = utils.parseKey(privateKey);
+    return parsed instanceof Error ? scrub(parsed.message, privateKey) : undefined;
+}
+
+/** Probes every host at once; with a key that cannot be used, none (every outcome says so). */
+export function probeHosts(targets: readonly ProbeTarget[], options: ProbeOptions): Promise<ProbeOutcome[]> {
+    const keyError = privateKeyError(options.privateKey);
+    if (keyError !== undefined) return Promise.resolve(targets.map((t) => ({ host: t.name, kind: "badKey" as const, error: keyError })));
+    return Promise.all(targets.map((t) => probeHost(t, options)));
+}

@@ -1,0 +1,348 @@
+// Preflight: what the hosts' facts say about the cluster before anything is changed. Pure: no
+// Pulumi, no I/O; components/hostProbe.ts gathers the facts over SSH, program.ts turns the
+// problems into a failed run. Every problem is one line that names the host(s) and the fix.
+import type { HostConfig, Mode, StackConfig } from "./config";
+
+/** One network interface of a host. */
+export interface InterfaceFacts {
+    name: string;
+    mtu: number;
+    /** IFF_UP. */
+    up: boolean;
+    /** "10.210.0.11/24", "fd00::2/64". */
+    addresses: string[];
+}
+
+/** `ip route get PEER` on a host: the interface and source address it would use. */
+export interface RouteFacts {
+    to: string;
+    interface: string;
+    source: string;
+    /** Why there is no usable route ("" when there is one). */
+    error: string;
+}
+
+export interface SwarmFacts {
+    /** `inactive`, `pending`, `active`, `error` or `locked`. */
+    state: string;
+    nodeId: string;
+    /** A manager (ControlAvailable). */
+    control: boolean;
+    /** Only managers know it. */
+    clusterId: string;
+    /** Node IDs of the swarm's managers, as this node knows them. */
+    managers: string[];
+}
+
+export interface EngineFacts {
+    version: string;
+    /** `docker info` ID: from /etc/docker/key.json up to 22.x, /var/lib/docker/engine-id after. */
+    id: string;
+    /** The name the daemon registered (the hostname when dockerd started). */
+    name: string;
+    swarm: SwarmFacts;
+}
+
+/** What `preflight-facts.sh` reports about a host, parsed. */
+export interface PreflightFacts {
+    /** `uname -n`. */
+    hostname: string;
+    docker: ({ ok: true } & EngineFacts) | { ok: false; error: string };
+    interfaces: InterfaceFacts[];
+    routes: RouteFacts[];
+    vxlan: "loaded" | "builtin" | "loadable" | "missing";
+    daemonJson: { present: false } | { present: true; content: string } | { present: true; error: string };
+    /** Active unit lines passing a cluster option as a flag. */
+    unitOptions: { file: string; line: number; option: string }[];
+}
+
+/** How probing one host ended. */
+export type ProbeOutcome =
+    | { host: string; kind: "facts"; facts: PreflightFacts }
+    /** No SSH session: the error, with no key material. */
+    | { host: string; kind: "unreachable"; error: string }
+    /** The host presented another key than `hostKey` pins (fingerprints, SHA256:...). */
+    | { host: string; kind: "hostKeyMismatch"; presented: string; pinned: string }
+    /** SSH worked, the facts script did not. */
+    | { host: string; kind: "failed"; error: string }
+    /** `sshPrivateKey` cannot be used (nothing was tried on any host). */
+    | { host: string; kind: "badKey"; error: string };
+
+/** What preflight checks a cluster against: the stack file, possibly still `mode: auto`. */
+export type PreflightConfig = Pick<StackConfig, "mode" | "hosts" | "kv" | "network">;
+
+/** Docker's overlay MTU when `network.mtu` is not set. */
+export const DOCKER_DEFAULT_OVERLAY_MTU = 1450;
+/** VXLAN's header on the underlay: outer Ethernet 14 + IP 20 + UDP 8 + VXLAN 8. */
+export const VXLAN_OVERHEAD = 50;
+const CLUSTER_OPTIONS_WRITTEN_IN_KV_MODE = ["cluster-store", "cluster-advertise"];
+
+/** "a", "a and b", "a, b and c". */
+export function listing(items: readonly string[]): string {
+    return items.length <= 1 ? (items[0] ?? "") : `${items.slice(0, -1).join(", ")} and ${items.at(-1)}`;
+}
+
+function hostsWord(names: readonly string[]): string {
+    return `${names.length === 1 ? "host" : "hosts"} ${listing(names)}`;
+}
+
+/** The engine's major version, or undefined when the version does not start with a number. */
+export function engineMajor(version: string): number | undefined {
+    const m = /^v?(\d+)\./.exec(version.trim());
+    return m ? Number(m[1]) : undefined;
+}
+
+/** The host the others route to: the KV host in kv mode, the first manager in swarm mode. */
+export function hubOf(config: Pick<StackConfig, "hosts" | "kv">, mode: Mode | undefined): HostConfig {
+    if (mode !== "swarm" && config.kv) {
+        const kvHost = config.hosts.find((h) => h.name === config.kv!.host);
+        if (kvHost) return kvHost;
+    }
+    return config.hosts.find((h) => h.swarmRole === "manager") ?? config.hosts[0]!;
+}
+
+/** The peer whose route picks a host's overlay interface: the hub, or for the hub any other host. */
+export function routeTargetFor(host: HostConfig, hosts: readonly HostConfig[], hub: HostConfig): string {
+    if (host !== hub) return hub.address;
+    return hosts.find((h) => h !== host)?.address ?? host.address;
+}
+
+/** `mode: auto`: kv when every engine is 22 or older and a KV store is configured, swarm otherwise. */
+export function decideMode(config: PreflightConfig, outcomes: readonly ProbeOutcome[]): { mode: Mode | undefined; why: string } {
+    if (config.mode !== "auto") return { mode: config.mode, why: `\`mode: ${config.mode}\` in the stack file` };
+    const engines = config.hosts.map((h) => {
+        const o = outcomes.find((x) => x.host === h.name);
+        return { host: h.name, version: o?.kind === "facts" && o.facts.docker.ok ? o.facts.docker.version : undefined };
+    });
+    const newer = engines.filter((e) => e.version !== undefined && (engineMajor(e.version) ?? 23) >= 23);
+    if (newer.length > 0) {
+        const runs = newer.map((e) => `${e.host} runs Docker ${e.version}`);
+        return { mode: "swarm", why: `${listing(runs)}, and Docker 23.0 removed the KV-store overlay (cluster-store)` };
+    }
+    const unknown = engines.filter((e) => e.version === undefined).map((e) => e.host);
+    if (unknown.length > 0) return { mode: undefined, why: `the engine version of ${listing(unknown)} could not be read` };
+    const versions = engines.map((e) => `${e.host} ${e.version}`).join(", ");
+    if (!config.kv) return { mode: "swarm", why: `every engine is 22 or older (${versions}) but no \`kv\` store is configured` };
+    return { mode: "kv", why: `every engine is 22 or older (${versions}) and \`kv\` is set (${config.kv.backend} on ${config.kv.host})` };
+}
+
+function cidrAddress(cidr: string): string {
+    return cidr.split("/")[0]!.toLowerCase();
+}
+
+/** The parse error of a daemon.json, or undefined when it is a JSON object. */
+export function daemonJsonError(content: string): string | undefined {
+    if (content.trim() === "") return undefined; // dockerd takes an empty file as no options
+    try {
+        const v: unknown = JSON.parse(content);
+        if (v === null || typeof v !== "object" || Array.isArray(v)) return "it is JSON, but not an object";
+        return undefined;
+    } catch (e) {
+        return (e as Error).message;
+    }
+}
+
+/**
+ * Every problem the facts show, one line each, naming the host(s) and the fix. `mode` is the
+ * mode the run will use (undefined: `mode: auto` could not decide; mode-specific checks are
+ * then left out, since the unreadable host is a problem of its own).
+ */
+export function findProblems(config: PreflightConfig, mode: Mode | undefined, outcomes: readonly ProbeOutcome[]): string[] {
+    const problems: string[] = [];
+    const indexOf = (name: string) => config.hosts.findIndex((h) => h.name === name);
+    const hostOf = (name: string) => config.hosts[indexOf(name)]!;
+    const key = (name: string, field: string) => `\`hosts[${indexOf(name)}].${field}\``;
+    const facts = new Map<string, PreflightFacts>();
+
+    // --- reaching the hosts ---
+    const badKey = outcomes.find((o) => o.kind === "badKey");
+    if (badKey?.kind === "badKey")
+        problems.push(
+            `\`sshPrivateKey\` cannot be used (${badKey.error}), so no host was checked. Fix: store an unencrypted private key file's content: \`pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519\``,
+        );
+    for (const h of config.hosts) {
+        const o = outcomes.find((x) => x.host === h.name);
+        const at = `${h.sshUser}@${h.address}:${h.sshPort}`;
+        if (o?.kind === "badKey") continue;
+        if (!o) {
+            problems.push(`host ${h.name} (${at}) was not probed; this is a bug in docker-overlay's preflight`);
+        } else if (o.kind === "unreachable") {
+            const hint = /authentication/i.test(o.error)
+                ? `check ${key(h.name, "sshUser")} and that \`sshPrivateKey\` is authorized there`
+                : `check ${key(h.name, "address")} and ${key(h.name, "sshPort")}, that sshd runs there and that this machine can reach it`;
+            problems.push(
+                `host ${h.name} (${at}) cannot be reached over SSH: ${o.error}. Fix: ${hint}; on a runner that cannot reach the hosts, set \`preflight.enabled: false\``,
+            );
+        } else if (o.kind === "hostKeyMismatch") {
+            problems.push(
+                `host ${h.name} (${h.address}:${h.sshPort}) presented the SSH host key ${o.presented}, but ${key(h.name, "hostKey")} pins ${o.pinned}; nothing was run there. Fix: if the host was reinstalled, put its new public key in ${key(h.name, "hostKey")}; otherwise find out what answers at that address`,
+            );
+        } else if (o.kind === "failed") {
+            problems.push(`host ${h.name}: the preflight facts script failed: ${o.error}. Fix: make \`bash\`, \`ip\` and \`base64\` available to ${h.sshUser} there`);
+        } else {
+            facts.set(h.name, o.facts);
+            if (!o.facts.docker.ok)
+                problems.push(`host ${h.name}: Docker is not answering (${o.facts.docker.error}). Fix: install or start Docker there (\`systemctl start docker\`), then preview again`);
+        }
+    }
+    const engines = new Map<string, EngineFacts>();
+    for (const [name, f] of facts) if (f.docker.ok) engines.set(name, f.docker);
+
+    // --- identity: hostnames, daemon names, engine IDs ---
+    const groups = (values: [string, string][]) => {
+        const by = new Map<string, string[]>();
+        for (const [host, v] of values) if (v !== "") by.set(v, [...(by.get(v) ?? []), host]);
+        return [...by].filter(([, hosts]) => hosts.length > 1);
+    };
+    const hostnameGroups = groups([...facts].map(([n, f]) => [n, f.hostname]));
+    for (const [hostname, hosts] of hostnameGroups) {
+        const rename = hosts.slice(1);
+        problems.push(
+            `${hostsWord(hosts)} have the same hostname "${hostname}"; hosts on one overlay need distinct hostnames (classicswarm#1573). Fix: give ${listing(rename)} ${rename.length === 1 ? "its own hostname" : "their own hostnames"} (\`hostnamectl set-hostname NAME\`), then restart Docker there so the daemon registers the new name`,
+        );
+    }
+    const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));
+    for (const [name, hosts] of groups([...engines].map(([n, e]) => [n, e.name]))) {
+        if (hostnameGroups.some(([, hs]) => sameSet(hs, hosts))) continue; // the hostname problem says it
+        const restart = hosts.filter((h) => facts.get(h)!.hostname !== name);
+        problems.push(
+            `the Docker daemons of ${hostsWord(hosts)} registered the same name "${name}" (dockerd reads the hostname only when it starts). Fix: restart Docker on ${listing(restart.length > 0 ? restart : hosts.slice(1))} after giving each host its own hostname`,
+        );
+    }
+    for (const [id, hosts] of groups([...engines].map(([n, e]) => [n, e.id]))) {
+        const fix = hosts.slice(1).map((h) => {
+            const major = engineMajor(engines.get(h)!.version);
+            return `on ${h}, delete ${major !== undefined && major >= 23 ? "/var/lib/docker/engine-id" : "/etc/docker/key.json"} and restart Docker so it makes a new ID`;
+        });
+        problems.push(`${hostsWord(hosts)} have the same Docker engine ID ${id}, as cloned machines do (moby#13278). Fix: ${fix.join("; ")}`);
+    }
+
+    // --- the engine and the mode ---
+    if (mode === "kv") {
+        const tooNew = [...engines].filter(([, e]) => (engineMajor(e.version) ?? 23) >= 23);
+        if (tooNew.length > 0) {
+            const runs = tooNew.map(([h, e]) => `${h} runs ${e.version}`);
+            problems.push(
+                `kv mode needs Docker Engine 22 or older, but ${listing(runs)}: Docker 23.0 removed the KV-store overlay and a daemon given \`cluster-store\` refuses to start. Fix: use \`mode: swarm\` (or \`mode: auto\`) for this cluster`,
+            );
+        }
+    }
+
+    // --- the underlay: routes, the advertised address, MTU, VXLAN ---
+    const hub = hubOf(config, mode);
+    const underlay: [string, string, number][] = [];
+    for (const [name, f] of facts) {
+        const h = hostOf(name);
+        const ifaces = new Map(f.interfaces.map((i) => [i.name, i]));
+        const target = routeTargetFor(h, config.hosts, hub);
+        for (const peer of config.hosts) {
+            if (peer === h) continue;
+            const r = f.routes.find((x) => x.to === peer.address);
+            if (r && r.error !== "")
+                problems.push(`host ${name} has no route to ${peer.name} (${peer.address}): ${r.error}. Fix: the hosts must reach each other at their \`hosts[].address\`; correct the address or the network`);
+        }
+        const r = f.routes.find((x) => x.to === target);
+        if (!r || r.error !== "") continue; // reported above (or a single host without peers)
+        const iface = ifaces.get(r.interface);
+        const peerName = config.hosts.find((p) => p.address === target)?.name ?? target;
+        const via = `its route to ${peerName} (${target}) leaves through ${r.interface}${r.source ? ` from ${r.source}` : ""}`;
+        if (!iface || !iface.up || iface.addresses.length === 0 || r.interface === "lo") {
+            problems.push(
+                `host ${name} would advertise the interface ${r.interface} (${via}), which is ${!iface ? "not one of its interfaces" : r.interface === "lo" ? "the loopback" : !iface.up ? "down" : "without an address"} (docker.machine#3672). Fix: route ${target} through the interface that carries ${name}'s address`,
+            );
+            continue;
+        }
+        if (r.source !== "" && !f.interfaces.some((i) => i.addresses.some((a) => cidrAddress(a) === r.source.toLowerCase()))) {
+            problems.push(
+                `host ${name} would advertise ${r.source} (${via}), which is not an address of any of its interfaces (moby#17248). Fix: route ${target} from an address the host owns, or correct ${key(name, "address")}`,
+            );
+            continue;
+        }
+        underlay.push([name, r.interface, iface.mtu]);
+    }
+    if (underlay.length > 0) {
+        const overlay = config.network.mtu ?? DOCKER_DEFAULT_OVERLAY_MTU;
+        const small = underlay.filter(([, , mtu]) => overlay > mtu - VXLAN_OVERHEAD);
+        if (small.length > 0) {
+            const most = Math.min(...small.map(([, , mtu]) => mtu)) - VXLAN_OVERHEAD;
+            const what = config.network.mtu !== undefined ? `\`network.mtu\` ${overlay}` : `Docker's default overlay MTU ${overlay} (\`network.mtu\` is not set)`;
+            const where = small.map(([h, i, mtu]) => `${h}: ${i} MTU ${mtu}`).join("; ");
+            problems.push(
+                `${what} is more than the underlay carries on ${hostsWord(small.map(([h]) => h))} (${where}): VXLAN adds ${VXLAN_OVERHEAD} bytes, so large packets would be fragmented or lost (libnetwork#1021). Fix: set \`network.mtu\` to ${most} or less`,
+            );
+        }
+    }
+    const noVxlan = [...facts].filter(([, f]) => f.vxlan === "missing").map(([n]) => n);
+    if (noVxlan.length > 0)
+        problems.push(
+            `${hostsWord(noVxlan)} ${noVxlan.length === 1 ? "has" : "have"} no \`vxlan\` kernel module (not loaded, not built in, not in modules.dep); every overlay network would fail with "error creating vxlan interface: operation not supported" (libnetwork#1166). Fix: install the kernel's modules package (on Ubuntu linux-modules-extra-$(uname -r)), then \`modprobe vxlan\``,
+        );
+
+    // --- daemon.json and the unit ---
+    for (const [name, f] of facts) {
+        let keys: string[] = [];
+        const dj = f.daemonJson;
+        if (dj.present && "error" in dj) {
+            problems.push(`host ${name}: /etc/docker/daemon.json cannot be read (${dj.error}). Fix: make it readable by ${hostOf(name).sshUser}`);
+        } else if (dj.present) {
+            const err = daemonJsonError(dj.content);
+            if (err !== undefined)
+                problems.push(`host ${name}: /etc/docker/daemon.json is not valid JSON (${err}); dockerd will not start with it. Fix: correct the file (\`python3 -m json.tool /etc/docker/daemon.json\` shows where)`);
+            else if (dj.content.trim() !== "") keys = Object.keys(JSON.parse(dj.content) as object);
+        }
+        const seen = new Set<string>();
+        for (const u of f.unitOptions) {
+            const inFile = keys.includes(u.option);
+            const written = mode === "kv" && CLUSTER_OPTIONS_WRITTEN_IN_KV_MODE.includes(u.option);
+            if ((!inFile && !written) || seen.has(u.option)) continue;
+            seen.add(u.option);
+            const also = inFile ? "is also set in /etc/docker/daemon.json" : "is what kv mode writes into /etc/docker/daemon.json";
+            problems.push(
+                `host ${name}: ${u.file} line ${u.line} passes --${u.option}, which ${also}; dockerd refuses to start with an option both as a flag and in daemon.json (moby#25471). Fix: remove the flag from the unit, then \`systemctl daemon-reload\``,
+            );
+        }
+    }
+
+    // --- swarm membership ---
+    if (mode === "swarm") {
+        const hubEngine = engines.get(hub.name);
+        const ours = new Set<string>();
+        if (hubEngine?.swarm.state === "active" && hubEngine.swarm.control) {
+            for (const id of [hubEngine.swarm.nodeId, hubEngine.swarm.clusterId, ...hubEngine.swarm.managers]) if (id) ours.add(id);
+        }
+        if (hubEngine?.swarm.state === "active" && !hubEngine.swarm.control)
+            problems.push(
+                `host ${hub.name}, the first manager, is already a worker in a swarm; it cannot start this cluster's swarm without leaving that one, which docker-overlay never does. Fix: \`docker swarm leave\` on ${hub.name} if it may leave, or make another host the first manager (\`swarmRole\`)`,
+            );
+        const foreign: string[] = [];
+        for (const [name, e] of hubEngine ? engines : []) {
+            if (name === hub.name) continue;
+            const s = e.swarm;
+            if (s.state === "inactive" || s.state === "") continue;
+            const member = s.state === "active" && ((s.clusterId !== "" && ours.has(s.clusterId)) || s.managers.some((id) => ours.has(id)));
+            if (!member) foreign.push(s.state === "active" ? name : `${name} (swarm state ${s.state})`);
+        }
+        if (foreign.length > 0)
+            problems.push(
+                `${hostsWord(foreign)} ${foreign.length === 1 ? "is" : "are"} already in a swarm that is not the one of ${hub.name} (the first manager); joining would be refused and docker-overlay never leaves a swarm it did not join. Fix: \`docker swarm leave\` on ${foreign.length === 1 ? "it" : "each"} if it may leave that swarm, or take ${foreign.length === 1 ? "it" : "them"} out of \`hosts\``,
+            );
+    }
+    return problems;
+}
+
+/** The message of a run that preflight stops. */
+export function preflightFailure(stackFile: string, problems: readonly string[]): string {
+    return (
+        `preflight found ${problems.length === 1 ? "a problem" : `${problems.length} problems`} with the hosts of ${stackFile}; nothing was changed on any host:\n` +
+        problems.map((p) => `  - ${p}`).join("\n")
+    );
+}
+
+/** One line per host for the preview log: what preflight saw. */
+export function describeFacts(host: string, f: PreflightFacts, routeTarget: string): string {
+    const r = f.routes.find((x) => x.to === routeTarget);
+    const iface = r && f.interfaces.find((i) => i.name === r.interface);
+    const engine = f.docker.ok ? `Docker ${f.docker.version}, swarm ${f.docker.swarm.state}` : "Docker not answering";
+    const net = r && iface ? `${r.interface} ${r.source} MTU ${iface.mtu}` : "no route";
+    return `${host}: hostname ${f.hostname}, ${engine}, ${net}, vxlan ${f.vxlan}`;
+}
