@@ -2,16 +2,52 @@
 // person needs as stack outputs. `index.ts` runs it for the CLI; the lab runner and the
 // end-to-end tests run it as an Automation API inline program (see README, "Toolchain").
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_NAMESPACE, ConfigError, configSchema, parseConfig } from "./components/config";
+import { type ClusterConfig, CONFIG_NAMESPACE, ConfigError, configSchema, parseStackConfig, resolveMode, type StackConfig } from "./components/config";
+import { probeHosts } from "./components/hostProbe";
 import { OverlayCluster } from "./components/overlayCluster";
+import { decideMode, describeFacts, findProblems, hubOf, preflightFailure, routeTargetFor } from "./components/preflight";
 
 /** Keys kept out of the schema because they are secrets. */
 const SECRET_KEYS = ["sshPrivateKey", "consulAclToken"];
 /** The SDK knows which keys were stored with `--secret`, but does not declare it in its types. */
 const isConfigSecret = (require("@pulumi/pulumi/runtime/config") as { isConfigSecret?: (key: string) => boolean }).isConfigSecret;
 
+/**
+ * Preflight: every host's facts over SSH (read-only) before any resource is registered, so
+ * that `pulumi preview` fails on a cluster the recipe would break, naming the hosts and the fix.
+ * Decides `mode: auto`. Throws RunError listing every problem.
+ */
+async function preflight(stack: StackConfig, privateKey: string, stackFile: string): Promise<ClusterConfig> {
+    const skipped = "preflight skipped (`preflight.enabled: false`): engines, hostnames, engine IDs, routes, MTU and VXLAN of the hosts were not checked";
+    if (!stack.preflight.enabled) {
+        if (stack.mode === "auto")
+            throw new ConfigError(stackFile, ["`docker-overlay:mode` is \"auto\": the choice needs the engines' versions, which only preflight reads; with `preflight.enabled: false` set `mode: kv` or `mode: swarm`"]);
+        pulumi.log.info(`docker-overlay: ${skipped}`);
+        return resolveMode(stack, stack.mode, "set in the stack file", stackFile);
+    }
+    const t0 = Date.now();
+    const addresses = stack.hosts.map((h) => h.address);
+    const outcomes = await probeHosts(
+        stack.hosts.map((h) => ({ name: h.name, address: h.address, sshPort: h.sshPort, sshUser: h.sshUser, ...(h.hostKey ? { hostKey: h.hostKey } : {}), peers: addresses })),
+        { privateKey, timeoutSeconds: stack.preflight.timeoutSeconds },
+    );
+    const seconds = ((Date.now() - t0) / 1000).toFixed(1);
+    const decision = decideMode(stack, outcomes);
+    if (stack.mode === "auto" && decision.mode) pulumi.log.info(`docker-overlay: \`mode: auto\` chose ${decision.mode}: ${decision.why}`);
+    const problems = findProblems(stack, decision.mode, outcomes);
+    if (!decision.mode && problems.length === 0) problems.push(`\`mode: auto\` could not decide: ${decision.why}`);
+    if (problems.length > 0) throw new pulumi.RunError(preflightFailure(stackFile, problems));
+    const hub = hubOf(stack, decision.mode);
+    const seen = outcomes.flatMap((o) => {
+        const h = stack.hosts.find((x) => x.name === o.host)!;
+        return o.kind === "facts" ? [describeFacts(o.host, o.facts, routeTargetFor(h, stack.hosts, hub))] : [];
+    });
+    pulumi.log.info(`docker-overlay: preflight checked ${stack.hosts.length} host(s) in ${seconds}s, no problems (${seen.join("; ")})`);
+    return resolveMode(stack, decision.mode!, decision.why, stackFile);
+}
+
 /** Builds the stack; returns its outputs. */
-export function main() {
+export async function main() {
     const stack = pulumi.getStack();
     const stackFile = `Pulumi.${stack}.yaml`;
     const config = new pulumi.Config(CONFIG_NAMESPACE);
@@ -37,12 +73,14 @@ export function main() {
         return config.requireSecret(key);
     }
 
-    function build() {
-        const clusterConfig = parseConfig(readRaw(), stackFile);
+    async function build() {
+        const stackConfig = parseStackConfig(readRaw(), stackFile);
         const setKey = "`pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519`";
         const sshPrivateKey = readSecret("sshPrivateKey", setKey);
         if (!sshPrivateKey) throw new ConfigError(stackFile, [`\`${CONFIG_NAMESPACE}:sshPrivateKey\` is missing: ${setKey}`]);
         const consulAclToken = readSecret("consulAclToken", "`pulumi config set --secret consulAclToken TOKEN`");
+        // The key in plain text, only for preflight's own SSH connections (never logged).
+        const clusterConfig = await preflight(stackConfig, config.require("sshPrivateKey"), stackFile);
         const cluster = new OverlayCluster("overlay", {
             config: clusterConfig,
             sshPrivateKey,
@@ -52,9 +90,9 @@ export function main() {
         return { clusterConfig, cluster };
     }
 
-    let built: ReturnType<typeof build>;
+    let built: Awaited<ReturnType<typeof build>>;
     try {
-        built = build();
+        built = await build();
     } catch (e) {
         // A RunError is shown without a stack trace: the message says what to fix.
         if (e instanceof ConfigError) throw new pulumi.RunError(e.message);

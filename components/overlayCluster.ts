@@ -5,6 +5,7 @@ import { DaemonConfig } from "./daemonConfig";
 import { DockerHost, HostFacts } from "./dockerHost";
 import { KvStore } from "./kvStore";
 import { OverlayNetwork } from "./overlayNetwork";
+import { routeTargetFor } from "./preflight";
 import { Service } from "./service";
 import { Swarm } from "./swarm";
 
@@ -19,11 +20,8 @@ export interface OverlayClusterArgs {
     stack: string;
 }
 
-/** The peer whose route picks a host's overlay interface: the KV host or first manager, else any other host. */
-export function routeTargetFor(host: HostConfig, hosts: readonly HostConfig[], hub: HostConfig): string {
-    if (host !== hub) return hub.address;
-    return hosts.find((h) => h !== host)?.address ?? host.address;
-}
+// One definition, so that preflight checks the very route this component will use.
+export { routeTargetFor };
 
 /**
  * The whole overlay from one validated config. Order comes from dependencies: hosts reachable

@@ -1,7 +1,12 @@
 // The program as the CLI runs it: config read from the stack, refusals before any resource,
 // secrets required to be secret. Under mocks: nothing here touches a host.
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import * as h from "./harness";
 
 const NS = "docker-overlay";
@@ -10,6 +15,9 @@ const good: Record<string, string> = {
     [`${NS}:hosts`]: JSON.stringify([{ name: "a", address: "10.50.0.1" }, { name: "b", address: "10.50.0.2" }]),
     [`${NS}:network`]: JSON.stringify({ name: "net1", subnet: "10.60.0.0/24" }),
     [`${NS}:connectivity`]: JSON.stringify({ enabled: false }),
+    // Mocks have no hosts to read: the preflight path with hosts is in the last describe below,
+    // against closed loopback ports, and end to end in test/e2e/preflight.test.ts.
+    [`${NS}:preflight`]: JSON.stringify({ enabled: false }),
     [`${NS}:sshPrivateKey`]: h.PRIVATE_KEY,
 };
 
@@ -63,5 +71,68 @@ describe("the program's reading of stack config", () => {
         // The key was read as a secret: every connection carrying it is secret.
         const reachable = h.recorded.find((r) => r.name === "overlay-a-reachable");
         expect(reachable).toBeDefined();
+    });
+});
+
+describe("preflight in the program", () => {
+    afterEach(() => vi.restoreAllMocks());
+
+    it("says in the preview that preflight was skipped when it is disabled", async () => {
+        const info = vi.spyOn(pulumi.log, "info");
+        await runWith(good, [`${NS}:sshPrivateKey`]);
+        expect(info.mock.calls.map((c) => c[0])).toContain(
+            "docker-overlay: preflight skipped (`preflight.enabled: false`): engines, hostnames, engine IDs, routes, MTU and VXLAN of the hosts were not checked",
+        );
+    });
+
+    it("refuses `mode: auto` without preflight, which alone can read the engines", async () => {
+        expect(await refusal({ ...good, [`${NS}:mode`]: "auto" }, [`${NS}:sshPrivateKey`])).toContain(
+            '`docker-overlay:mode` is "auto": the choice needs the engines\' versions, which only preflight reads; with `preflight.enabled: false` set `mode: kv` or `mode: swarm`',
+        );
+    });
+
+    it("fails the run before any resource when the private key cannot be used, without printing it", async () => {
+        const config = { ...good, [`${NS}:preflight`]: JSON.stringify({ enabled: true, timeoutSeconds: 5 }) };
+        const before = h.recorded.length;
+        const msg = await refusal(config, [`${NS}:sshPrivateKey`]);
+        expect(msg).toBe(
+            "preflight found a problem with the hosts of Pulumi.dev.yaml; nothing was changed on any host:\n" +
+                "  - `sshPrivateKey` cannot be used (Malformed OpenSSH private key), so no host was checked. Fix: store an unencrypted private key file's content: `pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519`",
+        );
+        expect(h.recorded.length).toBe(before);
+    });
+
+    it("fails the run before any resource, naming every host it cannot reach", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "docker-overlay-key-"));
+        execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "id")]);
+        const key = fs.readFileSync(path.join(dir, "id"), "utf8");
+        fs.rmSync(dir, { recursive: true, force: true });
+        // Two loopback ports that were just closed: connections are refused at once.
+        const closedPort = async () => {
+            const server = net.createServer().listen(0, "127.0.0.1");
+            await new Promise((r) => server.once("listening", r));
+            const port = (server.address() as net.AddressInfo).port;
+            await new Promise((r) => server.close(r));
+            return port;
+        };
+        const [p1, p2] = [await closedPort(), await closedPort()];
+        const config = {
+            ...good,
+            [`${NS}:hosts`]: JSON.stringify([
+                { name: "a", address: "127.0.0.1", sshPort: p1 },
+                { name: "b", address: "127.0.0.2", sshPort: p2 },
+            ]),
+            [`${NS}:preflight`]: JSON.stringify({ enabled: true, timeoutSeconds: 5 }),
+            [`${NS}:sshPrivateKey`]: key,
+        };
+        const before = h.recorded.length;
+        const msg = await refusal(config, [`${NS}:sshPrivateKey`]);
+        expect(msg).toBe(
+            "preflight found 2 problems with the hosts of Pulumi.dev.yaml; nothing was changed on any host:\n" +
+                `  - host a (root@127.0.0.1:${p1}) cannot be reached over SSH: connect ECONNREFUSED 127.0.0.1:${p1}. Fix: check \`hosts[0].address\` and \`hosts[0].sshPort\`, that sshd runs there and that this machine can reach it; on a runner that cannot reach the hosts, set \`preflight.enabled: false\`\n` +
+                `  - host b (root@127.0.0.2:${p2}) cannot be reached over SSH: connect ECONNREFUSED 127.0.0.2:${p2}. Fix: check \`hosts[1].address\` and \`hosts[1].sshPort\`, that sshd runs there and that this machine can reach it; on a runner that cannot reach the hosts, set \`preflight.enabled: false\``,
+        );
+        for (const line of key.split("\n").filter((l) => l.length >= 16)) expect(msg).not.toContain(line);
+        expect(h.recorded.length).toBe(before);
     });
 });
