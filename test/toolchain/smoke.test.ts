@@ -53,6 +53,7 @@ let dockerStarted = false;
 let consul: FakeConsul | undefined;
 let stack: Stack | undefined;
 let destroyed = false;
+let upLog = "";
 
 /** Full path of NAME on PATH, or "" . */
 function which(name: string): string {
@@ -94,6 +95,22 @@ function docker(args: string[]): { status: number | null; stdout: string } {
     const r = spawnSync("docker", ["-H", dockerHost, ...args], { encoding: "utf8" });
     return { status: r.status, stdout: r.stdout.trim() };
 }
+
+/** The plugins of KIND the engine resolved to a binary on PATH, as "name path", from its log at
+ * verbosity 6 (a JSON line whose message is
+ * "GetPluginPath(resource, docker, 5.2.0, ): found on $PATH /…/pulumi-resource-docker"). */
+function pluginsFoundOnPath(engineLog: string, kind: string): string[] {
+    const found = new Set<string>();
+    for (const m of engineLog.matchAll(/GetPluginPath\((\w+), ([\w-]+), [^)]*\): found on \$PATH ([^\s"\\]+)/g)) {
+        if (m[1] === kind) {
+            found.add(`${m[2]} ${m[3]}`);
+        }
+    }
+    return [...found].sort();
+}
+
+/** Options that make the engine log where it found each plugin (see pluginsFoundOnPath). */
+const PLUGIN_LOG = { logVerbosity: 6, logToStdErr: true } as const;
 
 /** [type, name] of every resource an operation touched with OP, default providers left out. */
 function resourcesWithOp(events: EngineEvent[], op: string): string[][] {
@@ -147,9 +164,13 @@ describe("CLI and language host", () => {
     });
 
     it("runs a TypeScript program on the toolchain's Node.js", async () => {
-        const result = await engineStack!.up({ color: "never" });
+        const result = await engineStack!.up({ color: "never", ...PLUGIN_LOG });
         expect(result.summary.result).toBe("succeeded");
         expect(result.outputs.echo?.value).toBe(`ran:${marker}`);
+        // The engine ran the toolchain's language host, found on PATH.
+        expect(pluginsFoundOnPath(result.stderr, "language")).toEqual([
+            `nodejs ${path.join(TOOLCHAIN_BIN, "pulumi-language-nodejs")}`,
+        ]);
         expect(result.outputs.nodeMajor?.value).toBe(Number(NODE_VERSION?.split(".")[0]));
         const deployment = (await engineStack!.exportStack()).deployment as { manifest: { version: string } };
         expect(deployment.manifest.version).toBe(`v${PKG.dependencies["@pulumi/pulumi"]}`);
@@ -193,7 +214,8 @@ describe("provider plugins", () => {
     }, 600_000);
 
     it("creates one resource per provider on the local targets", async () => {
-        const result = await stack!.up({ color: "never" });
+        const result = await stack!.up({ color: "never", ...PLUGIN_LOG });
+        upLog = result.stderr;
         expect(result.summary.result).toBe("succeeded");
         const out = Object.fromEntries(Object.entries(result.outputs).map(([k, v]) => [k, v.value]));
         expect(out.commandStdout).toBe(marker);
@@ -207,20 +229,14 @@ describe("provider plugins", () => {
     }, 600_000);
 
     it("used the toolchain's binaries and downloaded no plugin", async () => {
+        // The engine resolved every provider plugin to the toolchain's binary on PATH (the
+        // state's manifest no longer records plugin paths, so the engine's log is the witness).
+        expect(pluginsFoundOnPath(upLog, "resource")).toEqual(
+            PLUGINS.map((p) => `${p.name} ${path.join(TOOLCHAIN_BIN, `pulumi-resource-${p.name}`)}`),
+        );
         const deployment = (await stack!.exportStack()).deployment as {
-            manifest: { version: string; plugins?: { name: string; path: string; type: string; version: string }[] };
             resources: { type: string; urn: string; inputs?: Record<string, unknown> }[];
         };
-        expect(deployment.manifest.version).toBe(`v${PKG.dependencies["@pulumi/pulumi"]}`);
-        // Every plugin the engine loaded came from the toolchain's bin directory and reports
-        // the release version set at build time.
-        const plugins = (deployment.manifest.plugins ?? [])
-            .filter((p) => p.type === "resource")
-            .map((p) => ({ name: p.name, path: p.path, version: p.version.replace(/^v/, "") }))
-            .sort((a, b) => a.name.localeCompare(b.name));
-        expect(plugins).toEqual(
-            PLUGINS.map((p) => ({ name: p.name, path: path.join(TOOLCHAIN_BIN, `pulumi-resource-${p.name}`), version: p.version })),
-        );
         // The providers in the state were asked for the versions package.json pins.
         const providerVersions = deployment.resources
             .filter((r) => r.type.startsWith("pulumi:providers:"))
