@@ -22,6 +22,9 @@ export const KV_DEFAULTS: Readonly<Record<KvBackend, { image: string; port: numb
     zookeeper: { image: "zookeeper:3.8", port: 2181, scheme: "zk" },
 };
 
+/** Heartbeat every 3 s (Docker's default is 20 s), entries expire after 10 s without one. */
+export const DEFAULT_CLUSTER_STORE_OPTS: Readonly<Record<string, string>> = { "discovery.heartbeat": "3", "discovery.ttl": "10" };
+
 const NAME_HINT = "lower-case letters, digits and '-', starting with a letter, at most 32 characters";
 const resourceName = z
     .string()
@@ -114,8 +117,13 @@ const dockerSchema = z
         advertisePort: port.default(2376),
         /** How long to wait for a restarted daemon. */
         waitSeconds: z.number().int().min(5, "expected at least 5 seconds").max(600, "expected at most 600 seconds").default(60),
+        /**
+         * kv mode: Docker's `cluster-store-opts`. The default discovery heartbeat is 20 s, and a
+         * daemon's gossip only starts after a heartbeat reaches the store (docs/lab.md).
+         */
+        clusterStoreOpts: z.record(z.string().regex(/^[a-z0-9.]+$/, "expected an option name such as discovery.heartbeat"), z.string()).default(DEFAULT_CLUSTER_STORE_OPTS),
     })
-    .default({ restartCommand: ["systemctl", "restart", "docker"], advertisePort: 2376, waitSeconds: 60 });
+    .default({ restartCommand: ["systemctl", "restart", "docker"], advertisePort: 2376, waitSeconds: 60, clusterStoreOpts: DEFAULT_CLUSTER_STORE_OPTS });
 
 const connectivitySchema = z
     .strictObject({

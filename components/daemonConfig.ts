@@ -4,6 +4,9 @@ import { DaemonJsonError, mergeDaemonJson } from "./daemonJson";
 import { DockerHost } from "./dockerHost";
 import { remoteBash, renderScript } from "./scripts";
 
+/** The port of the daemon's serf (gossip) agent; Docker does not let it be changed. */
+export const SERF_PORT = 7946;
+
 export interface DaemonConfigArgs {
     /** The host whose daemon is configured. */
     host: DockerHost;
@@ -11,6 +14,8 @@ export interface DaemonConfigArgs {
     clusterStore: pulumi.Input<string>;
     /** Docker's `cluster-advertise`, `interface:port`. */
     clusterAdvertise: pulumi.Input<string>;
+    /** Docker's `cluster-store-opts` (e.g. the discovery heartbeat). */
+    clusterStoreOpts: Readonly<Record<string, string>>;
     /** How Docker is restarted on this host (argv). */
     restartCommand: readonly string[];
     /** Prints the daemon's recent log when a restart fails (argv). */
@@ -54,7 +59,7 @@ export class DaemonConfig extends pulumi.ComponentResource {
             .all([this.backup.stdout, args.clusterStore, args.clusterAdvertise])
             .apply(([stdout, clusterStore, clusterAdvertise]) => {
                 try {
-                    return mergeDaemonJson(originalFromBackup(stdout), { clusterStore, clusterAdvertise }, name);
+                    return mergeDaemonJson(originalFromBackup(stdout), { clusterStore, clusterAdvertise, clusterStoreOpts: { ...args.clusterStoreOpts } }, name);
                 } catch (e) {
                     if (e instanceof DaemonJsonError) throw new pulumi.ResourceError(e.message, this);
                     throw e;
@@ -62,13 +67,15 @@ export class DaemonConfig extends pulumi.ComponentResource {
             });
 
         const applyScript = pulumi
-            .all([this.content, args.clusterStore])
-            .apply(([content, clusterStore]) =>
+            .all([this.content, args.clusterStore, host.overlayUnderlayAddress])
+            .apply(([content, clusterStore, address]) =>
                 remoteBash(
                     renderScript("daemon-config-apply", {
                         ...common,
                         CONTENT_BASE64: Buffer.from(content, "utf8").toString("base64"),
                         EXPECT_CLUSTER_STORE: clusterStore,
+                        // Containers must not join the overlay before this daemon gossips (docs/lab.md).
+                        GOSSIP_ADDRESS: `${address.includes(":") ? `[${address}]` : address}:${SERF_PORT}`,
                         RESTART_COMMAND: args.restartCommand,
                         WAIT_SECONDS: args.waitSeconds,
                         ...(args.logCommand ? { DAEMON_LOG_COMMAND: args.logCommand } : {}),

@@ -107,6 +107,7 @@ export class OverlayCluster extends pulumi.ComponentResource {
                         host,
                         clusterStore: kv.url,
                         clusterAdvertise: pulumi.interpolate`${host.interface}:${config.docker.advertisePort}`,
+                        clusterStoreOpts: config.docker.clusterStoreOpts,
                         restartCommand: config.docker.restartCommand,
                         ...(config.docker.logCommand ? { logCommand: config.docker.logCommand } : {}),
                         waitSeconds: config.docker.waitSeconds,

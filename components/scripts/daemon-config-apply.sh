@@ -29,6 +29,7 @@
 # @var DAEMON_LOG_COMMAND optional array: argv printing the daemon's recent log (default: journalctl -u docker.service since the restart, when journalctl exists)
 # @var SYSTEMD_UNIT_PATHS optional array: unit files or drop-in directories to scan for cluster flags (default: the usual docker.service locations, /etc/default/docker, /etc/sysconfig/docker and systemctl cat docker.service)
 # @var POLL_SECONDS optional: seconds between checks while waiting (default 1)
+# @var GOSSIP_ADDRESS optional: ADDRESS:PORT of this daemon's serf agent (port 7946 on its advertise address); after the restart, also wait until it accepts TCP. A daemon that has its cluster store but no gossip yet loses the endpoints announced before the mesh forms (docs/lab.md, findings)
 # @var DOCKER optional: docker CLI to use (default docker)
 # @var DOCKER_CONFIG_DIR optional: directory of daemon.json (default /etc/docker)
 # @var STATE_DIR optional: docker-overlay's state directory on the host (default /var/lib/docker-overlay)
@@ -159,6 +160,20 @@ wait_for() {
   done
 }
 
+# wait_gossip: until WAIT_SECONDS (counted from the restart) pass, wait for GOSSIP_ADDRESS to accept TCP.
+wait_gossip() {
+  [[ -n ${GOSSIP_ADDRESS-} ]] || return 0
+  local host=${GOSSIP_ADDRESS%:*} port=${GOSSIP_ADDRESS##*:}
+  host=${host#[}; host=${host%]}
+  local deadline=$((restart_started + WAIT_SECONDS))
+  while :; do
+    # shellcheck disable=SC2016 # $1 and $2 are the inner bash's arguments, not ours
+    if timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$host" "$port" 2>/dev/null; then return 0; fi
+    if (($(date +%s) >= deadline)); then return 1; fi
+    sleep "$POLL_SECONDS"
+  done
+}
+
 # daemon_error: the most telling line of the daemon's log since the last restart.
 daemon_error() {
   local log='' line pick='' last=''
@@ -281,10 +296,14 @@ fi
 # --- e. restart and prove it -----------------------------------------------------------------
 if restart; then
   if wait_for "$EXPECT_CLUSTER_STORE"; then
-    printf 'docker-overlay: %s: Docker restarted with cluster store %s\n' "$HOST_LABEL" "$EXPECT_CLUSTER_STORE"
-    exit 0
+    if wait_gossip; then
+      printf 'docker-overlay: %s: Docker restarted with cluster store %s\n' "$HOST_LABEL" "$EXPECT_CLUSTER_STORE"
+      exit 0
+    fi
+    reason="the daemon reports the cluster store, but its gossip port $GOSSIP_ADDRESS did not open within ${WAIT_SECONDS}s: can this host reach $EXPECT_CLUSTER_STORE? (containers started before the gossip mesh forms cannot be reached across hosts)"
+  else
+    reason=$(why_failed wait)
   fi
-  reason=$(why_failed wait)
 else
   reason=$(why_failed restart)
 fi

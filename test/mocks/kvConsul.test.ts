@@ -111,8 +111,12 @@ describe("kv mode with Consul (the seed)", () => {
                 "log-level": "warn",
                 "cluster-store": "consul://192.168.87.131:8500",
                 "cluster-advertise": "ens33:2376",
+                "cluster-store-opts": { "discovery.heartbeat": "3", "discovery.ttl": "10" },
             });
             expect(h.varOf(script, "EXPECT_CLUSTER_STORE")).toBe("consul://192.168.87.131:8500");
+            // The apply waits for this host's own gossip port before the network may be created.
+            const n = host === "node1" ? 131 : 132;
+            expect(h.varOf(script, "GOSSIP_ADDRESS")).toBe(`192.168.87.${n}:7946`);
             const restore = h.scriptOf(h.byName(`overlay-${host}-daemon-config-apply`).inputs.delete);
             expect(restore).toContain("daemon-config-restore");
         }

@@ -1,4 +1,5 @@
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { mergeDaemonJson } from "../../components/daemonJson";
@@ -216,6 +217,37 @@ describe("daemon-config-apply", () => {
         const r = await apply(merged(undefined), { SYSTEMD_UNIT_PATHS: `${unit} ${defaults}` });
         expect(r.code).toBe(4);
         expect(oneErrorLine(r.stderr)).toContain(`${defaults} line 1 sets --cluster-store-opt`);
+    });
+
+    it("waits for the daemon's gossip port after the restart when GOSSIP_ADDRESS is given", async () => {
+        const server = net.createServer((c) => c.end());
+        await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+        const port = (server.address() as net.AddressInfo).port;
+        try {
+            writeOriginal(ORIGINAL);
+            await backup();
+            const r = await apply(merged(ORIGINAL), { GOSSIP_ADDRESS: `127.0.0.1:${port}` });
+            expect(r.code).toBe(0);
+            expect(fs.readFileSync(host.daemonJson, "utf8")).toBe(merged(ORIGINAL));
+        } finally {
+            server.close();
+        }
+    });
+
+    it("rolls back when the daemon has its store but its gossip port never opens", async () => {
+        const server = net.createServer();
+        await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+        const port = (server.address() as net.AddressInfo).port;
+        server.close(); // a port that was free a moment ago: nothing listens there now
+        writeOriginal(ORIGINAL, 0o640);
+        await backup();
+        const r = await apply(merged(ORIGINAL), { GOSSIP_ADDRESS: `127.0.0.1:${port}` });
+        expect(r.code).toBe(1);
+        const line = oneErrorLine(r.stderr);
+        expect(line).toContain(`its gossip port 127.0.0.1:${port} did not open within 2s`);
+        expect(line).toContain("Docker is running again");
+        expect(fs.readFileSync(host.daemonJson, "utf8")).toBe(ORIGINAL);
+        expect(modeOf(host.daemonJson)).toBe(0o640);
     });
 
     it("rolls back byte for byte when Docker will not start, and says why", async () => {

@@ -40,7 +40,12 @@ describe("parseConfig accepts and fills defaults", () => {
             [22, "root", "manager"],
             [22, "root", "worker"],
         ]);
-        expect(c.docker).toEqual({ restartCommand: ["systemctl", "restart", "docker"], advertisePort: 2376, waitSeconds: 60 });
+        expect(c.docker).toEqual({
+            restartCommand: ["systemctl", "restart", "docker"],
+            advertisePort: 2376,
+            waitSeconds: 60,
+            clusterStoreOpts: { "discovery.heartbeat": "3", "discovery.ttl": "10" },
+        });
         expect(c.connectivity).toEqual({ enabled: true, image: "busybox:1.36", pull: true });
         expect(c.services[0]).toEqual({ name: "mycentos1", host: "node1", image: "centos:7", env: {}, aliases: [], ports: [], registerInConsul: false, pull: true });
     });
