@@ -75,7 +75,10 @@ export type PreflightConfig = Pick<StackConfig, "mode" | "hosts" | "kv" | "netwo
 export const DOCKER_DEFAULT_OVERLAY_MTU = 1450;
 /** VXLAN's header on the underlay: outer Ethernet 14 + IP 20 + UDP 8 + VXLAN 8. */
 export const VXLAN_OVERHEAD = 50;
-const CLUSTER_OPTIONS_WRITTEN_IN_KV_MODE = ["cluster-store", "cluster-advertise"];
+/** The cluster flags whose daemon.json keys kv mode writes (`cluster-store-opt` is `cluster-store-opts` there). */
+const CLUSTER_OPTIONS_WRITTEN_IN_KV_MODE = ["cluster-store", "cluster-advertise", "cluster-store-opt"];
+/** A daemon.json key as the flag it stands for. */
+const flagOf = (key: string) => (key === "cluster-store-opts" ? "cluster-store-opt" : key);
 
 /** "a", "a and b", "a, b and c". */
 export function listing(items: readonly string[]): string {
@@ -288,7 +291,7 @@ export function findProblems(config: PreflightConfig, mode: Mode | undefined, ou
             const err = daemonJsonError(dj.content);
             if (err !== undefined)
                 problems.push(`host ${name}: /etc/docker/daemon.json is not valid JSON (${err}); dockerd will not start with it. Fix: correct the file (\`python3 -m json.tool /etc/docker/daemon.json\` shows where)`);
-            else if (dj.content.trim() !== "") keys = Object.keys(JSON.parse(dj.content) as object);
+            else if (dj.content.trim() !== "") keys = Object.keys(JSON.parse(dj.content) as object).map(flagOf);
         }
         const seen = new Set<string>();
         for (const u of f.unitOptions) {

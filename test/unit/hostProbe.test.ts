@@ -1,0 +1,361 @@
+// hostProbe: the preflight facts script run for real with bash on this machine (with the fake
+// docker CLI for the daemon's part, and throwaway directories for daemon.json, the unit and the
+// kernel's module lists), its parser, and the SSH side against an in-process ssh2 server on
+// 127.0.0.1 that runs the command with sh: host key pinning, refusal of a wrong key, timeouts,
+// refused connections and refused logins. No traffic leaves loopback.
+import { execFileSync, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { Server, utils } from "ssh2";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { fingerprint, parsePreflightOutput, preflightCommand, probeHost, probeHosts } from "../../components/hostProbe";
+import type { PreflightFacts } from "../../components/preflight";
+import { FAKE_DOCKER, FakeHost, runRendered } from "../scripts/harness";
+
+const b64 = (s: string) => Buffer.from(s).toString("base64");
+
+/** A minimal script output, with `over` merged in. */
+function output(over: Record<string, unknown> = {}): string {
+    return JSON.stringify({
+        hostname: "lab1",
+        dockerInfo: { exit: 0, base64: b64(JSON.stringify({ ID: "E:ID", Name: "lab1", ServerVersion: "20.10.24", Swarm: { LocalNodeState: "inactive", NodeID: "", ControlAvailable: false, RemoteManagers: null } })), stderr: "" },
+        interfaces: [{ name: "eth0", mtu: 1500, up: true, addresses: ["10.210.0.11/24"] }],
+        routes: [{ to: "10.210.0.12", interface: "eth0", source: "10.210.0.11", error: "" }],
+        vxlan: "loaded",
+        daemonJson: { present: false },
+        unitOptions: [],
+        ...over,
+    });
+}
+
+describe("parsePreflightOutput", () => {
+    it("reads the script's line, decoding docker info and daemon.json", () => {
+        const info = {
+            ID: "AAAA:BBBB",
+            Name: "lab2",
+            ServerVersion: "24.0.7",
+            Swarm: { LocalNodeState: "active", NodeID: "n2", ControlAvailable: false, RemoteManagers: [{ NodeID: "m1", Addr: "10.0.0.1:2377" }] },
+        };
+        const f = parsePreflightOutput(output({ dockerInfo: { exit: 0, base64: b64(JSON.stringify(info)), stderr: "" }, daemonJson: { present: true, base64: b64('{"a": 1}\n') } }) + "\n");
+        expect(f).toEqual<PreflightFacts>({
+            hostname: "lab1",
+            docker: { ok: true, version: "24.0.7", id: "AAAA:BBBB", name: "lab2", swarm: { state: "active", nodeId: "n2", control: false, clusterId: "", managers: ["m1"] } },
+            interfaces: [{ name: "eth0", mtu: 1500, up: true, addresses: ["10.210.0.11/24"] }],
+            routes: [{ to: "10.210.0.12", interface: "eth0", source: "10.210.0.11", error: "" }],
+            vxlan: "loaded",
+            daemonJson: { present: true, content: '{"a": 1}\n' },
+            unitOptions: [],
+        });
+    });
+
+    it("reports a daemon that does not answer with docker's own message", () => {
+        const f = parsePreflightOutput(output({ dockerInfo: { exit: 1, base64: b64('{"ID":"","ServerVersion":""}'), stderr: "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" } }));
+        expect(f.docker).toEqual({ ok: false, error: "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" });
+        const g = parsePreflightOutput(output({ dockerInfo: { exit: 127, base64: "", stderr: "" } }));
+        expect(g.docker).toEqual({ ok: false, error: "docker info exited with 127" });
+    });
+
+    it("refuses output that is not the script's", () => {
+        expect(() => parsePreflightOutput("bash: ip: command not found")).toThrow(/^its output is not JSON \(.*\): "bash: ip: command not found"$/);
+        expect(() => parsePreflightOutput(output({ vxlan: "maybe" }))).toThrow(/^its output does not have the expected fields \(vxlan: /);
+    });
+});
+
+describe("preflight-facts.sh on this machine", () => {
+    let host: FakeHost;
+    let tmp: string;
+    beforeEach(() => {
+        host = new FakeHost();
+        tmp = fs.mkdtempSync(path.join(os.tmpdir(), "docker-overlay-preflight-"));
+        host.setState("name", "lab1");
+        host.setState("engine-id", "ABCD:EFGH");
+    });
+    afterEach(() => {
+        host.cleanup();
+        fs.rmSync(tmp, { recursive: true, force: true });
+    });
+
+    /** Every file under a directory with its bytes, to prove the script wrote nothing. */
+    function snapshot(dir: string): Record<string, string> {
+        const out: Record<string, string> = {};
+        for (const e of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+            const p = path.join(e.parentPath, e.name);
+            out[path.relative(dir, p)] = e.isFile() ? fs.readFileSync(p, "base64") : "dir";
+        }
+        return out;
+    }
+
+    async function run(vars: Record<string, string | number | string[]> = {}) {
+        const r = await runRendered(
+            "preflight-facts",
+            { DOCKER: FAKE_DOCKER, DOCKER_CONFIG_DIR: host.configDir, HOST_LABEL: "lab1", SYSTEMD_UNIT_PATHS: [path.join(tmp, "none")], PEERS: ["127.0.0.1"], ...vars },
+            host.fakeEnv(),
+        );
+        expect(r.stderr).toBe("");
+        expect(r.code).toBe(0);
+        expect(r.stdout.endsWith("}\n")).toBe(true);
+        expect(r.stdout.split("\n")).toHaveLength(2);
+        return parsePreflightOutput(r.stdout);
+    }
+
+    it("reports this machine's hostname, interfaces, routes and vxlan as the kernel does", async () => {
+        const f = await run();
+        expect(f.hostname).toBe(os.hostname());
+        // Every interface the kernel lists, each with its MTU and up flag from /sys.
+        const names = fs.readdirSync("/sys/class/net").filter((n) => fs.existsSync(`/sys/class/net/${n}/mtu`)).sort();
+        expect(f.interfaces.map((i) => i.name).sort()).toEqual(names);
+        for (const i of f.interfaces) {
+            expect(i.mtu).toBe(Number(fs.readFileSync(`/sys/class/net/${i.name}/mtu`, "utf8")));
+            expect(i.up).toBe((Number(fs.readFileSync(`/sys/class/net/${i.name}/flags`, "utf8")) & 1) === 1);
+        }
+        // The addresses Node sees, interface by interface (Node leaves out link-local ones' scope only).
+        for (const [name, list] of Object.entries(os.networkInterfaces())) {
+            const mine = f.interfaces.find((i) => i.name === name)!;
+            for (const a of list ?? []) expect(mine.addresses).toContain(a.cidr);
+        }
+        expect(f.interfaces.find((i) => i.name === "lo")!.addresses).toContain("127.0.0.1/8");
+        expect(f.routes).toEqual([{ to: "127.0.0.1", interface: "lo", source: "127.0.0.1", error: "" }]);
+        expect(f.vxlan).toBe(fs.existsSync("/sys/module/vxlan") ? "loaded" : f.vxlan);
+    });
+
+    it("routes to this machine's own non-loopback address through the interface that carries it", async () => {
+        const own = Object.entries(os.networkInterfaces()).flatMap(([name, l]) => (l ?? []).filter((a) => a.family === "IPv4" && !a.internal).map((a) => ({ name, address: a.address })))[0];
+        if (!own) return expect.fail("this machine has no non-loopback IPv4 address to route to");
+        const f = await run({ PEERS: [own.address, "203.0.113.7/40"] });
+        expect(f.routes[0]).toEqual({ to: own.address, interface: own.name, source: own.address, error: "" });
+        expect(f.routes[1]!.to).toBe("203.0.113.7/40");
+        expect(f.routes[1]!.interface).toBe("");
+        expect(f.routes[1]!.error).toMatch(/^no route \(.+\)$/);
+    });
+
+    it("reads the daemon through docker info: version, engine ID, registered name, swarm", async () => {
+        host.setState("swarm-state", "active");
+        host.setState("swarm-role", "manager");
+        host.setState("swarm-node-id", "node1");
+        const f = await run();
+        expect(f.docker).toEqual({ ok: true, version: "20.10.24", id: "ABCD:EFGH", name: "lab1", swarm: { state: "active", nodeId: "node1", control: true, clusterId: "", managers: [] } });
+        expect(host.state("calls.log")).toBe("info --format {{json .}}\n");
+    });
+
+    it("reports a stopped daemon with docker's message, and still everything else", async () => {
+        host.setState("running", undefined);
+        const f = await run();
+        expect(f.docker).toEqual({ ok: false, error: "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" });
+        expect(f.routes).toHaveLength(1);
+    });
+
+    it("returns daemon.json byte for byte, even when it is not JSON", async () => {
+        expect((await run()).daemonJson).toEqual({ present: false });
+        const content = '{\n  "debug": true,\n  "labels": ["é", "\\u0001"],\n}\n\t';
+        fs.writeFileSync(host.daemonJson, content);
+        expect((await run()).daemonJson).toEqual({ present: true, content });
+    });
+
+    it("finds every cluster flag on an active line of the unit, drop-ins and /etc/default/docker", async () => {
+        const unit = path.join(tmp, "docker.service");
+        const dropins = path.join(tmp, "docker.service.d");
+        const defaults = path.join(tmp, "default-docker");
+        fs.writeFileSync(unit, "[Service]\n# ExecStart=/usr/bin/dockerd --cluster-store=old\nExecStart=/usr/bin/dockerd -H fd:// --cluster-store=consul://10.0.0.1:8500 --cluster-advertise eth0:2376\n");
+        fs.mkdirSync(dropins);
+        fs.writeFileSync(path.join(dropins, "10-kv.conf"), "[Service]\nExecStart=\n; ExecStart=/usr/bin/dockerd --cluster-advertise=x\nExecStart=/usr/bin/dockerd --cluster-store-opt kv.path=/x\n");
+        fs.writeFileSync(path.join(dropins, "ignored.txt"), "--cluster-store=x\n");
+        fs.writeFileSync(defaults, 'DOCKER_OPTS="--cluster-advertise=eth1:2376"');
+        const f = await run({ SYSTEMD_UNIT_PATHS: [unit, dropins, defaults, path.join(tmp, "missing")] });
+        expect(f.unitOptions).toEqual([
+            { file: unit, line: 3, option: "cluster-store" },
+            { file: unit, line: 3, option: "cluster-advertise" },
+            { file: path.join(dropins, "10-kv.conf"), line: 4, option: "cluster-store-opt" },
+            { file: defaults, line: 1, option: "cluster-advertise" },
+        ]);
+    });
+
+    it("tells loaded, built-in, loadable and missing vxlan apart, reading only", async () => {
+        const sys = path.join(tmp, "sys-module");
+        const mods = path.join(tmp, "modules");
+        fs.mkdirSync(sys);
+        fs.mkdirSync(mods);
+        const kernel = { SYS_MODULE_DIR: sys, KERNEL_MODULES_DIR: mods, KERNEL_CONFIG: path.join(tmp, "config.gz") };
+        expect((await run(kernel)).vxlan).toBe("missing");
+        fs.writeFileSync(path.join(mods, "modules.dep"), "kernel/net/ipv4/udp_tunnel.ko.zst:\nkernel/drivers/net/vxlan/vxlan.ko.zst: kernel/net/ipv4/udp_tunnel.ko.zst\n");
+        expect((await run(kernel)).vxlan).toBe("loadable");
+        fs.writeFileSync(path.join(mods, "modules.builtin"), "kernel/drivers/net/vxlan/vxlan.ko\n");
+        expect((await run(kernel)).vxlan).toBe("builtin");
+        fs.rmSync(path.join(mods, "modules.builtin"));
+        fs.rmSync(path.join(mods, "modules.dep"));
+        execFileSync("sh", ["-c", `printf 'CONFIG_NET=y\\nCONFIG_VXLAN=y\\n' | gzip > '${kernel.KERNEL_CONFIG}'`]);
+        expect((await run(kernel)).vxlan).toBe("builtin");
+        fs.mkdirSync(path.join(sys, "vxlan"));
+        const before = snapshot(tmp);
+        const hostBefore = snapshot(host.root);
+        expect((await run(kernel)).vxlan).toBe("loaded");
+        expect(snapshot(tmp)).toEqual(before);
+        // Only the fake CLI's own log of its calls changed.
+        const hostAfter = snapshot(host.root);
+        delete hostAfter["fake-daemon/calls.log"];
+        delete hostBefore["fake-daemon/calls.log"];
+        expect(hostAfter).toEqual(hostBefore);
+    });
+});
+
+// --- SSH against an in-process server on 127.0.0.1 ------------------------------------------
+
+let keyDir: string;
+let clientKey: string;
+let hostKeyLine: string;
+let otherHostKeyLine: string;
+let server: Server;
+let port: number;
+/** Commands the server was asked to run. */
+const executed: string[] = [];
+let fake: FakeHost;
+let binDir: string;
+let hang = false;
+
+function keygen(name: string): string {
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "", "-f", path.join(keyDir, name)]);
+    return path.join(keyDir, name);
+}
+/** The key line without its comment, as `hosts[].hostKey` holds it. */
+const pubLine = (file: string) => fs.readFileSync(`${file}.pub`, "utf8").trim().split(" ").slice(0, 2).join(" ");
+/** ssh-keygen's own fingerprint of a public key file. */
+const sshKeygenFingerprint = (file: string) => execFileSync("ssh-keygen", ["-l", "-f", `${file}.pub`], { encoding: "utf8" }).split(" ")[1]!;
+
+beforeAll(async () => {
+    keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "docker-overlay-ssh-"));
+    const client = keygen("client");
+    const hostKey = keygen("host");
+    const other = keygen("other");
+    clientKey = fs.readFileSync(client, "utf8");
+    hostKeyLine = pubLine(hostKey);
+    otherHostKeyLine = pubLine(other);
+    const allowed = utils.parseKey(fs.readFileSync(`${client}.pub`));
+    if (allowed instanceof Error) throw allowed;
+    const allowedKey = Array.isArray(allowed) ? allowed[0] : allowed;
+
+    fake = new FakeHost();
+    fake.setState("name", "sshhost");
+    binDir = path.join(fake.root, "bin");
+    fs.mkdirSync(binDir);
+    fs.symlinkSync(FAKE_DOCKER, path.join(binDir, "docker"));
+
+    server = new Server({ hostKeys: [fs.readFileSync(hostKey)] }, (conn) => {
+        conn.on("authentication", (ctx) => {
+            if (
+                ctx.method === "publickey" &&
+                ctx.key.data.equals(allowedKey.getPublicSSH()) &&
+                (!ctx.signature || allowedKey.verify(ctx.blob!, ctx.signature, ctx.hashAlgo) === true)
+            )
+                return ctx.accept();
+            ctx.reject(["publickey"]);
+        });
+        conn.on("ready", () => {
+            conn.on("session", (accept) => {
+                accept().once("exec", (acceptExec, _reject, info) => {
+                    executed.push(info.command);
+                    const stream = acceptExec();
+                    const env = { ...fake.fakeEnv(), PATH: `${binDir}:${fake.fakeEnv().PATH}` };
+                    const child = spawn("sh", ["-c", hang ? "sleep 30" : info.command], { env });
+                    child.stdout.pipe(stream, { end: false });
+                    child.stderr.pipe(stream.stderr, { end: false });
+                    child.on("close", (code) => {
+                        stream.exit(code ?? 1);
+                        stream.end();
+                    });
+                    stream.on("close", () => child.kill());
+                });
+            });
+        });
+        conn.on("error", () => undefined);
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    port = (server.address() as net.AddressInfo).port;
+});
+
+afterAll(() => {
+    server?.close();
+    fake?.cleanup();
+    fs.rmSync(keyDir, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+    executed.length = 0;
+    hang = false;
+});
+
+const target = (over: Partial<Parameters<typeof probeHost>[0]> = {}) => ({ name: "h1", address: "127.0.0.1", sshPort: port, sshUser: "root", peers: ["127.0.0.1"], ...over });
+
+describe("probeHost over SSH", () => {
+    it("runs the facts script with the host key pinned and returns the parsed facts", async () => {
+        const o = await probeHost(target({ hostKey: hostKeyLine }), { privateKey: clientKey, timeoutSeconds: 10 });
+        expect(o.kind).toBe("facts");
+        if (o.kind !== "facts") return;
+        expect(o.host).toBe("h1");
+        expect(o.facts.docker).toMatchObject({ ok: true, name: "sshhost", version: "20.10.24" });
+        expect(o.facts.routes).toEqual([{ to: "127.0.0.1", interface: "lo", source: "127.0.0.1", error: "" }]);
+        expect(executed).toEqual([preflightCommand(target(), 10)]);
+    });
+
+    it("works without a pinned key too", async () => {
+        expect((await probeHost(target(), { privateKey: clientKey, timeoutSeconds: 10 })).kind).toBe("facts");
+    });
+
+    it("refuses a host whose key is not the pinned one, runs nothing there, and names both fingerprints as ssh-keygen does", async () => {
+        const o = await probeHost(target({ hostKey: otherHostKeyLine }), { privateKey: clientKey, timeoutSeconds: 10 });
+        expect(o).toEqual({ host: "h1", kind: "hostKeyMismatch", presented: sshKeygenFingerprint(path.join(keyDir, "host")), pinned: sshKeygenFingerprint(path.join(keyDir, "other")) });
+        expect(executed).toEqual([]);
+        expect(fingerprint(Buffer.from(hostKeyLine.split(" ")[1]!, "base64"))).toBe(sshKeygenFingerprint(path.join(keyDir, "host")));
+    });
+
+    it("reports a refused login, without key material", async () => {
+        const stranger = fs.readFileSync(path.join(keyDir, "other"), "utf8");
+        const o = await probeHost(target(), { privateKey: stranger, timeoutSeconds: 10 });
+        expect(o).toEqual({ host: "h1", kind: "unreachable", error: "All configured authentication methods failed" });
+    });
+
+    it("reports a closed port at once", async () => {
+        const closed = net.createServer().listen(0, "127.0.0.1");
+        await new Promise((r) => closed.once("listening", r));
+        const p = (closed.address() as net.AddressInfo).port;
+        await new Promise((r) => closed.close(r));
+        const t0 = Date.now();
+        expect(await probeHost(target({ sshPort: p }), { privateKey: clientKey, timeoutSeconds: 10 })).toEqual({ host: "h1", kind: "unreachable", error: `connect ECONNREFUSED 127.0.0.1:${p}` });
+        expect(Date.now() - t0).toBeLessThan(2000);
+    });
+
+    it("gives up on a port that accepts but never speaks SSH after the timeout", async () => {
+        const silent = net.createServer(() => undefined).listen(0, "127.0.0.1");
+        await new Promise((r) => silent.once("listening", r));
+        const t0 = Date.now();
+        const o = await probeHost(target({ sshPort: (silent.address() as net.AddressInfo).port }), { privateKey: clientKey, timeoutSeconds: 2 });
+        const took = Date.now() - t0;
+        silent.close();
+        expect(o).toEqual({ host: "h1", kind: "unreachable", error: "Timed out while waiting for handshake" });
+        expect(took).toBeGreaterThanOrEqual(1900);
+        expect(took).toBeLessThan(5000);
+    });
+
+    it("gives up on a script that does not finish", async () => {
+        hang = true;
+        const o = await probeHost(target(), { privateKey: clientKey, timeoutSeconds: 2 });
+        expect(o).toEqual({ host: "h1", kind: "failed", error: "the facts script did not finish within 2 seconds" });
+    });
+
+    it("probes every host at once", async () => {
+        const t0 = Date.now();
+        hang = true;
+        const all = await probeHosts([target({ name: "a" }), target({ name: "b" }), target({ name: "c" })], { privateKey: clientKey, timeoutSeconds: 2 });
+        expect(all.map((o) => [o.host, o.kind])).toEqual([["a", "failed"], ["b", "failed"], ["c", "failed"]]);
+        expect(Date.now() - t0).toBeLessThan(4000);
+    });
+
+    it("tries no host with a key it cannot use", async () => {
+        const all = await probeHosts([target({ name: "a" }), target({ name: "b" })], { privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAAsecretsecretsecret\n-----END OPENSSH PRIVATE KEY-----\n", timeoutSeconds: 2 });
+        expect(all).toEqual([
+            { host: "a", kind: "badKey", error: "Malformed OpenSSH private key" },
+            { host: "b", kind: "badKey", error: "Malformed OpenSSH private key" },
+        ]);
+        expect(executed).toEqual([]);
+    });
+});
