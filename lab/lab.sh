@@ -67,7 +67,7 @@ ensure_packages() {
   local -A want=(
     [dockerd]=docker.io [sshd]=openssh-server [ssh]=openssh-client [ssh-keygen]=openssh-client
     [ip]=iproute2 [iptables]=iptables [etcd]=etcd-server [modprobe]=kmod [jq]=jq
-    [nsenter]=util-linux [unshare]=util-linux [setsid]=util-linux [ps]=procps [pgrep]=procps
+    [nsenter]=util-linux [unshare]=util-linux [tini]=tini [setsid]=util-linux [ps]=procps [pgrep]=procps
   )
   for cmd in "${!want[@]}"; do
     if [ "$cmd" = sshd ]; then
@@ -135,10 +135,12 @@ netns_of() { echo "/run/netns/${NS_PREFIX}$1"; }
 # run a command inside lab host $1's namespaces (net, mount, uts) -- never `ip netns exec`,
 # which remounts /sys and makes dockerd die with "Devices cgroup isn't mounted".
 in_host() {
-  local h=$1
+  local h=$1 holder
   shift
+  holder=$(cat "$STATE/ns/$h.holder" 2>/dev/null) || die "lab host $h has no namespace holder; run: $0 up --recreate"
+  # all five namespaces of the holder (PID 1 of the host): net, mount, uts, pid (+ its /proc).
   # 9>&-: daemons started here must not inherit (and so hold) the lab.sh lock
-  (cd / && nsenter --net="$(netns_of "$h")" --mount="$STATE/ns/$h.mnt" --uts="$STATE/ns/$h.uts" -- "$@" 9>&-)
+  (cd / && nsenter --target "$holder" --net --mount --uts --pid -- "$@" 9>&-)
 }
 
 lab_hosts_present() {
@@ -260,28 +262,27 @@ create_host() { # $1 = K
   # FORWARD rules in setup_network)
   ip -n "${NS_PREFIX}$h" route add default via "$BRIDGE_ADDR"
 
-  # mount + UTS namespaces, persisted as bind files in $STATE/ns (a private mount)
+  # mount, UTS and PID namespaces, held by a long-lived PID 1 (tini, which reaps orphans such as
+  # a dockerd detached by setsid) started inside the network namespace. The mount and UTS
+  # namespaces are also persisted as bind files in $STATE/ns (a private mount), so they can be
+  # named and found. Inside: the host's own /proc (ps shows only the host's processes).
   touch "$STATE/ns/$h.mnt" "$STATE/ns/$h.uts"
-  # shellcheck disable=SC2016 # the script runs in the new namespaces, with its own arguments
-  unshare --mount="$STATE/ns/$h.mnt" --uts="$STATE/ns/$h.uts" --propagation private -- \
-    /bin/bash -euc '
-      d=$1 h=$2 state=$3
-      hostname "$h"
-      # do not keep the namespace files of other hosts (and so their namespaces) alive in here
-      umount -l "$state/ns" 2>/dev/null || true
-      umount -l /run/netns 2>/dev/null || true
-      mount --bind "$d/etc-docker" /etc/docker
-      mount --bind "$d/hostname" /etc/hostname
-      mount --bind "$d/hosts" /etc/hosts
-      mount --bind "$d/run" /run
-      mount --bind "$d/lib-docker" /var/lib/docker
-      mount --bind "$d/log" /var/log
-      # like a Debian server with docker.io, `docker` is the engine'"'"'s own 20.10 CLI: hide any
-      # newer CLI this machine has in /usr/local/bin (it would shadow /usr/bin/docker on PATH)
-      if [ -e /usr/local/bin/docker ] && [ -x /usr/bin/docker ]; then
-        mount --bind /usr/bin/docker /usr/local/bin/docker
-      fi
-    ' _ "$d" "$h" "$STATE"
+  rm -f "$d/run/dolab-ready"
+  (cd / && exec nsenter --net="$(netns_of "$h")" -- \
+    unshare --mount="$STATE/ns/$h.mnt" --uts="$STATE/ns/$h.uts" --pid --fork --mount-proc \
+    --propagation private -- /bin/bash "$HERE/host-init.sh" "$d" "$h" "$STATE" \
+    </dev/null >"$d/holder.log" 2>&1 9>&-) &
+  local unshare_pid=$! holder=
+  for ((i = 0; i < 100; i++)); do
+    if [ -f "$d/run/dolab-ready" ]; then
+      holder=$(pgrep -P "$unshare_pid" | head -n1)
+      [ -n "$holder" ] && break
+    fi
+    kill -0 "$unshare_pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  [ -n "$holder" ] || die "could not create the namespaces of $h: $(cat "$d/holder.log" 2>/dev/null)"
+  echo "$holder" >"$STATE/ns/$h.holder"
 
   # sshd: host key per lab, key-only root login, listening on the host's address only
   ssh-keygen -q -t ed25519 -N '' -C "$h" -f "$d/ssh/ssh_host_ed25519_key"
@@ -528,6 +529,15 @@ cmd_down() {
   local quiet=${1:-} round pids m h f mine
   [ "$quiet" = quiet ] || log "stopping lab processes"
   mine=$(ancestors)
+  # killing a host's PID 1 (the tini holder) makes the kernel kill every process in its PID
+  # namespace and in the namespaces below it (the containers)
+  for f in "$STATE"/ns/*.holder; do
+    [ -e "$f" ] || continue
+    m=$(cat "$f")
+    if [[ "$m" =~ ^[0-9]+$ ]] && [ "$(cat "/proc/$m/comm" 2>/dev/null)" = tini ]; then
+      kill -KILL "$m" 2>/dev/null || true
+    fi
+  done
   for round in 1 2 3 4 5 6 7 8 9 10; do
     # leave out our own ancestors before expanding to descendants: a caller whose command line
     # names the state dir must survive, and so must this script's own subshells

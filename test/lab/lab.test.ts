@@ -181,6 +181,53 @@ async function waitEtcd(): Promise<void> {
     throw new Error("etcd on lab1 did not answer on 10.210.0.11:2379 within 20 s");
 }
 
+function comm(pid: number): string {
+    try {
+        return fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+    } catch {
+        return "";
+    }
+}
+
+/**
+ * Every process of the lab, as PIDs of the machine's PID namespace: those in a lab network
+ * namespace or a lab host's PID namespace, and all their descendants (the containers).
+ */
+function labProcesses(): number[] {
+    const nets = new Set(
+        fs.readdirSync("/run/netns").filter((n) => n.startsWith("dolab-")).map((n) => `net:[${fs.statSync(`/run/netns/${n}`).ino}]`),
+    );
+    const pidNs = new Set(
+        fs.readdirSync(`${STATE}/ns`).filter((n) => n.endsWith(".holder"))
+            .map((n) => fs.readlinkSync(`/proc/${fs.readFileSync(`${STATE}/ns/${n}`, "utf8").trim()}/ns/pid`)),
+    );
+    expect(nets.size).toBe(current.hosts.length);
+    expect(pidNs.size).toBe(current.hosts.length);
+    const parent = new Map<number, number>();
+    const keep = new Set<number>();
+    for (const e of fs.readdirSync("/proc")) {
+        if (!/^\d+$/.test(e)) continue;
+        const pid = Number(e);
+        try {
+            const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+            parent.set(pid, Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+            if (nets.has(fs.readlinkSync(`/proc/${pid}/ns/net`)) || pidNs.has(fs.readlinkSync(`/proc/${pid}/ns/pid`))) keep.add(pid);
+        } catch {
+            /* gone meanwhile */
+        }
+    }
+    for (let changed = true; changed; ) {
+        changed = false;
+        for (const [pid, ppid] of parent) {
+            if (!keep.has(pid) && keep.has(ppid)) {
+                keep.add(pid);
+                changed = true;
+            }
+        }
+    }
+    return [...keep];
+}
+
 function restart(name: string): number {
     const t0 = Date.now();
     on(name, current.restartCommand.join(" "));
@@ -271,6 +318,12 @@ describe("lab.sh basics", () => {
         expect(facts[0]!.info[1]).not.toBe(facts[1]!.info[1]);
         expect(facts.map((f) => f.viaSocket)).toEqual(facts.map((f) => f.info[1]));
         for (const f of facts) expect(f.info[2]).toMatch(/^20\.10\./);
+        // each host has its own PID namespace: its ps shows one dockerd (its own) under PID 1 tini
+        for (const h of current.hosts) {
+            expect(on(h.name, "cat /proc/1/comm")).toBe("tini");
+            expect(on(h.name, "ps -e -o comm= | grep -cx dockerd")).toBe("1");
+            expect(on(h.name, "ps -e -o pid=,comm= | awk '$2 == \"dockerd\" {print $1}'")).toBe(on(h.name, "dolab-dockerd pid"));
+        }
         // the hostname of the machine itself is untouched
         expect(os.hostname()).not.toMatch(/^lab\d+$/);
     });
@@ -436,13 +489,11 @@ describe("lab.sh up on another size, and down", () => {
     });
 
     it("down removes processes, mounts, namespaces, links, iptables rules and state; twice is fine", () => {
-        // container processes too: note their PIDs in the machine's PID namespace
-        const pids: number[] = [];
-        for (const h of current.hosts) {
-            on(h.name, `docker run -d --name leftover ${current.images.busybox} sleep 3600`);
-            pids.push(Number(on(h.name, "docker inspect -f '{{.State.Pid}}' leftover")));
-            pids.push(Number(on(h.name, "dolab-dockerd pid")));
-            pids.push(Number(on(h.name, "cat /run/sshd.pid")));
+        for (const h of current.hosts) on(h.name, `docker run -d --name leftover ${current.images.busybox} sleep 3600`);
+        const pids = labProcesses();
+        const comms = pids.map((p) => comm(p));
+        for (const c of ["tini", "sshd", "dockerd", "containerd", "containerd-shim", "sleep"]) {
+            expect(comms.filter((x) => x === c).length, `${c} processes of the lab`).toBeGreaterThanOrEqual(3);
         }
         const r = lab("down");
         expect(r.code, r.stderr).toBe(0);

@@ -1,0 +1,25 @@
+#!/bin/bash
+# host-init.sh DIR HOST STATE: PID 1 of a lab host, run by lab.sh inside fresh mount, UTS and
+# PID namespaces (and the host's network namespace). Gives the host its hostname and its own
+# /etc/docker, /etc/hostname, /etc/hosts, /run (= /var/run), /var/lib/docker and /var/log, then
+# becomes tini, which holds the namespaces open and reaps orphans (e.g. a dockerd detached by
+# setsid whose starter exited).
+set -euo pipefail
+d=$1 h=$2 state=$3
+hostname "$h"
+# do not keep the namespace files of other hosts (and so their namespaces) alive in here
+umount -l "$state/ns" 2>/dev/null || true
+umount -l /run/netns 2>/dev/null || true
+mount --bind "$d/etc-docker" /etc/docker
+mount --bind "$d/hostname" /etc/hostname
+mount --bind "$d/hosts" /etc/hosts
+mount --bind "$d/run" /run
+mount --bind "$d/lib-docker" /var/lib/docker
+mount --bind "$d/log" /var/log
+# like a Debian server with docker.io, `docker` is the engine's own 20.10 CLI: hide any newer
+# CLI this machine has in /usr/local/bin (it would shadow /usr/bin/docker on PATH)
+if [ -e /usr/local/bin/docker ] && [ -x /usr/bin/docker ]; then
+  mount --bind /usr/bin/docker /usr/local/bin/docker
+fi
+touch /run/dolab-ready
+exec /usr/bin/tini -s -- sleep infinity
