@@ -1,7 +1,7 @@
 #!/bin/bash
 # host-init.sh DIR HOST STATE: PID 1 of a lab host, run by lab.sh inside fresh mount, UTS and
 # PID namespaces (and the host's network namespace). Gives the host its hostname and its own
-# /etc/docker, /etc/hostname, /etc/hosts, /run (= /var/run), /var/lib/docker and /var/log, then
+# /etc/docker, /etc/hostname, /etc/hosts, /etc/resolv.conf, /run (= /var/run), /var/lib/docker and /var/log, then
 # becomes tini, which holds the namespaces open and reaps orphans (e.g. a dockerd detached by
 # setsid whose starter exited).
 set -euo pipefail
@@ -13,6 +13,7 @@ umount -l /run/netns 2>/dev/null || true
 mount --bind "$d/etc-docker" /etc/docker
 mount --bind "$d/hostname" /etc/hostname
 mount --bind "$d/hosts" /etc/hosts
+mount --bind "$d/resolv.conf" /etc/resolv.conf
 mount --bind "$d/run" /run
 mount --bind "$d/lib-docker" /var/lib/docker
 mount --bind "$d/log" /var/log

@@ -250,6 +250,9 @@ create_host() { # $1 = K
     for ((i = 1; i <= N; i++)); do printf '%s\tlab%s\n' "$(host_addr "$i")" "$i"; done
   } >"$d/hosts"
   echo "$h" >"$d/run/dolab-host"
+  # no outside name servers: the lab must not send anything off the machine (nothing answers on
+  # the machine's bridge address, so outside names simply fail)
+  printf '# lab host %s: no outside DNS (written by lab/lab.sh)\nnameserver %s\n' "$h" "$BRIDGE_ADDR" >"$d/resolv.conf"
 
   # network namespace + veth to the bridge
   ip netns add "${NS_PREFIX}$h"
