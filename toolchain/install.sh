@@ -217,7 +217,7 @@ install_docker() {
   if ! GO="$GO" bash "$script" "$TC_BIN" 2>&1 | tee "$log" | sed 's/^/  /'; then
     printf 'toolchain: error: %s %s: toolchain/build-docker-provider.sh failed (above; log: %s)\n' \
       "$name" "$DOCKER_RELEASE" "$log" >&2
-    record "$name" "$DOCKER_RELEASE" "FAILED (go build)" "$((SECONDS - start))" 0
+    record "$name" "$DOCKER_RELEASE" "FAILED (build script)" "$((SECONDS - start))" 0
     FAILED=1
     return 0
   fi
