@@ -54,6 +54,7 @@ let consul: FakeConsul | undefined;
 let stack: Stack | undefined;
 let destroyed = false;
 let upLog = "";
+let upSucceeded = false;
 
 /** Full path of NAME on PATH, or "" . */
 function which(name: string): string {
@@ -217,6 +218,7 @@ describe("provider plugins", () => {
         const result = await stack!.up({ color: "never", ...PLUGIN_LOG });
         upLog = result.stderr;
         expect(result.summary.result).toBe("succeeded");
+        upSucceeded = true;
         const out = Object.fromEntries(Object.entries(result.outputs).map(([k, v]) => [k, v.value]));
         expect(out.commandStdout).toBe(marker);
         expect(out.networkName).toBe(`smoke-${marker}`);
@@ -255,6 +257,8 @@ describe("provider plugins", () => {
     }, 600_000);
 
     it("destroys what it created", async () => {
+        // Only meaningful after a successful up: otherwise "gone" would prove nothing.
+        expect(upSucceeded).toBe(true);
         const result = await stack!.destroy({ color: "never" });
         destroyed = true;
         expect(result.summary.result).toBe("succeeded");
