@@ -4,7 +4,7 @@
  *
  * Run as root: npx vitest run test/lab   (about 3-4 minutes)
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
@@ -234,10 +234,43 @@ function restart(name: string): number {
     return (Date.now() - t0) / 1000;
 }
 
-beforeAll(() => {
+/**
+ * One lab per machine: a test file that builds and tears down labs holds this lock for its whole
+ * run, so two such files (this one, test/e2e, or a second run of either) never pull the lab from
+ * under each other. lab.sh's own lock only serialises single up/down calls.
+ */
+const SESSION_LOCK = "/run/lock/docker-overlay-lab.session";
+let sessionLock: ChildProcess | undefined;
+
+function holdSessionLock(timeoutMs: number): Promise<ChildProcess> {
+    return new Promise((resolve, reject) => {
+        fs.mkdirSync(path.dirname(SESSION_LOCK), { recursive: true });
+        // flock holds the lock while `cat` runs; closing its stdin (or our death) releases it
+        const p = spawn("flock", ["-x", "-w", String(Math.floor(timeoutMs / 1000)), SESSION_LOCK, "-c", "echo locked; exec cat"], {
+            stdio: ["pipe", "pipe", "inherit"],
+        });
+        let said = false;
+        const t = setTimeout(() => console.log(`waiting for ${SESSION_LOCK}: another test file is using the lab`), 2000);
+        p.stdout.on("data", (d: Buffer) => {
+            if (!said && d.toString().includes("locked")) {
+                said = true;
+                clearTimeout(t);
+                resolve(p);
+            }
+        });
+        p.on("exit", (code) => {
+            clearTimeout(t);
+            if (!said) reject(new Error(`could not take ${SESSION_LOCK} (flock exited ${code})`));
+        });
+    });
+}
+
+beforeAll(async () => {
     if (process.getuid?.() !== 0) throw new Error("test/lab needs root (it builds the lab with lab/lab.sh)");
-});
+    sessionLock = await holdSessionLock(20 * 60_000);
+}, 20 * 60_000 + 10_000);
 afterAll(() => {
+    sessionLock?.stdin?.end();
     fs.rmSync(tmp, { recursive: true, force: true });
 });
 
