@@ -67,7 +67,8 @@ install_node() {
 # empty: then the module's version list is asked for), else the Go error.
 go_error() {
   local module="$1" version="${2:-latest}" out
-  out="$(cd "$TC_HOME" || exit; GOFLAGS=-mod=mod "$GO" mod download -json "$module@$version" 2>&1)" || true
+  # Run outside any module, so only MODULE@VERSION itself is asked for.
+  out="$(cd "$TC_HOME" || exit; "$GO" mod download -json "$module@$version" 2>&1)" || true
   if grep -q '"Error"' <<<"$out"; then
     sed -nE 's/^[[:space:]]*"Error": "(.*)",?$/\1/p' <<<"$out" | sed 's/\\n\\t/ /g; s/\\"/"/g'
   elif ! grep -q '"Version"' <<<"$out"; then
@@ -92,7 +93,7 @@ build_go() {
   local err
   err="$(go_error "$module" "$goversion")"
   if [[ -n "$err" ]]; then
-    printf 'toolchain: error: %s %s cannot be built: the Go module proxy does not serve %s@%s.\n  go: %s\n' \
+    printf 'toolchain: error: %s %s cannot be built: go could not get %s@%s.\n  go: %s\n' \
       "$name" "$release" "$module" "${goversion:-latest}" "$err" >&2
     record "$name" "$release" "FAILED (not served)" "$((SECONDS - start))" 0
     FAILED=1
