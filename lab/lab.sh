@@ -220,6 +220,12 @@ load_images() { # $1 = host name
 # ---------------------------------------------------------------------------------------------
 # up
 # ---------------------------------------------------------------------------------------------
+check_subnet() {
+  local clash
+  clash=$(ip -4 -o addr show | awk -v b="$BRIDGE" '$2 != b && $4 ~ /^10\.210\.0\./ {print $2 " " $4}')
+  [ -z "$clash" ] || die "the lab's subnet $SUBNET is already used on this machine ($clash); the lab cannot share it"
+}
+
 setup_network() {
   if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
     ip link add "$BRIDGE" type bridge
@@ -421,12 +427,13 @@ cmd_up() {
     fi
     cmd_down quiet
   fi
-  UP_DONE=0
-  trap up_exit EXIT
 
   log "checking packages and kernel features"
   ensure_packages
   ensure_kernel
+  check_subnet
+  UP_DONE=0
+  trap up_exit EXIT
 
   log "building/reusing image root filesystems in $CACHE"
   TAR_BUSYBOX=$(image_tarball busybox)
