@@ -252,6 +252,11 @@ for r in "${RESULTS[@]}"; do
 done
 printf '%-26s %-10s %-22s %6ss\n' total '' '' "$((SECONDS - total_start))"
 echo
+# Toolchains of other pins stay (another clone or branch may use them); say what they hold.
+for other in "$TC_CACHE"/toolchain/*/; do
+  [[ "${other%/}" == "$TC_HOME" ]] && continue
+  say "other toolchain in the cache ($(($(kib "$other") / 1024)) MiB, remove it when unused): ${other%/}"
+done
 if ((FAILED)); then
   say "some components are missing (above); see docs/toolchain.md. Bin dir: $TC_BIN"
   exit 1
