@@ -9,6 +9,7 @@
 #    "vxlan":"loaded|builtin|loadable|missing",
 #    "daemonJson":{"present":true,"base64":"<the file's bytes, base64>"},
 #    "unitOptions":[{"file":"/lib/systemd/system/docker.service","line":12,"option":"cluster-store"}]}
+# interfaces: from `ip -o link` and `ip -o addr` (netlink).
 # dockerInfo: the daemon's own report (engine version, ID, registered name, swarm state), kept
 # raw so that the caller parses it; exit is docker's exit status. routes: `ip -o route get` to
 # each of PEERS; when that is lo because the peer is this host's own address, the interface that
@@ -130,18 +131,25 @@ while read -r -a fields; do
   addrs[$name]+="${addrs[$name]:+ }${fields[3]}"
 done < <(ip -o addr show 2>/dev/null || true)
 interfaces=()
-for dir in /sys/class/net/*; do
-  [[ -e $dir/mtu ]] || continue
-  name=${dir##*/}
-  mtu=$(<"$dir/mtu")
+# From netlink (`ip -o link`), not /sys/class/net: a sysfs mounted in another network namespace
+# (containers, the lab's hosts) lists that namespace's devices and MTUs, not this one's.
+#   "2: eth0@if208: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP ..."
+while read -r -a fields; do
+  ((${#fields[@]} >= 3)) || continue
+  name=${fields[1]%:}
+  name=${name%@*}
+  flags=${fields[2]}
+  mtu=0
+  for ((i = 3; i + 1 < ${#fields[@]}; i++)); do
+    if [[ ${fields[i]} == mtu ]]; then mtu=${fields[i + 1]}; break; fi
+  done
   [[ $mtu =~ ^[0-9]+$ ]] || mtu=0
   up=false
-  # operstate is "unknown" for lo and some virtual links that are up: IFF_UP is bit 0 of flags.
-  if [[ -r $dir/flags ]] && (($(<"$dir/flags") & 1)); then up=true; fi
+  if [[ $flags == *[\<,]UP[,\>]* ]]; then up=true; fi
   list=()
   for a in ${addrs[$name]-}; do list+=("$(json_str "$a")"); done
   interfaces+=("$(printf '{"name":%s,"mtu":%s,"up":%s,"addresses":[%s]}' "$(json_str "$name")" "$((10#$mtu))" "$up" "$(join , ${list[@]+"${list[@]}"})")")
-done
+done < <(ip -o link show 2>/dev/null || true)
 
 # --- routes to the peers ---------------------------------------------------------------------
 routes=()
