@@ -1,0 +1,205 @@
+// Preflight on a fresh lab of three hosts: `pulumi preview` of the lab stack (the real engine,
+// the program inline through the Automation API) fails before any resource is registered when
+// two hosts share a hostname or an engine ID, a host's SSH port is wrong, or the overlay MTU does
+// not fit the underlay, naming the hosts and the fix; and no host is changed by any of it. A
+// clean lab previews without preflight problems.
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { EngineEvent, Stack } from "@pulumi/pulumi/automation";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Lab, LabHost } from "../../scripts/labStack";
+import { LAB_JSON, readLab } from "../../scripts/labStack";
+import { daemonJsons, docker, freshLab, labStack, phase, printTimings, ssh } from "./harness";
+
+/** The provider plugins a full preview needs; without them only preflight itself can be proven. */
+const PLUGINS = ["pulumi-resource-command", "pulumi-resource-docker", "pulumi-resource-consul"];
+const pluginsBuilt = PLUGINS.every((p) => spawnSync("sh", ["-c", `command -v ${p}`]).status === 0);
+
+let lab: Lab;
+let lab1: LabHost;
+let lab2: LabHost;
+let lab3: LabHost;
+/** What must not change: every daemon.json (bytes) and every host's containers. */
+let before: { daemonJson: Record<string, string | null>; containers: Record<string, string> };
+
+/**
+ * Every host's state. First checks that this is still the lab the test created: there is one lab
+ * per machine, and another run's `lab.sh up --recreate` would otherwise read as our failure.
+ */
+function hostState(): typeof before {
+    const now = readLab(LAB_JSON).hosts.map((h) => h.hostKey);
+    if (now.join() !== lab.hosts.map((h) => h.hostKey).join())
+        throw new Error("the lab was recreated by another run during this test (its host keys changed); run this file again when no other lab or e2e test is running");
+    return {
+        daemonJson: daemonJsons(lab),
+        containers: Object.fromEntries(
+            lab.hosts.map((h) => {
+                const r = docker(h, ["ps", "-aq"]);
+                if (r.status !== 0) throw new Error(`docker ps on ${h.name}: ${r.stderr}`);
+                return [h.name, r.stdout];
+            }),
+        ),
+    };
+}
+
+interface PreviewResult {
+    ok: boolean;
+    /** The engine's output and, on failure, the error's message. */
+    text: string;
+    /** Resources the program registered, besides the stack itself. */
+    registered: string[];
+}
+
+/** Runs `preview` of the lab stack with `overrides`; never throws for a failed preview. */
+async function preview(title: string, overrides: Record<string, unknown> = {}): Promise<PreviewResult> {
+    const stack: Stack = await labStack(lab, `e2e-preflight`, overrides);
+    const lines: string[] = [];
+    const registered: string[] = [];
+    const onEvent = (e: EngineEvent) => {
+        const type = e.resourcePreEvent?.metadata.type;
+        if (type && type !== "pulumi:pulumi:Stack") registered.push(`${type} ${e.resourcePreEvent!.metadata.urn.split("::").at(-1)}`);
+    };
+    let result: PreviewResult;
+    try {
+        await phase(`preflight: preview ${title}`, () => stack.preview({ onOutput: (s) => lines.push(s), onEvent }));
+        result = { ok: true, text: lines.join(""), registered };
+    } catch (e) {
+        result = { ok: false, text: `${lines.join("")}\n${(e as Error).message}`, registered };
+    }
+    console.log(`[e2e] preview ${title}:\n${lines.join("")}`);
+    return result;
+}
+
+/** A failed preview that names what it should, registered nothing and changed no host. */
+function expectRefused(r: PreviewResult, ...fragments: string[]): void {
+    expect(r.ok, r.text).toBe(false);
+    expect(r.text).toContain("preflight found");
+    expect(r.text).toContain("nothing was changed on any host");
+    for (const f of fragments) expect(r.text).toContain(f);
+    expect(r.registered).toEqual([]);
+    expect(hostState()).toEqual(before);
+    // The private key never reaches the output.
+    const keyLine = fs.readFileSync(lab.privateKeyPath, "utf8").split("\n")[1]!;
+    expect(r.text).not.toContain(keyLine);
+}
+
+/** lab.sh's own lock: while held, another session's lab.sh waits instead of rebuilding the lab. */
+const LAB_LOCK = "/run/lock/docker-overlay-lab.lock";
+let lockHolder: ChildProcess | undefined;
+
+/** Holds LAB_LOCK in a process group of our own until released (lab.sh waits up to 600 s). */
+async function holdLabLock(): Promise<void> {
+    const child = spawn("flock", ["-w", "600", LAB_LOCK, "sh", "-c", "echo locked; exec sleep 3600"], { detached: true, stdio: ["ignore", "pipe", "inherit"] });
+    lockHolder = child;
+    await new Promise<void>((resolve, reject) => {
+        child.stdout!.once("data", () => resolve());
+        child.once("exit", (code) => reject(new Error(`flock ${LAB_LOCK} exited with ${code}`)));
+    });
+}
+function releaseLabLock(): void {
+    if (lockHolder?.pid && lockHolder.exitCode === null) process.kill(-lockHolder.pid, "SIGTERM");
+    lockHolder = undefined;
+}
+
+beforeAll(async () => {
+    // One lab per machine, shared with other sessions (/work/shared/notes/lab-sharing.md): build
+    // it, then hold lab.sh's lock so nobody rebuilds it under this test; if someone did between
+    // the two, build it again.
+    for (let attempt = 1; ; attempt++) {
+        lab = await phase("preflight: lab set-up", () => freshLab(3));
+        await holdLabLock();
+        const now = readLab(LAB_JSON);
+        if (now.hosts.map((h) => h.hostKey).join() === lab.hosts.map((h) => h.hostKey).join()) break;
+        releaseLabLock();
+        if (attempt === 3) throw new Error("another session rebuilt the lab three times while this test set it up");
+    }
+    [lab1, lab2, lab3] = lab.hosts as [LabHost, LabHost, LabHost];
+    before = hostState();
+}, 900_000);
+
+afterAll(() => {
+    releaseLabLock();
+    printTimings("preflight");
+});
+
+describe("preflight in `pulumi preview` on the lab", () => {
+    it("a clean lab has no preflight problems, and the preview says what preflight saw", async () => {
+        const r = await preview("clean");
+        expect(r.text).not.toContain("preflight found");
+        expect(r.text).toMatch(/docker-overlay: preflight checked 3 host\(s\) in \d+\.\ds, no problems \(lab1: hostname lab1, Docker 20\.10\.[\w.+~-]+, swarm inactive, eth0 10\.210\.0\.11 MTU 1500, vxlan (loaded|builtin); lab2: hostname lab2, /);
+        if (pluginsBuilt) {
+            expect(r.ok, r.text).toBe(true);
+        } else {
+            // Without provider plugins the preview stops at the first resource, after preflight.
+            expect(r.ok).toBe(false);
+            expect(r.text).toMatch(/pulumi-resource-(command|docker|consul)|no resource plugin|could not find plugin/i);
+        }
+        expect(hostState()).toEqual(before);
+    }, 300_000);
+
+    it("`mode: auto` picks kv on the lab's Docker 20.10 and says why", async () => {
+        const r = await preview("mode auto", { mode: "auto" });
+        expect(r.text).toMatch(/docker-overlay: `mode: auto` chose kv: every engine is 22 or older \(lab1 20\.10\.[\w.+~-]+, lab2 20\.10\.[\w.+~-]+, lab3 20\.10\.[\w.+~-]+\) and `kv` is set \(etcd on lab1\)/);
+        expect(r.text).not.toContain("preflight found");
+        expect(hostState()).toEqual(before);
+    }, 300_000);
+
+    it("two hosts with the same hostname: fails naming lab1 and lab2 and the fix", async () => {
+        ssh(lab, lab2, "hostname lab1");
+        try {
+            const r = await preview("same hostname");
+            expectRefused(
+                r,
+                'hosts lab1 and lab2 have the same hostname "lab1"; hosts on one overlay need distinct hostnames (classicswarm#1573). Fix: give lab2 its own hostname (`hostnamectl set-hostname NAME`), then restart Docker there so the daemon registers the new name',
+            );
+        } finally {
+            ssh(lab, lab2, "hostname lab2");
+        }
+        expect(ssh(lab, lab2, "uname -n").trim()).toBe("lab2");
+    }, 300_000);
+
+    it("two hosts with the same engine ID: fails naming lab1 and lab3 and the fix", async () => {
+        const restart = "/usr/local/sbin/dolab-dockerd restart >/dev/null";
+        const own = ssh(lab, lab3, "base64 -w0 /etc/docker/key.json");
+        const id1 = docker(lab1, ["info", "--format", "{{.ID}}"]).stdout;
+        ssh(lab, lab3, `cat > /etc/docker/key.json && ${restart}`, ssh(lab, lab1, "cat /etc/docker/key.json"));
+        try {
+            expect(docker(lab3, ["info", "--format", "{{.ID}}"]).stdout).toBe(id1);
+            const r = await preview("same engine ID");
+            expectRefused(
+                r,
+                `hosts lab1 and lab3 have the same Docker engine ID ${id1}, as cloned machines do (moby#13278). Fix: on lab3, delete /etc/docker/key.json and restart Docker so it makes a new ID`,
+            );
+        } finally {
+            ssh(lab, lab3, `base64 -d > /etc/docker/key.json && ${restart}`, own);
+        }
+        expect(docker(lab3, ["info", "--format", "{{.ID}}"]).stdout).not.toBe(id1);
+    }, 300_000);
+
+    it("a host whose SSH port is wrong: fails naming that host", async () => {
+        const hosts = lab.hosts.map((h) => ({ name: h.name, address: h.address, sshPort: h === lab2 ? 2222 : h.sshPort, sshUser: h.sshUser, hostKey: h.hostKey }));
+        const r = await preview("wrong ssh port", { hosts });
+        expectRefused(
+            r,
+            "host lab2 (root@10.210.0.12:2222) cannot be reached over SSH: connect ECONNREFUSED 10.210.0.12:2222. Fix: check `hosts[1].address` and `hosts[1].sshPort`, that sshd runs there and that this machine can reach it",
+        );
+        expect(r.text).not.toMatch(/host lab[13] /);
+    }, 300_000);
+
+    it("`network.mtu: 1500` on the lab's 1500 underlay: fails with the largest MTU that fits", async () => {
+        // From netlink: the lab hosts' /sys shows the machine's own devices, not the host's.
+        for (const h of lab.hosts) expect(ssh(lab, h, "ip -o link show eth0")).toMatch(/ mtu 1500 /);
+        const r = await preview("mtu 1500", { network: { name: "lab_overlay", subnet: "10.220.0.0/24", gateway: "10.220.0.1", mtu: 1500 } });
+        expectRefused(
+            r,
+            "`network.mtu` 1500 is more than the underlay carries on hosts lab1, lab2 and lab3 (lab1: eth0 MTU 1500; lab2: eth0 MTU 1500; lab3: eth0 MTU 1500): VXLAN adds 50 bytes, so large packets would be fragmented or lost (libnetwork#1021). Fix: set `network.mtu` to 1450 or less",
+        );
+    }, 300_000);
+
+    it("left every host as it found it", () => {
+        expect(hostState()).toEqual(before);
+        expect(lab.hosts.map((h) => ssh(lab, h, "uname -n").trim())).toEqual(["lab1", "lab2", "lab3"]);
+        expect(fs.existsSync(path.join(lab.privateKeyPath))).toBe(true);
+    });
+});
