@@ -197,36 +197,46 @@ install_provider() {
   build_go "$name" "$release" "$module" "$goversion" "$wrapper" "$mainpkg" "$module/pkg/version.Version"
 }
 
-# pulumi-resource-docker: upstream's module is refused by the proxy, so the team builds its own
-# bridge over kreuzwerker's Terraform provider with toolchain/build-docker-provider.sh
-# (docs/docker-provider.md). That script is idempotent and checks the @pulumi/docker release.
-install_docker() {
-  local name=pulumi-resource-docker script="$TC_DIR/build-docker-provider.sh"
-  if [[ ! -f "$script" ]]; then
-    install_provider "$name" "$TC_PKG_DOCKER" "$DOCKER_RELEASE" "$DOCKER_MODULE" \
-      "$DOCKER_GO_VERSION" docker docker-overlay/toolchain/docker
-    return 0
-  fi
-  if ! check_pin @pulumi/docker "$TC_PKG_DOCKER" "$DOCKER_RELEASE"; then
-    record "$name" "$TC_PKG_DOCKER" "FAILED (pins disagree)" 0 0
+# install_by_script NAME PKGNAME PKGVERSION RELEASE SCRIPT: builds NAME with the team's own
+# toolchain/SCRIPT OUT_DIR (idempotent, checks the npm release itself) into $TC_BIN. Used for the
+# plugins whose upstream module the proxy refuses: docker (our bridge over kreuzwerker's
+# provider, docs/docker-provider.md) and command (our own provider, docs/command-provider.md).
+install_by_script() {
+  local name="$1" pkgname="$2" pkgversion="$3" release="$4" script="$TC_DIR/$5"
+  if ! check_pin "$pkgname" "$pkgversion" "$release"; then
+    record "$name" "$pkgversion" "FAILED (pins disagree)" 0 0
     FAILED=1
     return 0
   fi
   local start=$SECONDS log="$TC_HOME/logs/$name.log" before after
-  before="$(kib "$("$GO" env GOMODCACHE)" "$("$GO" env GOCACHE)" "$TC_CACHE/build/docker-provider")"
-  say "$name $DOCKER_RELEASE: toolchain/build-docker-provider.sh (log: $log) ..."
+  before="$(kib "$("$GO" env GOMODCACHE)" "$("$GO" env GOCACHE)" "$TC_CACHE/build")"
+  say "$name $release: toolchain/$5 (log: $log) ..."
   if ! GO="$GO" bash "$script" "$TC_BIN" 2>&1 | tee "$log" | sed 's/^/  /'; then
-    printf 'toolchain: error: %s %s: toolchain/build-docker-provider.sh failed (above; log: %s)\n' \
-      "$name" "$DOCKER_RELEASE" "$log" >&2
-    record "$name" "$DOCKER_RELEASE" "FAILED (build script)" "$((SECONDS - start))" 0
+    printf 'toolchain: error: %s %s: toolchain/%s failed (above; log: %s)\n' "$name" "$release" "$5" "$log" >&2
+    record "$name" "$release" "FAILED (build script)" "$((SECONDS - start))" 0
     FAILED=1
     return 0
   fi
-  if grep -q 'is up to date' "$log"; then
-    record "$name" "$DOCKER_RELEASE" cached 0 "$(kib "$TC_BIN/$name")"
+  if [[ ! -x "$TC_BIN/$name" ]]; then
+    printf 'toolchain: error: toolchain/%s left no %s in %s\n' "$5" "$name" "$TC_BIN" >&2
+    record "$name" "$release" "FAILED (build script)" "$((SECONDS - start))" 0
+    FAILED=1
+  elif grep -q 'is up to date' "$log"; then
+    record "$name" "$release" cached 0 "$(kib "$TC_BIN/$name")"
   else
-    after="$(kib "$("$GO" env GOMODCACHE)" "$("$GO" env GOCACHE)" "$TC_CACHE/build/docker-provider")"
-    record "$name" "$DOCKER_RELEASE" built "$((SECONDS - start))" "$((after - before + $(kib "$TC_BIN/$name")))"
+    after="$(kib "$("$GO" env GOMODCACHE)" "$("$GO" env GOCACHE)" "$TC_CACHE/build")"
+    record "$name" "$release" built "$((SECONDS - start))" "$((after - before + $(kib "$TC_BIN/$name")))"
+  fi
+}
+
+# install_plugin NAME PKGVERSION RELEASE MODULE GOVERSION WRAPPER MAINPKG SCRIPT: with the
+# team's build script when it exists, else from upstream's module (refused by the proxy today).
+install_plugin() {
+  local name="$1" pkgversion="$2" release="$3" wrapper="$6"
+  if [[ -f "$TC_DIR/$8" ]]; then
+    install_by_script "$name" "@pulumi/$wrapper" "$pkgversion" "$release" "$8"
+  else
+    install_provider "$@"
   fi
 }
 
@@ -238,11 +248,12 @@ export PATH="$TC_NODE_BIN:$PATH"
 say "go: $("$GO" version) (GOPROXY=$("$GO" env GOPROXY))"
 install_pulumi
 install_language_nodejs
-install_provider pulumi-resource-command "$TC_PKG_COMMAND" "$COMMAND_RELEASE" "$COMMAND_MODULE" \
-  "$COMMAND_GO_VERSION" command "$COMMAND_MODULE/cmd/pulumi-resource-command"
-install_docker
-install_provider pulumi-resource-consul "$TC_PKG_CONSUL" "$CONSUL_RELEASE" "$CONSUL_MODULE" \
-  "$CONSUL_GO_VERSION" consul docker-overlay/toolchain/consul
+install_plugin pulumi-resource-command "$TC_PKG_COMMAND" "$COMMAND_RELEASE" "$COMMAND_MODULE" \
+  "$COMMAND_GO_VERSION" command "$COMMAND_MODULE/cmd/pulumi-resource-command" build-command-provider.sh
+install_plugin pulumi-resource-docker "$TC_PKG_DOCKER" "$DOCKER_RELEASE" "$DOCKER_MODULE" \
+  "$DOCKER_GO_VERSION" docker docker-overlay/toolchain/docker build-docker-provider.sh
+install_plugin pulumi-resource-consul "$TC_PKG_CONSUL" "$CONSUL_RELEASE" "$CONSUL_MODULE" \
+  "$CONSUL_GO_VERSION" consul docker-overlay/toolchain/consul build-consul-provider.sh
 
 echo
 printf '%-26s %-10s %-22s %8s %10s\n' component version result time disk
