@@ -88,8 +88,7 @@ fail() {
   {
     printf 'docker-provider: error: %s failed after %ss.\n' "$1" "$((SECONDS - start))"
     printf '  wrapper module toolchain/go/docker with %s, %s, %s\n' "$PIN_TF" "$PIN_BRIDGE" "$PIN_SDK"
-    grep -E '(^go: |: error|cannot|not available|undefined|no matching|[0-9]+:[0-9]+: )' "$LOG" | tail -n 25 | sed 's/^/  go: /' ||
-      tail -n 25 "$LOG" | sed 's/^/  /'
+    grep -v '^[[:space:]]*$' "$LOG" | tail -n 25 | sed 's/^/  | /'
     printf '  full log: %s\n' "$LOG"
   } >&2
   exit 1
