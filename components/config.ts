@@ -55,7 +55,7 @@ const image = z
     .max(255, "expected at most 255 characters");
 const containerName = z
     .string()
-    .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, "expected letters, digits, '_', '.' or '-' (at most 63), as Docker container names allow");
+    .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{1,62}$/, "expected 2 to 63 letters, digits, '_', '.' or '-', starting with a letter or digit, as Docker names allow");
 
 const hostSchema = z.strictObject({
     /** Our name for the host, used in resource names and messages. */

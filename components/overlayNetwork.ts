@@ -36,7 +36,10 @@ export class OverlayNetwork extends pulumi.ComponentResource {
                     : {}),
                 ...(network.mtu ? { options: { [MTU_OPTION]: String(network.mtu) } } : {}),
             },
-            { parent: this, provider: args.provider, dependsOn: args.ready },
+            // Docker refuses a second network of the same name, so a change that replaces the
+            // network (subnet, MTU) removes the old one first; the engine then replaces the
+            // containers attached to it as well.
+            { parent: this, provider: args.provider, dependsOn: args.ready, deleteBeforeReplace: true },
         );
         this.name = this.network.name;
         this.registerOutputs({ name: this.name });

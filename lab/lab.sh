@@ -139,8 +139,8 @@ in_host() {
   shift
   holder=$(cat "$STATE/ns/$h.holder" 2>/dev/null) || die "lab host $h has no namespace holder; run: $0 up --recreate"
   # all five namespaces of the holder (PID 1 of the host): net, mount, uts, pid (+ its /proc).
-  # 9>&-: daemons started here must not inherit (and so hold) the lab.sh lock
-  (cd / && nsenter --target "$holder" --net --mount --uts --pid -- "$@" 9>&-)
+  # 8>&- 9>&-: daemons started here must not inherit (and so hold) the lab's locks
+  (cd / && nsenter --target "$holder" --net --mount --uts --pid -- "$@" 8>&- 9>&-)
 }
 
 lab_hosts_present() {
@@ -280,7 +280,7 @@ create_host() { # $1 = K
   (cd / && exec nsenter --net="$(netns_of "$h")" -- \
     unshare --mount="$STATE/ns/$h.mnt" --uts="$STATE/ns/$h.uts" --pid --fork --mount-proc \
     --propagation private -- /bin/bash "$HERE/host-init.sh" "$d" "$h" "$STATE" \
-    </dev/null >"$d/holder.log" 2>&1 9>&-) &
+    </dev/null >"$d/holder.log" 2>&1 8>&- 9>&-) &
   local unshare_pid=$! holder=
   for ((i = 0; i < 100; i++)); do
     if [ -f "$d/run/dolab-ready" ]; then
@@ -629,8 +629,17 @@ main() {
     *) usage >&2; exit 2 ;;
   esac
   shift
-  # one lab per machine: concurrent up/down (e.g. two test runs) wait for each other
   mkdir -p /run/lock
+  # One lab per machine, and a test file uses it for minutes: up/down wait while a test holds
+  # the session lock. A test that holds it itself says so with DOCKER_OVERLAY_LAB_SESSION=held.
+  if [[ $cmd != status && ${DOCKER_OVERLAY_LAB_SESSION:-} != held ]]; then
+    exec 8>/run/lock/docker-overlay-lab.session
+    if ! flock -n 8; then
+      log "a test is using the lab (lock /run/lock/docker-overlay-lab.session); waiting for it to finish"
+      flock -w 1800 8 || die "gave up after 30 min waiting for the test that uses the lab"
+    fi
+  fi
+  # one lab per machine: concurrent up/down (e.g. two test runs) wait for each other
   exec 9>/run/lock/docker-overlay-lab.lock
   if ! flock -n 9; then
     log "another lab.sh is running; waiting for it (lock /run/lock/docker-overlay-lab.lock)"

@@ -268,6 +268,8 @@ function holdSessionLock(timeoutMs: number): Promise<ChildProcess> {
 beforeAll(async () => {
     if (process.getuid?.() !== 0) throw new Error("test/lab needs root (it builds the lab with lab/lab.sh)");
     sessionLock = await holdSessionLock(20 * 60_000);
+    // lab.sh waits while anyone holds the session lock, except when its caller holds it.
+    process.env.DOCKER_OVERLAY_LAB_SESSION = "held";
 }, 20 * 60_000 + 10_000);
 afterAll(() => {
     sessionLock?.stdin?.end();

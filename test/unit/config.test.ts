@@ -93,6 +93,7 @@ describe("parseConfig refuses, naming the key, the value and the fix", () => {
         ["an SSH port out of range", (c) => ((c.hosts[0] as Record<string, unknown>).sshPort = 70000), "`docker-overlay:hosts[0].sshPort` is 70000: expected a port from 1 to 65535"],
         ["a host key that is not a key line", (c) => ((c.hosts[0] as Record<string, unknown>).hostKey = "AAAA"), "`docker-overlay:hosts[0].hostKey` is \"AAAA\": expected one public key line"],
         ["an image with spaces", (c) => (c.services[0]!.image = "centos 7"), "`docker-overlay:services[0].image` is \"centos 7\": expected a Docker image reference"],
+        ["a one-letter container name, which Docker refuses", (c) => (c.services[0]!.name = "a"), '`docker-overlay:services[0].name` is "a": expected 2 to 63 letters'],
         ["duplicate service names", (c) => c.services.push({ name: "mycentos1", host: "node2", image: "centos:7" }), "service name \"mycentos1\" is used 2 times"],
         ["Consul registration without Consul", (c) => ((c.kv as Record<string, unknown>).backend = "etcd", ((c.services[0] as Record<string, unknown>).registerInConsul = true)), "`docker-overlay:services[0].registerInConsul` is true: needs `kv.backend: consul`"],
         ["an MTU too small", (c) => ((c.network as Record<string, unknown>).mtu = 100), "`docker-overlay:network.mtu` is 100: expected an MTU from 576 to 9000"],
