@@ -7,7 +7,7 @@
 #   toolchain/build-command-provider.sh OUT_DIR      -> OUT_DIR/pulumi-resource-command
 #
 # Idempotent: when OUT_DIR/pulumi-resource-command was built from the same inputs (module
-# sources, go.mod/go.sum, release, Go version, this script) it is kept and the script returns
+# sources without tests, go.mod/go.sum, release, Go version, this script) it is kept and the script returns
 # at once. Go's module and build caches stay where `go env` puts them (outside the clone).
 #
 # Environment:
@@ -46,7 +46,7 @@ go_version="$("$GO" env GOVERSION)"
 inputs="$(
   {
     printf 'release=%s go=%s goflags=%s\n' "$RELEASE" "$go_version" "${GOFLAGS:-}"
-    (cd "$SRC" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) -print0 |
+    (cd "$SRC" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) ! -name '*_test.go' -print0 |
       LC_ALL=C sort -z | xargs -0 sha256sum)
     sha256sum "${BASH_SOURCE[0]}"
   } | sha256sum | cut -c1-16

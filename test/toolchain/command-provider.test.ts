@@ -265,6 +265,14 @@ describe("command:local:Command", () => {
         r = await up("local-cud", program("1"));
         expect(read(log)).toBe("create-1\n"); // unchanged inputs: nothing runs
         expect(ops(r, "command:local:Command")).toEqual(["same"]);
+        // A preview of the change runs nothing and shows stdout as unknown; a refresh changes nothing.
+        const stack = await stackOf("local-cud", program("2"));
+        const pv = await stack.preview({ color: "never" });
+        expect(pv.changeSummary.update).toBe(1);
+        expect(read(log)).toBe("create-1\n");
+        const rf = await stack.refresh({ color: "never" });
+        expect(rf.summary.resourceChanges?.update ?? 0).toBe(0);
+        expect(read(log)).toBe("create-1\n");
         r = await up("local-cud", program("2"));
         expect(ops(r, "command:local:Command")).toEqual(["update"]);
         expect(r.outputs.stdout?.value).toBe("out-2");
@@ -320,6 +328,22 @@ describe("command:local:Command", () => {
         expect(r.error).toMatch(/exit status 3: running "echo about-to-fail; echo local-oops >&2; exit 3":/);
         expect(r.error).toContain("local-oops");
         expect(r.error).toContain("about-to-fail");
+    }, 120_000);
+
+    it("local.runOutput runs its command on every run", async () => {
+        const dir = path.join(tmp, "local-run");
+        fs.mkdirSync(dir);
+        const program = async () => {
+            const r = command.local.runOutput({ command: "echo ran >> log; echo run-out", dir });
+            return { stdout: r.stdout };
+        };
+        let r = await up("local-run", program);
+        expect(r.error).toBe("");
+        expect(r.outputs.stdout?.value).toBe("run-out");
+        r = await up("local-run", program);
+        expect(r.outputs.stdout?.value).toBe("run-out");
+        // Once per up (the Automation API runs up with --skip-preview).
+        expect(read(path.join(dir, "log"))).toBe("ran\nran\n");
     }, 120_000);
 
     it("refuses assetPaths clearly", async () => {
