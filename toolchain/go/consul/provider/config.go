@@ -19,7 +19,7 @@ import (
 // providerConfig is the provider's configuration, as @pulumi/consul 3.15.1's Provider sends it
 // (camelCase keys; booleans arrive JSON-encoded as strings, e.g. insecureHttps: "true").
 type providerConfig struct {
-	Address, Scheme, Datacenter, Token, HTTPAuth, Namespace string
+	Address, Scheme, Datacenter, Token, HTTPAuth, Namespace   string
 	CAFile, CAPath, CAPem, CertFile, CertPem, KeyFile, KeyPem string
 	InsecureHTTPS                                             bool
 	Headers                                                   [][2]string

@@ -6,7 +6,9 @@ import "encoding/json"
 // implements (enough for `pulumi package get-schema`); it is not upstream's schema.
 func schemaJSON(version string) string {
 	str := func(d string) map[string]any { return map[string]any{"type": "string", "description": d} }
-	secret := func(d string) map[string]any { return map[string]any{"type": "string", "secret": true, "description": d} }
+	secret := func(d string) map[string]any {
+		return map[string]any{"type": "string", "secret": true, "description": d}
+	}
 	strMap := func(d string) map[string]any {
 		return map[string]any{"type": "object", "additionalProperties": map[string]any{"type": "string"}, "description": d}
 	}
