@@ -50,7 +50,8 @@ inputs="$(
     printf 'release=%s go=%s goflags=%s\n' "$RELEASE" "$go_version" "${GOFLAGS:-}"
     (cd "$SRC" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) -print0 |
       LC_ALL=C sort -z | xargs -0 sha256sum)
-    sha256sum "${BASH_SOURCE[0]}"
+    # the script by content only: its path differs between callers (install.sh gives an absolute one)
+    sha256sum <"${BASH_SOURCE[0]}"
   } | sha256sum | cut -c1-16
 )"
 stamp="$OUT/.$NAME.inputs"
