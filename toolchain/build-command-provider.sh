@@ -48,7 +48,7 @@ inputs="$(
     printf 'release=%s go=%s goflags=%s\n' "$RELEASE" "$go_version" "${GOFLAGS:-}"
     (cd "$SRC" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) ! -name '*_test.go' -print0 |
       LC_ALL=C sort -z | xargs -0 sha256sum)
-    sha256sum "${BASH_SOURCE[0]}"
+    sha256sum <"${BASH_SOURCE[0]}"
   } | sha256sum | cut -c1-16
 )"
 stamp="$OUT/.$NAME.inputs"
