@@ -3,14 +3,14 @@
 // two hosts share a hostname or an engine ID, a host's SSH port is wrong, or the overlay MTU does
 // not fit the underlay, naming the hosts and the fix; and no host is changed by any of it. A
 // clean lab previews without preflight problems.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Lab, LabHost } from "../../scripts/labStack";
 import { LAB_JSON, readLab } from "../../scripts/labStack";
-import { daemonJsons, docker, freshLab, labStack, phase, printTimings, ssh } from "./harness";
+import { daemonJsons, docker, freshLab, holdLabSession, labStack, phase, printTimings, ssh } from "./harness";
 
 /** The provider plugins a full preview needs; without them only preflight itself can be proven. */
 const PLUGINS = ["pulumi-resource-command", "pulumi-resource-docker", "pulumi-resource-consul"];
@@ -25,7 +25,7 @@ let before: { daemonJson: Record<string, string | null>; containers: Record<stri
 
 /**
  * Every host's state. First checks that this is still the lab the test created: there is one lab
- * per machine, and another run's `lab.sh up --recreate` would otherwise read as our failure.
+ * per machine, and a rebuild by a session that ignores the session lock must not read as our failure.
  */
 function hostState(): typeof before {
     const now = readLab(LAB_JSON).hosts.map((h) => h.hostKey);
@@ -84,42 +84,15 @@ function expectRefused(r: PreviewResult, ...fragments: string[]): void {
     expect(r.text).not.toContain(keyLine);
 }
 
-/** lab.sh's own lock: while held, another session's lab.sh waits instead of rebuilding the lab. */
-const LAB_LOCK = "/run/lock/docker-overlay-lab.lock";
-let lockHolder: ChildProcess | undefined;
-
-/** Holds LAB_LOCK in a process group of our own until released (lab.sh waits up to 600 s). */
-async function holdLabLock(): Promise<void> {
-    const child = spawn("flock", ["-w", "600", LAB_LOCK, "sh", "-c", "echo locked; exec sleep 3600"], { detached: true, stdio: ["ignore", "pipe", "inherit"] });
-    lockHolder = child;
-    await new Promise<void>((resolve, reject) => {
-        child.stdout!.once("data", () => resolve());
-        child.once("exit", (code) => reject(new Error(`flock ${LAB_LOCK} exited with ${code}`)));
-    });
-}
-function releaseLabLock(): void {
-    if (lockHolder?.pid && lockHolder.exitCode === null) process.kill(-lockHolder.pid, "SIGTERM");
-    lockHolder = undefined;
-}
-
 beforeAll(async () => {
-    // One lab per machine, shared with other sessions (/work/shared/notes/lab-sharing.md): build
-    // it, then hold lab.sh's lock so nobody rebuilds it under this test; if someone did between
-    // the two, build it again.
-    for (let attempt = 1; ; attempt++) {
-        lab = await phase("preflight: lab set-up", () => freshLab(3));
-        await holdLabLock();
-        const now = readLab(LAB_JSON);
-        if (now.hosts.map((h) => h.hostKey).join() === lab.hosts.map((h) => h.hostKey).join()) break;
-        releaseLabLock();
-        if (attempt === 3) throw new Error("another session rebuilt the lab three times while this test set it up");
-    }
+    // freshLab holds the lab's session lock for this file (docs/lab.md: one lab per machine).
+    lab = await phase("preflight: lab set-up", () => freshLab(3));
     [lab1, lab2, lab3] = lab.hosts as [LabHost, LabHost, LabHost];
     before = hostState();
-}, 900_000);
+}, 1800_000 + 900_000);
 
-afterAll(() => {
-    releaseLabLock();
+afterAll(async () => {
+    (await holdLabSession())();
     printTimings("preflight");
 });
 
