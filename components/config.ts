@@ -149,7 +149,9 @@ export const configSchema = z.strictObject({
         error: "expected `kv` (Docker 22 and older, external KV store), `swarm` (any engine) or `auto` (kv when every engine is 22 or older and `kv` is set, else swarm)",
     }),
     hosts: z.array(hostSchema).min(1, "expected at least one host"),
-    kv: kvSchema.optional(),
+    // `{}` is "no KV store": Pulumi.yaml declares `kv` with that default, since the engine
+    // treats a declared key without a default as required.
+    kv: z.preprocess((v) => (v !== null && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 0 ? undefined : v), kvSchema.optional()),
     network: networkSchema.default({ name: "my_overlay" }),
     services: z.array(serviceSchema).default([]),
     docker: dockerSchema,

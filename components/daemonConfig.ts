@@ -50,7 +50,8 @@ export class DaemonConfig extends pulumi.ComponentResource {
                 connection: host.connection,
                 create: remoteBash(renderScript("daemon-config-backup", { ...common, ACTION: "keep" }), "daemon-config-backup"),
                 delete: remoteBash(renderScript("daemon-config-backup", { ...common, ACTION: "forget" }), "daemon-config-forget"),
-                logging: "stderr",
+                // Progress a person can follow; nothing secret passes through these scripts.
+                logging: "stdoutAndStderr",
             },
             { parent: this, dependsOn: [host.factsCommand] },
         );
@@ -101,7 +102,8 @@ export class DaemonConfig extends pulumi.ComponentResource {
                 // A changed file is applied in place (the original backup stays the original).
                 update: applyScript,
                 delete: restoreScript,
-                logging: "stderr",
+                // Progress a person can follow; nothing secret passes through these scripts.
+                logging: "stdoutAndStderr",
             },
             { parent: this, dependsOn: [this.backup], customTimeouts: { create: "10m", update: "10m", delete: "10m" } },
         );

@@ -1,7 +1,8 @@
 #!/bin/bash
 # host-init.sh DIR HOST STATE: PID 1 of a lab host, run by lab.sh inside fresh mount, UTS and
 # PID namespaces (and the host's network namespace). Gives the host its hostname and its own
-# /etc/docker, /etc/hostname, /etc/hosts, /etc/resolv.conf, /run (= /var/run), /var/lib/docker and /var/log, then
+# /etc/docker, /etc/hostname, /etc/hosts, /etc/resolv.conf, /run (= /var/run), /var/lib/docker,
+# /var/lib/docker-overlay and /var/log, then
 # becomes tini, which holds the namespaces open and reaps orphans (e.g. a dockerd detached by
 # setsid whose starter exited).
 set -euo pipefail
@@ -16,6 +17,8 @@ mount --bind "$d/hosts" /etc/hosts
 mount --bind "$d/resolv.conf" /etc/resolv.conf
 mount --bind "$d/run" /run
 mount --bind "$d/lib-docker" /var/lib/docker
+# docker-overlay keeps each host's original daemon.json here: it must be the host's own
+mount --bind "$d/lib-docker-overlay" /var/lib/docker-overlay
 mount --bind "$d/log" /var/log
 # like a Debian server with docker.io, `docker` is the engine's own 20.10 CLI: hide any newer
 # CLI this machine has in /usr/local/bin (it would shadow /usr/bin/docker on PATH)

@@ -9,7 +9,7 @@
 #   - network namespace dolab-labK, eth0 = 10.210.0.(10+K)/24 on the bridge dolab0 (10.210.0.1)
 #   - UTS namespace with hostname labK
 #   - mount namespace in which /etc/docker, /etc/hostname, /etc/hosts, /run (= /var/run),
-#     /var/lib/docker and /var/log are the host's own directories under
+#     /var/lib/docker, /var/lib/docker-overlay and /var/log are the host's own directories under
 #     /var/lib/docker-overlay-lab/hosts/labK/
 # with an sshd (key-only root login) on eth0:22 and Debian's dockerd 20.10, both started inside
 # those namespaces. docs/lab.md explains the design, lab.json and the troubleshooting.
@@ -248,7 +248,7 @@ create_host() { # $1 = K
   local k=$1 h="lab$1" d addr i
   d=$(host_dir "$h")
   addr=$(host_addr "$k")
-  mkdir -p "$d"/{etc-docker,run/sshd,lib-docker,log,ssh}
+  mkdir -p "$d"/{etc-docker,run/sshd,lib-docker,lib-docker-overlay,log,ssh}
   chmod 0755 "$d/run/sshd"
   echo "$h" >"$d/hostname"
   {
@@ -445,10 +445,12 @@ cmd_up() {
   chmod 0700 "$STATE/ssh"
   echo "$N" >"$STATE/size"
   # mount points the hosts bind over; remember the ones we created so `down` removes them again
-  if [ ! -d /var/lib/docker ]; then
-    mkdir -p /var/lib/docker
-    echo /var/lib/docker >>"$STATE/created-dirs"
-  fi
+  for dir in /var/lib/docker /var/lib/docker-overlay; do
+    if [ ! -d "$dir" ]; then
+      mkdir -p "$dir"
+      echo "$dir" >>"$STATE/created-dirs"
+    fi
+  done
   mkdir -p /etc/docker
   # namespace bind files must live on a private mount, otherwise unshare cannot persist a mount
   # namespace (the bind would propagate into the namespace itself)

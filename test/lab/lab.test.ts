@@ -375,6 +375,14 @@ describe("lab.sh basics", () => {
         on("lab1", "rm /etc/docker/daemon.json");
     });
 
+    it("/var/lib/docker-overlay (where the stack keeps each host's original daemon.json) is each host's own", () => {
+        on("lab1", "echo lab1 > /var/lib/docker-overlay/probe");
+        expect(onRun("lab2", "cat /var/lib/docker-overlay/probe").code).not.toBe(0);
+        expect(fs.existsSync("/var/lib/docker-overlay/probe")).toBe(false);
+        expect(fs.readFileSync(`${STATE}/hosts/lab1/lib-docker-overlay/probe`, "utf8")).toBe("lab1\n");
+        on("lab1", "rm /var/lib/docker-overlay/probe");
+    });
+
     it("the restart command restarts dockerd, and fails with the daemon's error for an invalid daemon.json", () => {
         const before = on("lab2", "dolab-dockerd pid");
         on("lab2", `echo '{"labels": ["restarted=yes"]}' > /etc/docker/daemon.json`);

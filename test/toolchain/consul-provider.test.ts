@@ -133,7 +133,7 @@ function leaks(r: Run, secret: string): string[] {
             continue;
         }
         const d = e.diagnosticEvent;
-        if (d && d.severity === "debug" && d.message.startsWith("RegisterResource RPC finished: ")) {
+        if (d && (d.severity as string) === "debug" && d.message.startsWith("RegisterResource RPC finished: ")) {
             continue;
         }
         found.push(j.slice(0, 300));

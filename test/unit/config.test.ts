@@ -163,3 +163,22 @@ describe("parseConfig never crashes on hostile input", () => {
         );
     });
 });
+
+describe("Pulumi.yaml", () => {
+    it("declares every schema key, and gives every optional one a default the schema accepts", async () => {
+        const fs = await import("node:fs");
+        const { parse } = await import("yaml");
+        const { configSchema } = await import("../../components/config");
+        const project = parse(fs.readFileSync(`${__dirname}/../../Pulumi.yaml`, "utf8")) as { config: Record<string, { default?: unknown; secret?: boolean }> };
+        const declared = Object.keys(project.config).sort();
+        expect(declared).toEqual([...Object.keys(configSchema.shape), "sshPrivateKey"].sort());
+        // The engine refuses a stack that lacks a declared key without a default: only the
+        // truly required keys may have none.
+        expect(declared.filter((k) => project.config[k]!.default === undefined).sort()).toEqual(["hosts", "mode", "sshPrivateKey"]);
+        // With every default applied, a minimal swarm stack is valid (and `kv: {}` means no KV store).
+        const defaults = Object.fromEntries(declared.filter((k) => project.config[k]!.default !== undefined).map((k) => [k, project.config[k]!.default]));
+        const c = parseConfig({ ...defaults, mode: "swarm", hosts: [{ name: "a1", address: "10.9.0.1" }] }, "Pulumi.x.yaml");
+        expect(c.kv).toBeUndefined();
+        expect(c.network.name).toBe("my_overlay");
+    });
+});
