@@ -1,0 +1,128 @@
+// End-to-end helpers: a fresh lab, commands on its hosts, and the lab stack run through the
+// Automation API with the real engine and providers (the toolchain's binaries on PATH).
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import type { Stack } from "@pulumi/pulumi/automation";
+import { main } from "../../program";
+import { defaultWorkDir, Lab, labConfig, LAB_JSON, LabHost, openStack, readLab, REPO } from "../../scripts/labStack";
+
+const timings: [string, number][] = [];
+/** Runs `fn`, printing and recording how long it took. */
+export async function phase<T>(name: string, fn: () => Promise<T> | T): Promise<T> {
+    const t0 = Date.now();
+    try {
+        return await fn();
+    } finally {
+        const s = (Date.now() - t0) / 1000;
+        timings.push([name, s]);
+        console.log(`[e2e] ${name}: ${s.toFixed(1)}s`);
+    }
+}
+export function printTimings(title: string): void {
+    console.log(`\n[e2e] ${title} timings\n` + timings.map(([n, s]) => `  ${n.padEnd(28)} ${s.toFixed(1)}s`).join("\n"));
+}
+
+/**
+ * The lab is one per machine: a test file that uses it holds this lock for its whole run (as
+ * test/lab does), so no other test file rebuilds the lab under it. Released when the returned
+ * function is called or the process ends.
+ */
+export const SESSION_LOCK = "/run/lock/docker-overlay-lab.session";
+let releaseSession: (() => void) | undefined;
+export async function holdLabSession(timeoutSeconds = 1800): Promise<() => void> {
+    if (releaseSession) return releaseSession;
+    fs.mkdirSync("/run/lock", { recursive: true });
+    const p: ChildProcess = spawn("flock", ["-x", "-w", String(timeoutSeconds), SESSION_LOCK, "-c", "echo locked; exec cat"], { stdio: ["pipe", "pipe", "inherit"] });
+    const waiting = setTimeout(() => console.log(`[e2e] waiting for ${SESSION_LOCK}: another test file is using the lab`), 2000);
+    await new Promise<void>((resolve, reject) => {
+        p.stdout!.once("data", () => resolve());
+        p.once("exit", (code) => reject(new Error(`could not take ${SESSION_LOCK} (flock exited ${code})`)));
+    }).finally(() => clearTimeout(waiting));
+    // lab.sh run by this process must not wait for the lock this process holds.
+    process.env.DOCKER_OVERLAY_LAB_SESSION = "held";
+    releaseSession = () => {
+        p.stdin?.end();
+        delete process.env.DOCKER_OVERLAY_LAB_SESSION;
+        releaseSession = undefined;
+    };
+    return releaseSession;
+}
+
+/** A fresh lab of `n` hosts (everything from a previous lab removed first), held for this test file. */
+export async function freshLab(n: number): Promise<Lab> {
+    await holdLabSession();
+    execFileSync("bash", ["lab/lab.sh", "up", String(n), "--recreate"], { cwd: REPO, stdio: ["ignore", "inherit", "inherit"] });
+    return readLab(LAB_JSON);
+}
+
+export function removeLab(): void {
+    execFileSync("bash", ["lab/lab.sh", "down"], { cwd: REPO, stdio: ["ignore", "inherit", "inherit"] });
+}
+
+/** Runs a shell command on a lab host over SSH (pinned host key); returns stdout, throws on failure. */
+export function ssh(lab: Lab, host: LabHost, command: string, input?: string): string {
+    const r = sshResult(lab, host, command, input);
+    if (r.status !== 0) throw new Error(`ssh ${host.name} ${command}: exit ${r.status}: ${r.stderr}`);
+    return r.stdout;
+}
+
+export function sshResult(lab: Lab, host: LabHost, command: string, input?: string) {
+    const known = `${lab.privateKeyPath}.known-${host.name}`;
+    fs.writeFileSync(known, `${host.address} ${host.hostKey}\n`);
+    const r = spawnSync(
+        "ssh",
+        ["-i", lab.privateKeyPath, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", `UserKnownHostsFile=${known}`, "-o", "StrictHostKeyChecking=yes", `${host.sshUser}@${host.address}`, command],
+        { encoding: "utf8", input: input ?? "", timeout: 120_000 },
+    );
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The docker CLI against a host's daemon, from this machine (through the host's socket). */
+export function docker(host: LabHost, args: string[]): { status: number | null; stdout: string; stderr: string } {
+    const r = spawnSync("docker", ["-H", `unix://${host.dockerSocket}`, ...args], { encoding: "utf8", timeout: 120_000 });
+    return { status: r.status, stdout: r.stdout.trim(), stderr: r.stderr.trim() };
+}
+
+/**
+ * An HTTP GET with busybox wget that prints the status line to stderr. Debian's static busybox
+ * wget crashes (SIGSEGV) with its own -T timeout option, so busybox `timeout` bounds it instead.
+ */
+export function httpGet(url: string, seconds = 5): string[] {
+    // Under `sh` (and not its last command, or sh would exec it): PID 1 of a container ignores
+    // the SIGTERM that busybox timeout sends, and then wget waits out TCP's 2-minute timeout.
+    return ["sh", "-c", `timeout ${seconds} wget -S -O /dev/null '${url}'; exit $?`];
+}
+
+/** Every host's /etc/docker/daemon.json as bytes (base64), or null where there is none. */
+export function daemonJsons(lab: Lab): Record<string, string | null> {
+    return Object.fromEntries(
+        lab.hosts.map((h) => {
+            const out = ssh(lab, h, "if [ -e /etc/docker/daemon.json ]; then base64 -w0 /etc/docker/daemon.json; else echo ABSENT; fi").trim();
+            return [h.name, out === "ABSENT" ? null : out];
+        }),
+    );
+}
+
+/** The lab stack, configured from Pulumi.lab.yaml plus `overrides`, in its own work dir. */
+export function labStack(lab: Lab, stackName: string, overrides: Record<string, unknown> = {}): Promise<Stack> {
+    const workDir = defaultWorkDir(stackName);
+    fs.rmSync(workDir, { recursive: true, force: true });
+    return openStack({
+        stackName,
+        workDir,
+        config: labConfig(lab, overrides),
+        privateKey: fs.readFileSync(lab.privateKeyPath, "utf8"),
+        program: () => main(),
+    });
+}
+
+/** Counts of each operation in an engine summary, without the "same" ones. */
+export function changes(summary: Record<string, number> | undefined): Record<string, number> {
+    return Object.fromEntries(Object.entries(summary ?? {}).filter(([op, n]) => op !== "same" && n > 0));
+}
+
+/** Output lines of the engine, collected for checks (e.g. that no secret was printed). */
+export function collector(): { lines: string[]; onOutput: (s: string) => void } {
+    const lines: string[] = [];
+    return { lines, onOutput: (s) => { lines.push(s); process.stdout.write(s); } };
+}
