@@ -48,7 +48,9 @@ case $ACTION in
     ;;
   forget)
     rm -f -- "$orig" "$orig_absent" "$STATE_DIR/daemon.json.prev" "$STATE_DIR/daemon.json.prev-absent"
-    if [[ -d $STATE_DIR ]]; then rmdir --ignore-fail-on-non-empty -- "$STATE_DIR"; fi
+    # Tidy up the directory if it is ours and empty; it may be a mount point, or hold other
+    # state: leaving it is harmless.
+    if [[ -d $STATE_DIR ]]; then rmdir -- "$STATE_DIR" 2>/dev/null || true; fi
     printf '{"forgotten":true}\n'
     ;;
   *)

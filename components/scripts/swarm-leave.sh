@@ -54,5 +54,5 @@ if [[ $state != inactive ]]; then
   fi
 fi
 rm -f -- "$marker_file"
-if [[ -d $STATE_DIR ]]; then rmdir --ignore-fail-on-non-empty -- "$STATE_DIR"; fi
+if [[ -d $STATE_DIR ]]; then rmdir -- "$STATE_DIR" 2>/dev/null || true; fi
 printf '{"left":%s}\n' "$left"

@@ -165,3 +165,14 @@ type logFunc func(string)
 
 func (f logFunc) status(s string) { f(s) }
 func (f logFunc) warn(s string)   { f(s) }
+
+func TestShortenKeepsShortCommandsAndCutsLongOnes(t *testing.T) {
+	if got := shorten("echo hi"); got != "echo hi" {
+		t.Fatalf("short command changed: %q", got)
+	}
+	long := strings.Repeat("x", 1000)
+	got := shorten(long)
+	if !strings.HasSuffix(got, "... (1000 characters)") || len(got) > maxShownCommand+40 {
+		t.Fatalf("long command not shortened: %q", got)
+	}
+}

@@ -137,7 +137,7 @@ func (o *output) finish() (string, string) {
 // and, unless logging is "none", its output (as upstream: "<status>: running "<cmd>":\n<out>").
 // Secret inputs are hidden; a secret command is not shown at all.
 func (o *output) failed(status string, cmd string, cmdSecret bool, logging string) error {
-	shown := fmt.Sprintf("%q", o.scrub.clean(cmd))
+	shown := fmt.Sprintf("%q", shorten(o.scrub.clean(cmd)))
 	if cmdSecret {
 		shown = "[secret command]"
 	}
@@ -148,6 +148,18 @@ func (o *output) failed(status string, cmd string, cmdSecret bool, logging strin
 	out := o.combined.String()
 	o.mu.Unlock()
 	return fmt.Errorf("%s: running %s:\n%s", status, shown, o.scrub.clean(out))
+}
+
+// maxShownCommand is how much of a command an error shows: a long command (e.g. a whole script
+// sent as base64) would bury the command's own output, which is what says what went wrong.
+const maxShownCommand = 160
+
+// shorten cuts a long command for display, saying how long it was.
+func shorten(cmd string) string {
+	if len(cmd) <= maxShownCommand {
+		return cmd
+	}
+	return fmt.Sprintf("%s... (%d characters)", cmd[:maxShownCommand], len(cmd))
 }
 
 // prevOutputs returns the stdout and stderr stored in a state (empty when absent).
