@@ -1,0 +1,112 @@
+// The end-to-end flow both modes share: preview, up, traffic across hosts, up again, preview,
+// refresh, destroy, with the host-side checks after each step. One describe per mode calls it.
+import type { Stack } from "@pulumi/pulumi/automation";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import type { Lab } from "../../scripts/labStack";
+import { changes, collector, daemonJsons, docker, freshLab, holdLabSession, httpGet, labStack, phase, printTimings, ssh } from "./harness";
+
+/** Unrelated daemon.json keys one host starts with; they must survive up and destroy byte for byte. */
+export const UNRELATED = '{\n  "log-level": "info",\n  "max-concurrent-downloads": 4\n}\n';
+
+export function overlayFlow(opts: { title: string; stackName: string; overrides: Record<string, unknown>; scope: string; afterDestroy?: (lab: Lab) => void }) {
+    let lab: Lab;
+    let stack: Stack;
+    let before: Record<string, string | null>;
+    let destroyed = false;
+    let addresses: Record<string, string> = {};
+    let release: () => void = () => {};
+
+    beforeAll(async () => {
+        release = await holdLabSession();
+        lab = await phase(`${opts.title}: lab set-up`, () => freshLab(3));
+        ssh(lab, lab.hosts[1]!, "mkdir -p /etc/docker && cat > /etc/docker/daemon.json && /usr/local/sbin/dolab-dockerd restart >/dev/null", UNRELATED);
+        before = daemonJsons(lab);
+        expect(before).toEqual({ lab1: null, lab2: Buffer.from(UNRELATED).toString("base64"), lab3: null });
+        stack = await labStack(lab, opts.stackName, opts.overrides);
+    }, 900_000);
+
+    afterAll(async () => {
+        if (stack && !destroyed) await stack.destroy({ onOutput: (s) => process.stdout.write(s) }).catch((e) => console.error(`cleanup destroy failed: ${e}`));
+        printTimings(opts.title);
+        release();
+    }, 900_000);
+
+    it("preview lists the creates and touches no host", async () => {
+        const out = collector();
+        const preview = await phase(`${opts.title}: preview`, () => stack.preview({ onOutput: out.onOutput }));
+        expect(Object.keys(changes(preview.changeSummary))).toEqual(["create"]);
+        expect(preview.changeSummary.create).toBeGreaterThan(20);
+        expect(daemonJsons(lab)).toEqual(before);
+        for (const h of lab.hosts) expect(docker(h, ["ps", "-aq"]).stdout).toBe("");
+    });
+
+    it("up converges, and its own connectivity check passed on every host", async () => {
+        const out = collector();
+        const up = await phase(`${opts.title}: up`, () => stack.up({ onOutput: out.onOutput }));
+        expect(up.summary.result).toBe("succeeded");
+        addresses = up.outputs.serviceAddresses!.value as Record<string, string>;
+        expect(Object.keys(addresses).sort()).toEqual(["gateway", "service-a", "service-b"]);
+        for (const a of Object.values(addresses)) expect(a).toMatch(/^10\.220\.0\.\d+$/);
+        const report = up.outputs.connectivityReport!.value as { from: string; results: { byAddress: boolean; byName: boolean }[] }[];
+        expect(report.map((r) => r.from).sort()).toEqual(["lab1", "lab2", "lab3"]);
+        for (const r of report) {
+            expect(r.results).toHaveLength(2);
+            for (const x of r.results) expect(x).toMatchObject({ byAddress: true, byName: true });
+        }
+        // The private key never reaches the engine's output.
+        const key = (await import("node:fs")).readFileSync(lab.privateKeyPath, "utf8").split("\n")[1]!;
+        expect(out.lines.join("")).not.toContain(key);
+    });
+
+    it("the gateway on lab1 reaches service a (lab2) and b (lab3) by address and by name: ping and HTTP 200", () => {
+        const gw = lab.hosts[0]!;
+        for (const [service, alias] of [["service-a", "a"], ["service-b", "b"]] as const) {
+            for (const where of [addresses[service]!, service, alias]) {
+                const ping = docker(gw, ["exec", "gateway", "ping", "-c", "2", "-W", "3", where]);
+                expect(ping.status, `ping ${where}: ${ping.stdout} ${ping.stderr}`).toBe(0);
+                const http = docker(gw, ["exec", "gateway", ...httpGet(`http://${where}/etc/hostname`)]);
+                expect(http.status, `GET http://${where}/: ${http.stderr}`).toBe(0);
+                expect(http.stderr).toContain("200 OK");
+            }
+        }
+    });
+
+    it(`every host lists the network with ${opts.scope} scope`, () => {
+        for (const h of lab.hosts) {
+            const r = docker(h, ["network", "inspect", "lab_overlay", "--format", "{{.Scope}} {{.Driver}}"]);
+            expect(r.stdout, `${h.name}: ${r.stderr}`).toBe(`${opts.scope} overlay`);
+        }
+    });
+
+    it("a container that is not on the overlay cannot reach service a", () => {
+        const r = docker(lab.hosts[0]!, ["run", "--rm", lab.images.busybox, ...httpGet(`http://${addresses["service-a"]}/etc/hostname`, 3)]);
+        // Not 0 (it got through) and not a crash of the client: the request timed out or was refused.
+        expect(r.status, r.stderr).not.toBe(0);
+        expect(r.status).not.toBe(139);
+        expect(r.stderr).not.toContain("200 OK");
+    });
+
+    it("a second up and a preview report no changes", async () => {
+        const up = await phase(`${opts.title}: no-op up`, () => stack.up({ onOutput: (s) => process.stdout.write(s) }));
+        expect(changes(up.summary.resourceChanges)).toEqual({});
+        const preview = await stack.preview({ onOutput: (s) => process.stdout.write(s) });
+        expect(changes(preview.changeSummary)).toEqual({});
+    });
+
+    it("refresh finds no drift", async () => {
+        const r = await phase(`${opts.title}: refresh`, () => stack.refresh({ onOutput: (s) => process.stdout.write(s) }));
+        expect(changes(r.summary.resourceChanges)).toEqual({});
+    });
+
+    it("destroy puts every daemon.json back byte for byte and leaves Docker running with nothing of ours", async () => {
+        await phase(`${opts.title}: destroy`, () => stack.destroy({ onOutput: (s) => process.stdout.write(s) }));
+        destroyed = true;
+        expect(daemonJsons(lab)).toEqual(before);
+        for (const h of lab.hosts) {
+            expect(docker(h, ["info", "--format", "{{.ServerVersion}}"]).status, `docker on ${h.name}`).toBe(0);
+            expect(docker(h, ["ps", "-a", "--format", "{{.Names}}"]).stdout, `containers on ${h.name}`).toBe("");
+            expect(docker(h, ["network", "ls", "--filter", "name=lab_overlay", "-q"]).stdout, `network on ${h.name}`).toBe("");
+        }
+        opts.afterDestroy?.(lab);
+    });
+}
