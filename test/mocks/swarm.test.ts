@@ -97,6 +97,7 @@ describe("swarm mode", () => {
             attachable: true,
             ipamConfigs: [{ subnet: "10.31.0.0/22", gateway: "10.31.0.1" }],
             options: { "com.docker.network.driver.mtu": "1450" },
+            labels: [{ label: "docker-overlay.options", value: '{"com.docker.network.driver.mtu":"1450"}' }],
         });
         expect(net.provider).toMatch(/overlay-app1-docker/);
         expect(h.declaredNamed("overlay-net-network").dependsOn).toEqual(["overlay-swarm-init-app1", "overlay-swarm-join-app2", "overlay-swarm-join-app3"]);
