@@ -5,7 +5,8 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+// The file, not the directory: Node runs this module as ESM, which does not resolve directories.
+import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation/index.js";
 import { parse, stringify } from "yaml";
 
 /** The project's root: commands run there (npm scripts and vitest both start in it). */

@@ -5,7 +5,7 @@
 #    "mtu":1500,"swarmState":"inactive","engineId":"...","clusterStore":"","daemonName":"lab1"}
 # interface/address: the route to TARGET_ADDRESS (`ip -o route get`: dev and src); when that is
 # lo because TARGET_ADDRESS is this host's own address, the interface carrying that address.
-# mtu: /sys/class/net/IF/mtu. hostname: uname -n. daemonName: the name the daemon registers
+# mtu: from `ip -o link`. hostname: uname -n. daemonName: the name the daemon registers
 # with (docker info .Name), which must differ between hosts on an overlay and which dockerd
 # only rereads when it restarts. clusterStore: the daemon's own report, read through
 # `docker system dial-stdio` because docker CLI 23+ no longer knows the field.
@@ -88,9 +88,11 @@ if [[ $interface == lo ]]; then
   done < <(ip -o addr show)
 fi
 [[ -n $address ]] || die 1 "cannot tell this host's address towards $TARGET_ADDRESS from: $(one_line "$route")"
-mtu_file=/sys/class/net/$interface/mtu
-[[ -r $mtu_file ]] || die 1 "cannot read the MTU of $interface ($mtu_file)"
-mtu=$(<"$mtu_file")
+# From netlink (ip), not /sys/class/net: /sys shows the devices of the network namespace it was
+# mounted in, which need not be this process's (it is not on the lab's hosts).
+link=$(ip -o link show dev "$interface" 2>/dev/null) || die 1 "cannot read the link of $interface (ip -o link show dev $interface)"
+[[ $link =~ [[:space:]]mtu[[:space:]]([0-9]+) ]] || die 1 "cannot read the MTU of $interface from: $link"
+mtu=${BASH_REMATCH[1]}
 
 # --- Docker ----------------------------------------------------------------------------------
 if ! engine_version=$(dk version --format '{{.Server.Version}}' 2>&1); then
