@@ -533,7 +533,8 @@ ancestors() { # this shell and every process above it: never ours to kill
   local p=$$
   while [ -n "$p" ] && [ "$p" -gt 1 ]; do
     echo "$p"
-    p=$(awk '{print $4}' "/proc/$p/stat" 2>/dev/null) || break
+    # ps, not /proc/PID/stat: a command name with spaces or parens shifts stat's fields
+    p=$(ps -o ppid= -p "$p" 2>/dev/null | tr -d ' ') || break
   done
 }
 
