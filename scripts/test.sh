@@ -58,6 +58,11 @@ if [ "${TEST_ONLY:-}" != fast ]; then
     DOCKER_OVERLAY_SERIAL=1 npx vitest run "${slow[@]}" --no-file-parallelism --reporter=default --reporter=json --outputFile.json="$out/slow.json" || status=1
 fi
 
+if [ "${TEST_ONLY:-}" != fast ]; then
+    say "lab teardown"
+    bash lab/lab.sh down
+fi
+
 say "summary"
 node scripts/test-summary.ts "$out"/*.json || status=1
 exit $status
