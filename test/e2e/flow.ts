@@ -2,7 +2,7 @@
 // refresh, destroy, with the host-side checks after each step. One describe per mode calls it.
 import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import type { Lab } from "../../scripts/labStack";
+import { type Lab, pulumiEnv } from "../../scripts/labStack";
 import { changes, collector, daemonJsons, docker, freshLab, holdLabSession, httpGet, labStack, phase, printTimings, ssh } from "./harness";
 
 /** Unrelated daemon.json keys one host starts with; they must survive up and destroy byte for byte. */
@@ -56,6 +56,36 @@ export function overlayFlow(opts: { title: string; stackName: string; overrides:
         // The private key never reaches the engine's output.
         const key = (await import("node:fs")).readFileSync(lab.privateKeyPath, "utf8").split("\n")[1]!;
         expect(out.lines.join("")).not.toContain(key);
+    });
+
+    it("no secret is in the state or the engine's output in plain text: private key, join tokens", async () => {
+        const fs = await import("node:fs");
+        const keyBody = fs.readFileSync(lab.privateKeyPath, "utf8").split("\n").filter((l) => l && !l.startsWith("-----"));
+        const secrets = [keyBody.join(""), ...keyBody.slice(0, 2)];
+        if (opts.scope === "swarm") {
+            for (const role of ["worker", "manager"]) {
+                const token = docker(lab.hosts[0]!, ["swarm", "join-token", "-q", role]).stdout;
+                expect(token).toMatch(/^SWMTKN-/);
+                secrets.push(token);
+            }
+        }
+        // `pulumi stack export` as a person runs it (the Automation API's exportStack adds --show-secrets).
+        const { execFileSync } = await import("node:child_process");
+        const state = execFileSync("pulumi", ["stack", "export", "--stack", opts.stackName], {
+            cwd: stack.workspace.workDir,
+            env: { ...process.env, ...pulumiEnv(stack.workspace.workDir) },
+            encoding: "utf8",
+            maxBuffer: 64 * 1024 * 1024,
+        });
+        const out = collector();
+        await stack.preview({ onOutput: out.onOutput, diff: true });
+        for (const [i, secret] of secrets.entries()) {
+            const at = state.indexOf(secret);
+            expect(at, `secret #${i} in plain text in the state: ...${state.slice(Math.max(0, at - 300), at)}`).toBe(-1);
+            expect(out.lines.join("").includes(secret), "a secret in the engine's output").toBe(false);
+        }
+        // ... and they are there, encrypted: the state holds secret values as ciphertext.
+        expect(state).toContain('"ciphertext"');
     });
 
     it("the gateway on lab1 reaches service a (lab2) and b (lab3) by address and by name: ping and HTTP 200", () => {
