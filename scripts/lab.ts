@@ -7,15 +7,22 @@
 import { createRequire } from "node:module";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { defaultWorkDir, labConfig, openStack, readLab, REPO } from "./labStack.ts";
+import type * as LabStack from "./labStack";
+
+// Node runs this file as ESM, which needs the ".ts" on a relative import; the project's
+// tsconfig must not allow that (Pulumi's ts-node refuses `allowImportingTsExtensions`), so the
+// module is loaded by a name the compiler does not check, with its types imported above.
+const LAB_STACK_MODULE = "./labStack.ts";
+const loadLabStack = () => import(LAB_STACK_MODULE) as Promise<typeof LabStack>;
 
 const action = process.argv[2] ?? "up";
-const workDir = defaultWorkDir("lab");
 const t0 = Date.now();
 const since = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
 const phase = (what: string) => console.log(`\n== ${what} (${since()})`);
 
 async function run(): Promise<void> {
+    const { defaultWorkDir, labConfig, openStack, readLab, REPO } = await loadLabStack();
+    const workDir = defaultWorkDir("lab");
     const lab = readLab();
     const { main } = createRequire(path.join(REPO, "package.json"))("./bin/program.js") as { main: () => Record<string, unknown> };
     const stack = await openStack({

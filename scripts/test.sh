@@ -44,6 +44,9 @@ mkdir -p "$out"
 rm -f "$out"/*.json
 status=0
 
+say "type-check"
+npx tsc --noEmit -p . || status=1
+
 say "fast tests: unit, mocks, host scripts, workflow"
 npx vitest run test/unit test/mocks test/scripts --reporter=default --reporter=json --outputFile.json="$out/fast.json" || status=1
 
