@@ -1,0 +1,100 @@
+// Pure helpers of the benchmark (bench/bench.ts): statistics, ratios, parsers of tool output
+// and the table renderers. No I/O here, so test/unit/bench.test.ts checks them. Only erasable
+// TypeScript: Node runs this file directly.
+
+/** The median of a non-empty list (the mean of the middle two for an even count). */
+export function median(xs: readonly number[]): number {
+    if (xs.length === 0) throw new Error("median of an empty list");
+    const s = [...xs].sort((a, b) => a - b);
+    const mid = Math.floor(s.length / 2);
+    return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+export function mean(xs: readonly number[]): number {
+    if (xs.length === 0) throw new Error("mean of an empty list");
+    return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+/**
+ * `value / floor`, or null when either is missing or the floor is not a positive number (a ratio
+ * to nothing would be a made-up figure).
+ */
+export function ratio(value: number | null | undefined, floor: number | null | undefined): number | null {
+    if (value == null || floor == null || !Number.isFinite(value) || !Number.isFinite(floor) || floor <= 0) return null;
+    return value / floor;
+}
+
+/** Round-trip times in ms of each reply in iputils or busybox `ping` output ("time=0.123 ms"). */
+export function parsePingTimes(output: string): number[] {
+    return [...output.matchAll(/time[=<]([0-9]+(?:\.[0-9]+)?) ?ms/g)].map((m) => Number(m[1]));
+}
+
+/** Received bytes and seconds from `iperf3 -J` (the client's report of the receiving side). */
+export function parseIperfReceived(json: string): { bytes: number; seconds: number } {
+    const doc = JSON.parse(json) as { error?: string; end?: { sum_received?: { bytes?: number; seconds?: number } } };
+    if (doc.error) throw new Error(`iperf3: ${doc.error}`);
+    const r = doc.end?.sum_received;
+    if (!r || typeof r.bytes !== "number" || typeof r.seconds !== "number" || r.seconds <= 0) throw new Error("iperf3 output has no end.sum_received with bytes and seconds");
+    return { bytes: r.bytes, seconds: r.seconds };
+}
+
+/** Peak resident set (VmHWM) in KiB from the text of /proc/PID/status, or null if absent. */
+export function parseVmHWM(status: string): number | null {
+    const m = /^VmHWM:\s+([0-9]+) kB$/m.exec(status);
+    return m ? Number(m[1]) : null;
+}
+
+/** One line of the results table. */
+export interface Row {
+    /** Section number and name, e.g. "1 cold up". */
+    section: string;
+    /** What was measured, e.g. "cold `pulumi up`, 3 hosts, swarm". */
+    measure: string;
+    /** The figure for docker-overlay (or the measured path); null: not measured. */
+    value: number | null;
+    /** The floor's figure, measured in the same run. */
+    floor: number | null;
+    /** What the floor is. */
+    floorIs: string;
+    unit: string;
+    /** value / floor (null when either is missing). */
+    ratio: number | null;
+    note?: string;
+}
+
+export function row(r: Omit<Row, "ratio">): Row {
+    return { ...r, ratio: ratio(r.value, r.floor) };
+}
+
+/** A number with a sensible number of digits for the table. */
+export function fmt(x: number | null, unit = ""): string {
+    if (x == null || !Number.isFinite(x)) return "not measured";
+    const a = Math.abs(x);
+    const s = a >= 100 ? x.toFixed(0) : a >= 10 ? x.toFixed(1) : a >= 1 ? x.toFixed(2) : x.toFixed(3);
+    return unit ? `${s} ${unit}` : s;
+}
+
+export function fmtRatio(r: number | null): string {
+    return r == null ? "n/a" : `${r >= 10 ? r.toFixed(1) : r.toFixed(2)}×`;
+}
+
+const HEADER = ["#", "measure", "value", "floor", "floor is", "ratio"];
+
+function cells(r: Row): string[] {
+    const measure = r.note ? `${r.measure} (${r.note})` : r.measure;
+    return [r.section, measure, fmt(r.value, r.unit), fmt(r.floor, r.unit), r.floorIs, fmtRatio(r.ratio)];
+}
+
+/** A Markdown table; `|` inside a cell is escaped so it cannot split the row. */
+export function renderMarkdown(rows: readonly Row[]): string {
+    const esc = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
+    const line = (cs: string[]) => `| ${cs.map(esc).join(" | ")} |`;
+    return [line(HEADER), line(HEADER.map(() => "---")), ...rows.map((r) => line(cells(r)))].join("\n") + "\n";
+}
+
+/** The same table as aligned plain text, for the terminal. */
+export function renderText(rows: readonly Row[]): string {
+    const all = [HEADER, ...rows.map(cells)];
+    const widths = HEADER.map((_, i) => Math.max(...all.map((cs) => cs[i]!.length)));
+    return all.map((cs) => cs.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n") + "\n";
+}
