@@ -25,8 +25,8 @@ export { routeTargetFor };
 
 /**
  * The whole overlay from one validated config. Order comes from dependencies: hosts reachable
- * -> KV store ready (kv) -> every daemon configured (kv) or swarm formed (swarm) -> network ->
- * services -> connectivity check. Hosts are worked on in parallel wherever that order allows.
+ * -> KV store ready (kv) -> the hub's daemon configured or swarm initialised -> network -> each
+ * service once its own host is ready -> connectivity check. Hosts are worked on in parallel wherever that order allows.
  */
 export class OverlayCluster extends pulumi.ComponentResource {
     public readonly hosts: Record<string, DockerHost>;
@@ -95,8 +95,11 @@ export class OverlayCluster extends pulumi.ComponentResource {
             );
         }
 
-        // Every host ready for the overlay: daemons pointed at the store, or members of the swarm.
-        let ready: pulumi.Resource[];
+        // Each host ready for the overlay: its daemon pointed at the store, or a member of the
+        // swarm. The network waits only for the hub and each service only for its own host, so a
+        // host that fails (unreachable, daemon refused) holds back nothing that does not need it:
+        // with `pulumi up --continue-on-error` the other hosts converge.
+        const ready: Record<string, pulumi.Resource> = {};
         if (config.mode === "kv") {
             const kv = this.kvStore!;
             const configure = (h: HostConfig, after: pulumi.Resource[]) => {
@@ -118,20 +121,20 @@ export class OverlayCluster extends pulumi.ComponentResource {
             // The KV host's daemon restarts first (its store container restarts with it); the
             // others then restart in parallel against a store that is up.
             const first = configure(hub, [kv.ready]);
-            const rest = config.hosts.filter((h) => h !== hub).map((h) => configure(h, [kv.ready, first.apply]));
-            ready = [first.apply, ...rest.map((d) => d.apply)];
+            ready[hub.name] = first.apply;
+            for (const h of config.hosts.filter((h) => h !== hub)) ready[h.name] = configure(h, [kv.ready, first.apply]).apply;
         } else {
             const swarm = new Swarm(
                 `${name}-swarm`,
                 { members: config.hosts.map((h) => ({ name: h.name, host: this.hosts[h.name]!, role: h.swarmRole })) },
                 { parent: this },
             );
-            ready = swarm.memberships;
+            Object.assign(ready, swarm.membershipOf);
         }
 
         this.network = new OverlayNetwork(
             `${name}-net`,
-            { network: config.network, attachable: config.mode === "swarm", provider: hubHost.provider, ready },
+            { network: config.network, attachable: config.mode === "swarm", provider: hubHost.provider, ready: [ready[hub.name]!] },
             { parent: this },
         );
 
@@ -150,7 +153,7 @@ export class OverlayCluster extends pulumi.ComponentResource {
                         networkName: this.network.name,
                         ...(consulRegistry ? { consul: consulRegistry } : {}),
                     },
-                    { parent: this, dependsOn: [this.network] },
+                    { parent: this, dependsOn: [this.network, ready[s.host]!] },
                 ),
             ]),
         );

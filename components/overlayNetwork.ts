@@ -14,11 +14,11 @@ export interface OverlayNetworkArgs {
     attachable: boolean;
     /** The provider of the host the network is created through. */
     provider: docker.Provider;
-    /** Every daemon configured (kv) or every host joined (swarm): the network comes after. */
+    /** The hub ready: its daemon configured (kv) or the swarm initialised on it (swarm). */
     ready: pulumi.Input<pulumi.Resource>[];
 }
 
-/** The one overlay network, created through one host once every host is ready for it. */
+/** The one overlay network, created through one host (the hub) once that host is ready for it. */
 export class OverlayNetwork extends pulumi.ComponentResource {
     public readonly network: docker.Network;
     /** The network's name, for containers to join (known once the network exists). */

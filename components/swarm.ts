@@ -27,6 +27,8 @@ export class Swarm extends pulumi.ComponentResource {
     public readonly init: command.remote.Command;
     /** Every host's membership command (the first manager's is `init`). */
     public readonly memberships: command.remote.Command[];
+    /** The same, by host name. */
+    public readonly membershipOf: Record<string, command.remote.Command>;
     /** `address:port` of the first manager. */
     public readonly managerAddress: pulumi.Output<string>;
 
@@ -63,9 +65,8 @@ export class Swarm extends pulumi.ComponentResource {
 
         this.managerAddress = first.host.overlayUnderlayAddress.apply((a) => `${a.includes(":") ? `[${a}]` : a}:${port}`);
 
-        const joins = args.members
-            .filter((m) => m !== first)
-            .map(
+        const others = args.members.filter((m) => m !== first);
+        const joins = others.map(
                 (m) =>
                     new command.remote.Command(
                         `${name}-join-${m.name}`,
@@ -92,6 +93,7 @@ export class Swarm extends pulumi.ComponentResource {
                     ),
             );
         this.memberships = [this.init, ...joins];
+        this.membershipOf = Object.fromEntries([[first.name, this.init], ...others.map((m, i) => [m.name, joins[i]!] as const)]);
 
         this.registerOutputs({ managerAddress: this.managerAddress });
     }

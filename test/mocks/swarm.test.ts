@@ -89,7 +89,7 @@ describe("swarm mode", () => {
         }
     });
 
-    it("creates an attachable overlay after every host has joined, with the MTU option", () => {
+    it("creates an attachable overlay once the swarm exists, with the MTU option; each service after its host joined", () => {
         const net = h.byName("overlay-net-network");
         expect(net.inputs).toMatchObject({
             name: "prod_overlay",
@@ -100,7 +100,8 @@ describe("swarm mode", () => {
             labels: [{ label: "docker-overlay.options", value: '{"com.docker.network.driver.mtu":"1450"}' }],
         });
         expect(net.provider).toMatch(/overlay-app1-docker/);
-        expect(h.declaredNamed("overlay-net-network").dependsOn).toEqual(["overlay-swarm-init-app1", "overlay-swarm-join-app2", "overlay-swarm-join-app3"]);
+        expect(h.declaredNamed("overlay-net-network").dependsOn).toEqual(["overlay-swarm-init-app1"]);
+        expect(h.declaredNamed("overlay-svc-api").dependsOn).toEqual(["overlay-net", "overlay-swarm-join-app2"]);
     });
 
     it("runs the service with its aliases from a local image (pull: false)", () => {
