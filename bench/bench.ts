@@ -1,0 +1,608 @@
+// `npm run bench` (bench/run.sh runs this after the toolchain, the packages and the compiled
+// program are in place). Every figure is a ratio to a floor measured in the same run:
+//
+//   1 cold `pulumi up` on 3 fresh lab hosts, swarm and kv mode, against bench/floor-*.sh
+//   2 cold `pulumi up` on 2, 4 and 8 hosts (swarm mode), against 2 hosts
+//   3 no-op `pulumi up` and `pulumi preview` of the converged stack, against `pulumi preview`
+//     of an empty inline program (the engine's own floor)
+//   4 latency and throughput between containers on two hosts over the overlay, against the same
+//     between the two hosts' own addresses; the overlay's MTU proven with DF pings
+//   5 peak memory (VmHWM) of the program's process under the CLI, against an empty program
+//
+// Writes bench/results/latest.json and latest.md. Holds the lab's session lock for its whole
+// run (test/e2e/harness.ts `holdLabSession`), builds a fresh lab before every cold run, and
+// destroys its stacks and removes the lab at the end, also on failure. Only erasable
+// TypeScript: Node runs this file directly.
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import { createRequire } from "node:module";
+import * as os from "node:os";
+import * as path from "node:path";
+import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation/index.js";
+import type * as LabStackModule from "../scripts/labStack";
+import type * as StatsModule from "./stats";
+
+// Node runs this file as ESM, which needs the ".ts" on a relative import, which the project's
+// tsconfig must not allow (see scripts/lab.ts): loaded by names tsc does not check.
+const LAB_STACK_MODULE = "../scripts/labStack.ts";
+const STATS_MODULE = "./stats.ts";
+let L!: typeof LabStackModule;
+let S!: typeof StatsModule;
+/** The project's root, as scripts/labStack.ts finds it (bench/run.sh starts there). */
+const REPO = process.env.DOCKER_OVERLAY_REPO ?? process.cwd();
+type Lab = LabStackModule.Lab;
+type LabHost = LabStackModule.LabHost;
+type Row = StatsModule.Row;
+
+const OUT = path.join(REPO, "bench", "out");
+const LOGS = path.join(OUT, "logs");
+const RESULTS = path.join(REPO, "bench", "results");
+const SESSION_LOCK = "/run/lock/docker-overlay-lab.session";
+/** Repetitions of the short measurements (no-op up, previews, pings, throughput): the median counts. */
+const REPS = Number(process.env.BENCH_REPS ?? 3);
+const SCALE_SIZES = (process.env.BENCH_SCALE ?? "2,4,8").split(",").map(Number);
+const PINGS = 20;
+const THROUGHPUT_BYTES = "200M";
+
+const t0 = Date.now();
+const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
+const log = (msg: string) => console.log(`[bench ${elapsed().padStart(7)}] ${msg}`);
+const phase = (msg: string) => console.log(`\n== ${msg} (${elapsed()})`);
+
+const rows: Row[] = [];
+const proofs: string[] = [];
+const notes: string[] = [];
+const extra: Record<string, number> = {};
+const logFile = (name: string) => path.join(LOGS, `${name}.log`);
+
+/** Times `fn`, printing a line every 15 s while it runs so a person sees it is alive. */
+async function timed<T>(what: string, fn: () => Promise<T> | T): Promise<{ seconds: number; value: T }> {
+    const start = Date.now();
+    log(`${what} ...`);
+    const tick = setInterval(() => log(`  ... ${what}: ${((Date.now() - start) / 1000).toFixed(0)}s so far`), 15_000);
+    try {
+        const value = await fn();
+        const seconds = (Date.now() - start) / 1000;
+        log(`${what}: ${seconds.toFixed(1)}s`);
+        return { seconds, value };
+    } finally {
+        clearInterval(tick);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the lab, held under its session lock
+// ---------------------------------------------------------------------------------------------
+
+let lockHolder: ChildProcess | undefined;
+/** The lab's session lock, exactly as test/e2e/harness.ts holdLabSession() takes it. */
+async function holdLabSession(timeoutSeconds = 1800): Promise<void> {
+    fs.mkdirSync("/run/lock", { recursive: true });
+    const p = spawn("flock", ["-x", "-w", String(timeoutSeconds), SESSION_LOCK, "-c", "echo locked; exec cat"], { stdio: ["pipe", "pipe", "inherit"] });
+    const waiting = setTimeout(() => log(`waiting for ${SESSION_LOCK}: someone else is using the lab (this can take minutes)`), 2000);
+    await new Promise<void>((resolve, reject) => {
+        p.stdout!.once("data", () => resolve());
+        p.once("exit", (code) => reject(new Error(`could not take ${SESSION_LOCK} (flock exited ${code})`)));
+    }).finally(() => clearTimeout(waiting));
+    process.env.DOCKER_OVERLAY_LAB_SESSION = "held";
+    lockHolder = p;
+}
+function releaseLabSession(): void {
+    lockHolder?.stdin?.end();
+    lockHolder = undefined;
+    delete process.env.DOCKER_OVERLAY_LAB_SESSION;
+}
+
+function labSh(args: string[], name: string): void {
+    const r = spawnSync("bash", ["lab/lab.sh", ...args], { cwd: REPO, encoding: "utf8", env: process.env, maxBuffer: 64 * 1024 * 1024 });
+    fs.appendFileSync(logFile(name), `$ lab.sh ${args.join(" ")}\n${r.stdout}${r.stderr}`);
+    if (r.status !== 0) throw new Error(`lab.sh ${args.join(" ")} failed (exit ${r.status}); see ${logFile(name)}:\n${(r.stdout + r.stderr).split("\n").slice(-15).join("\n")}`);
+}
+
+let labUp = false;
+async function freshLab(n: number): Promise<Lab> {
+    if (!lockHolder) throw new Error("the lab's session lock is not held");
+    const { seconds } = await timed(`fresh lab of ${n} hosts (lab.sh up ${n} --recreate)`, () => labSh(["up", String(n), "--recreate"], "lab"));
+    labUp = true;
+    extra[`lab set-up, ${n} hosts (s)`] = seconds;
+    return L.readLab();
+}
+
+function knownHosts(lab: Lab): string {
+    const file = `${lab.privateKeyPath}.known-bench`;
+    fs.writeFileSync(file, lab.hosts.map((h) => `${h.address} ${h.hostKey}\n`).join(""));
+    return file;
+}
+
+function sshArgs(lab: Lab, host: LabHost, command: string): string[] {
+    return ["-i", lab.privateKeyPath, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", `UserKnownHostsFile=${knownHosts(lab)}`, "-o", "StrictHostKeyChecking=yes", `${host.sshUser}@${host.address}`, command];
+}
+
+/** A shell command on a lab host over ssh: status and output, never throws. */
+function sshRun(lab: Lab, host: LabHost, command: string, timeoutMs = 120_000) {
+    const r = spawnSync("ssh", sshArgs(lab, host, command), { encoding: "utf8", timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 });
+    return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "", out: `${r.stdout ?? ""}${r.stderr ?? ""}` };
+}
+function ssh(lab: Lab, host: LabHost, command: string, timeoutMs = 120_000): string {
+    const r = sshRun(lab, host, command, timeoutMs);
+    if (r.status !== 0) throw new Error(`ssh ${host.name} ${command}: exit ${r.status}: ${r.out.trim()}`);
+    return r.stdout;
+}
+
+function docker(host: LabHost, args: string[]) {
+    const r = spawnSync("docker", ["-H", `unix://${host.dockerSocket}`, ...args], { encoding: "utf8", timeout: 120_000 });
+    return { status: r.status, out: `${r.stdout ?? ""}${r.stderr ?? ""}`.trim(), stdout: (r.stdout ?? "").trim() };
+}
+
+// ---------------------------------------------------------------------------------------------
+// stacks
+// ---------------------------------------------------------------------------------------------
+
+/** `main` of program.ts, compiled by bench/run.sh to bench/out/bin. */
+const main = () => (createRequire(path.join(REPO, "package.json"))("./bench/out/bin/program.js") as { main: () => Record<string, unknown> }).main();
+const openStacks = new Map<string, Stack>();
+
+async function labStack(lab: Lab, stackName: string, overrides: Record<string, unknown>): Promise<Stack> {
+    const workDir = L.defaultWorkDir(stackName);
+    fs.rmSync(workDir, { recursive: true, force: true });
+    const stack = await L.openStack({ stackName, workDir, config: L.labConfig(lab, overrides), privateKey: fs.readFileSync(lab.privateKeyPath, "utf8"), program: () => main() });
+    openStacks.set(stackName, stack);
+    return stack;
+}
+
+const engineLog = (name: string) => (s: string) => fs.appendFileSync(logFile(name), s);
+
+/** Changes other than "same" in an engine summary. */
+function changes(summary: Record<string, number> | undefined): Record<string, number> {
+    return Object.fromEntries(Object.entries(summary ?? {}).filter(([op, n]) => op !== "same" && n > 0));
+}
+
+async function destroyStack(name: string): Promise<void> {
+    const stack = openStacks.get(name);
+    if (!stack) return;
+    openStacks.delete(name);
+    try {
+        const { seconds } = await timed(`pulumi destroy ${name}`, () => stack.destroy({ onOutput: engineLog(name) }));
+        extra[`destroy ${name} (s)`] = seconds;
+        await stack.workspace.removeStack(name);
+    } catch (e) {
+        log(`destroy of ${name} failed (the lab goes away anyway): ${String(e).split("\n").slice(-3).join(" ")}`);
+    }
+    fs.rmSync(stack.workspace.workDir, { recursive: true, force: true });
+}
+
+function swarmOverrides(): Record<string, unknown> {
+    return { mode: "swarm", kv: undefined };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1: cold up against the floor scripts
+// ---------------------------------------------------------------------------------------------
+
+/** The floor really reached the stack's end state: the overlay exists and traffic crosses it by name. */
+function verifyEndState(lab: Lab, mode: "kv" | "swarm", who: string): void {
+    const [h1] = lab.hosts;
+    const net = docker(h1!, ["network", "inspect", "-f", "{{.Scope}} {{.Driver}} {{index .Options \"com.docker.network.driver.mtu\"}}", "lab_overlay"]);
+    const want = `${mode === "kv" ? "global" : "swarm"} overlay 1450`;
+    if (net.stdout !== want) throw new Error(`${who}: lab_overlay on lab1 is "${net.out}", expected "${want}"`);
+    for (const [from, to] of [["gateway", "service-a"], ["gateway", "a"], ["gateway", "service-b"], ["gateway", "b"]] as const) {
+        const r = docker(h1!, ["exec", from, "ping", "-c", "2", "-W", "3", to]);
+        if (r.status !== 0) throw new Error(`${who}: ${from} on lab1 cannot ping ${to} over the overlay: ${r.out}`);
+    }
+    if (mode === "kv") {
+        for (const h of lab.hosts) {
+            const store = ssh(lab, h, "docker info --format '{{.ClusterStore}} {{.ClusterAdvertise}}'").trim();
+            if (!store.startsWith("etcd://10.210.0.11:2379 ")) throw new Error(`${who}: ${h.name}'s daemon reports cluster store "${store}"`);
+        }
+    } else {
+        for (const h of lab.hosts) {
+            const state = docker(h, ["info", "--format", "{{.Swarm.LocalNodeState}}"]).stdout;
+            if (state !== "active") throw new Error(`${who}: ${h.name} is "${state}" in the swarm`);
+        }
+    }
+    log(`${who}: verified (lab_overlay ${want}; gateway pings service-a, a, service-b, b by name${mode === "kv" ? "; every daemon on the etcd store" : "; every host active in the swarm"})`);
+}
+
+async function floorRun(mode: "kv" | "swarm"): Promise<number> {
+    const lab = await freshLab(3);
+    const script = `bench/floor-${mode}.sh`;
+    const { seconds } = await timed(`floor: ${script}`, () => {
+        const r = spawnSync("bash", [script], { cwd: REPO, encoding: "utf8", timeout: 600_000 });
+        fs.writeFileSync(logFile(`floor-${mode}`), `${r.stdout}${r.stderr}`);
+        if (r.status !== 0) throw new Error(`${script} failed (exit ${r.status}): ${(r.stdout + r.stderr).trim()}`);
+    });
+    verifyEndState(lab, mode, script);
+    return seconds;
+}
+
+/** Cold `pulumi up` on a fresh lab; the stack stays up (converged) for what follows. */
+async function coldUp(n: number, stackName: string, overrides: Record<string, unknown>): Promise<{ lab: Lab; stack: Stack; seconds: number; outputs: Record<string, unknown> }> {
+    const lab = await freshLab(n);
+    const stack = await labStack(lab, stackName, overrides);
+    const { seconds, value: up } = await timed(`cold pulumi up ${stackName} (${n} hosts)`, () => stack.up({ onOutput: engineLog(stackName) }));
+    if (up.summary.result !== "succeeded") throw new Error(`pulumi up ${stackName}: ${up.summary.result}`);
+    const report = up.outputs.connectivityReport?.value as { from: string; results: { byAddress: boolean; byName: boolean }[] }[] | undefined;
+    const pairs = (report ?? []).flatMap((r) => r.results);
+    if (!report || report.length !== n || pairs.length !== n * (n - 1) || !pairs.every((x) => x.byAddress && x.byName))
+        throw new Error(`pulumi up ${stackName}: the connectivity report is not all green: ${JSON.stringify(report)}`);
+    log(`${stackName}: up succeeded, its connectivity check passed for all ${pairs.length} host pairs`);
+    return { lab, stack, seconds, outputs: Object.fromEntries(Object.entries(up.outputs).map(([k, v]) => [k, v.value])) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3: no-op up and preview against an empty program
+// ---------------------------------------------------------------------------------------------
+
+async function emptyProgramPreview(): Promise<number> {
+    const workDir = L.defaultWorkDir("bench-empty");
+    fs.rmSync(workDir, { recursive: true, force: true });
+    fs.mkdirSync(path.join(workDir, "state"), { recursive: true });
+    const stack = await LocalWorkspace.createOrSelectStack(
+        { stackName: "bench-empty", projectName: "bench-empty", program: async () => ({}) },
+        { workDir, projectSettings: { name: "bench-empty", runtime: "nodejs" }, secretsProvider: "passphrase", envVars: L.pulumiEnv(workDir) },
+    );
+    try {
+        const times: number[] = [];
+        for (let i = 1; i <= REPS; i++) times.push((await timed(`pulumi preview of an empty inline program (${i}/${REPS})`, () => stack.preview({ onOutput: engineLog("bench-empty") }))).seconds);
+        return S.median(times);
+    } finally {
+        await stack.workspace.removeStack("bench-empty").catch(() => undefined);
+        fs.rmSync(workDir, { recursive: true, force: true });
+    }
+}
+
+async function steadyState(stack: Stack, label: string, emptyPreview: number): Promise<void> {
+    const name = stack.name;
+    const ups: number[] = [];
+    const previews: number[] = [];
+    const changed: string[] = [];
+    for (let i = 1; i <= REPS; i++) {
+        const { seconds, value } = await timed(`no-op pulumi up ${name} (${i}/${REPS})`, () => stack.up({ onOutput: engineLog(name) }));
+        ups.push(seconds);
+        const c = changes(value.summary.resourceChanges);
+        if (Object.keys(c).length) changed.push(`up ${i}: ${JSON.stringify(c)}`);
+    }
+    for (let i = 1; i <= REPS; i++) {
+        const { seconds, value } = await timed(`pulumi preview ${name} (${i}/${REPS})`, () => stack.preview({ onOutput: engineLog(name) }));
+        previews.push(seconds);
+        const c = changes(value.changeSummary);
+        if (Object.keys(c).length) changed.push(`preview ${i}: ${JSON.stringify(c)}`);
+    }
+    const note = changed.length ? `NOT a no-op: ${changed.join("; ")}` : `median of ${REPS}, nothing changed`;
+    if (changed.length) notes.push(`${label}: ${note}`);
+    const floorIs = `\`pulumi preview\`, empty inline program (median of ${REPS})`;
+    rows.push(S.row({ section: "3 steady state", measure: `no-op \`pulumi up\`, 3 hosts, ${label}`, value: S.median(ups), floor: emptyPreview, floorIs, unit: "s", note }));
+    rows.push(S.row({ section: "3 steady state", measure: `\`pulumi preview\`, 3 hosts, ${label}`, value: S.median(previews), floor: emptyPreview, floorIs, unit: "s", note }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4: data plane
+// ---------------------------------------------------------------------------------------------
+
+/** PID (in its host's PID namespace) of a container, read inside the host. */
+function containerPid(lab: Lab, host: LabHost, name: string): number {
+    const pid = Number(ssh(lab, host, `docker inspect -f '{{.State.Pid}}' ${name}`).trim());
+    if (!(pid > 0)) throw new Error(`${name} on ${host.name} has no PID`);
+    return pid;
+}
+
+function pingTimes(lab: Lab, host: LabHost, prefix: string, target: string): number[] {
+    const r = sshRun(lab, host, `${prefix}ping -n -c ${PINGS} -i 0.2 -W 2 ${target}`, 60_000);
+    const times = S.parsePingTimes(r.stdout);
+    if (r.status !== 0 || times.length !== PINGS) throw new Error(`ping ${target} from ${host.name} (${prefix || "host"}): exit ${r.status}, ${times.length}/${PINGS} replies: ${r.out.trim().split("\n").slice(-3).join(" ")}`);
+    return times;
+}
+
+/** iperf3 -n 200M from `client` to `server`: received Mbit/s as the receiver counted them (median of REPS). */
+async function throughput(lab: Lab, client: LabHost, clientPrefix: string, server: LabHost, serverPrefix: string, target: string): Promise<number> {
+    const rates: number[] = [];
+    for (let i = 1; i <= REPS; i++) {
+        // One-off server (-1), bounded by timeout so nothing is left listening.
+        const srv = spawn("ssh", sshArgs(lab, server, `${serverPrefix}timeout 120 iperf3 -s -1 -p 5201`), { stdio: ["ignore", "pipe", "pipe"] });
+        let srvOut = "";
+        srv.stdout!.on("data", (d) => (srvOut += String(d)));
+        srv.stderr!.on("data", (d) => (srvOut += String(d)));
+        const srvExit = new Promise<number | null>((resolve) => srv.once("exit", (code) => resolve(code)));
+        const deadline = Date.now() + 20_000;
+        while (!srvOut.includes("Server listening") && Date.now() < deadline && srv.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+        if (!srvOut.includes("Server listening")) {
+            srv.kill();
+            throw new Error(`iperf3 server on ${server.name} did not start: ${srvOut}`);
+        }
+        const r = sshRun(lab, client, `${clientPrefix}iperf3 -c ${target} -p 5201 -n ${THROUGHPUT_BYTES} -J`, 120_000);
+        await srvExit;
+        if (r.status !== 0) throw new Error(`iperf3 -c ${target} from ${client.name}: exit ${r.status}: ${r.out.slice(0, 500)}`);
+        const { bytes, seconds } = S.parseIperfReceived(r.stdout);
+        rates.push((bytes * 8) / seconds / 1e6);
+    }
+    return S.median(rates);
+}
+
+async function dataPlane(lab: Lab, label: string, addresses: Record<string, string>): Promise<void> {
+    const [h1, h2] = lab.hosts as [LabHost, LabHost];
+    const target = addresses["service-a"]!;
+    const gw = containerPid(lab, h1, "gateway");
+    const sa = containerPid(lab, h2, "service-a");
+    const inGw = `nsenter -t ${gw} -n `;
+    const inSa = `nsenter -t ${sa} -n `;
+    const pair = `gateway on lab1 -> service-a on lab2 (${target})`;
+    const hostsIs = `lab1 -> lab2 host addresses (${h2.address})`;
+
+    const mtu = ssh(lab, h1, `${inGw}ip -o link show eth0`).match(/mtu (\d+)/)?.[1];
+    const overlay = (await timed(`${label}: ${PINGS} pings ${pair}`, () => pingTimes(lab, h1, inGw, target))).value;
+    const hosts = (await timed(`${label}: ${PINGS} pings ${hostsIs}`, () => pingTimes(lab, h1, "", h2.address))).value;
+    const note = `${PINGS} iputils pings, 0.2 s apart`;
+    rows.push(S.row({ section: "4 data plane", measure: `latency avg, ${label} overlay: ${pair}`, value: S.mean(overlay), floor: S.mean(hosts), floorIs: hostsIs, unit: "ms", note }));
+    rows.push(S.row({ section: "4 data plane", measure: `latency p50, ${label} overlay: ${pair}`, value: S.median(overlay), floor: S.median(hosts), floorIs: hostsIs, unit: "ms", note }));
+
+    const overlayRate = (await timed(`${label}: iperf3 ${THROUGHPUT_BYTES} x${REPS} ${pair}`, () => throughput(lab, h1, inGw, h2, inSa, target))).value;
+    const hostRate = (await timed(`${label}: iperf3 ${THROUGHPUT_BYTES} x${REPS} ${hostsIs}`, () => throughput(lab, h1, "", h2, "", h2.address))).value;
+    rows.push(S.row({ section: "4 data plane", measure: `throughput, ${label} overlay: ${pair}`, value: overlayRate, floor: hostRate, floorIs: hostsIs, unit: "Mbit/s", note: `iperf3 TCP, ${THROUGHPUT_BYTES}B, as received, median of ${REPS}` }));
+
+    // DF proof: the largest packet the overlay's MTU allows passes, one byte more does not.
+    const m = Number(mtu ?? 1450);
+    const fits = sshRun(lab, h1, `${inGw}ping -n -M do -s ${m - 28} -c 1 -W 3 ${target}`, 30_000);
+    const over = sshRun(lab, h1, `${inGw}ping -n -M do -s ${m - 27} -c 1 -W 3 ${target}`, 30_000);
+    const fitsOk = fits.status === 0 && S.parsePingTimes(fits.stdout).length === 1;
+    const overOk = over.status !== 0 && /message too long/.test(over.out);
+    const firstLine = (s: string) => s.trim().split("\n").find((l) => /bytes from|too long|error|100% packet loss/.test(l)) ?? s.trim().split("\n")[0];
+    proofs.push(`${label}: gateway's eth0 MTU ${mtu ?? "unknown"}; \`ping -M do -s ${m - 28}\` (${m}-byte packets) to service-a: ${fitsOk ? "PASSES" : "FAILED"} (exit ${fits.status}: ${firstLine(fits.out)})`);
+    proofs.push(`${label}: \`ping -M do -s ${m - 27}\` (${m + 1} bytes): ${overOk ? "refused as it must be" : "NOT refused"} (exit ${over.status}: ${firstLine(over.out)})`);
+    log(proofs.slice(-2).join("\n"));
+    if (!fitsOk || !overOk) notes.push(`${label}: the DF proof of MTU ${m} did not come out as expected (see the proofs)`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5: peak memory of the program's process under the CLI
+// ---------------------------------------------------------------------------------------------
+
+/** PIDs under `root` (children, grandchildren...), from /proc. */
+function descendants(root: number): number[] {
+    const kids = new Map<number, number[]>();
+    for (const e of fs.readdirSync("/proc")) {
+        if (!/^[0-9]+$/.test(e)) continue;
+        let stat: string;
+        try {
+            stat = fs.readFileSync(`/proc/${e}/stat`, "utf8");
+        } catch {
+            continue;
+        }
+        const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+        (kids.get(ppid) ?? kids.set(ppid, []).get(ppid)!).push(Number(e));
+    }
+    const out: number[] = [];
+    const queue = [root];
+    while (queue.length) for (const k of kids.get(queue.shift()!) ?? []) (out.push(k), queue.push(k));
+    return out;
+}
+
+interface PeakResult { status: number | null; seconds: number; peakKiB: number | null; program: string | null; out: string }
+
+/** Runs the CLI in `dir` and polls /proc every 20 ms for the Node process that runs the program (cmdline with `cmd/run`), keeping its VmHWM. */
+async function cliPeak(dir: string, args: string[], env: NodeJS.ProcessEnv, name: string): Promise<PeakResult> {
+    const start = Date.now();
+    const child = spawn("pulumi", [...args, "--non-interactive"], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout!.on("data", (d) => (out += String(d)));
+    child.stderr!.on("data", (d) => (out += String(d)));
+    const peaks = new Map<number, { kib: number; cmd: string }>();
+    const poll = () => {
+        if (!child.pid) return;
+        for (const pid of descendants(child.pid)) {
+            try {
+                const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
+                if (!/cmd\/run/.test(cmd)) continue;
+                const kib = S.parseVmHWM(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+                if (kib != null && kib > (peaks.get(pid)?.kib ?? 0)) peaks.set(pid, { kib, cmd });
+            } catch {
+                /* gone between the listing and the read */
+            }
+        }
+    };
+    const timer = setInterval(poll, 20);
+    const status = await new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    clearInterval(timer);
+    fs.writeFileSync(logFile(name), out);
+    const best = [...peaks.values()].sort((a, b) => b.kib - a.kib)[0];
+    return { status, seconds: (Date.now() - start) / 1000, peakKiB: best?.kib ?? null, program: best?.cmd ?? null, out };
+}
+
+function cliProjectDir(name: string, files: Record<string, string>, copy: string[]): string {
+    const dir = path.join(OUT, "cli", name);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(path.join(dir, "state"), { recursive: true });
+    for (const f of copy) fs.cpSync(path.join(REPO, f), path.join(dir, f), { recursive: true });
+    for (const [f, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, f), text);
+    fs.symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"));
+    return dir;
+}
+
+const cliEnv = (backendDir: string): NodeJS.ProcessEnv => ({ ...process.env, ...L.pulumiEnv(backendDir) });
+
+/** The empty program's process under the CLI (`pulumi preview` of `export = {}`). */
+async function emptyProgramPeak(): Promise<PeakResult> {
+    const dir = cliProjectDir(
+        "empty",
+        {
+            "Pulumi.yaml": "name: bench-empty\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n",
+            "index.ts": "// An empty Pulumi program: the floor of the program process's memory.\nexport = {};\n",
+            "package.json": '{ "name": "bench-empty", "private": true, "main": "index.ts" }\n',
+        },
+        ["tsconfig.json"],
+    );
+    const env = cliEnv(dir);
+    const init = spawnSync("pulumi", ["stack", "init", "bench-empty-cli", "--non-interactive"], { cwd: dir, env, encoding: "utf8" });
+    if (init.status !== 0) throw new Error(`pulumi stack init (empty program): ${init.stdout}${init.stderr}`);
+    const r = await timed("CLI: pulumi preview of an empty program (peak memory)", () => cliPeak(dir, ["preview"], env, "cli-empty-preview"));
+    fs.rmSync(dir, { recursive: true, force: true });
+    return r.value;
+}
+
+/** The project (index.ts, through the language host) against the converged stack, with that stack's file and state. */
+async function projectPeaks(stack: Stack, empty: PeakResult | null): Promise<void> {
+    const workDir = stack.workspace.workDir;
+    const dir = cliProjectDir("project", {}, ["Pulumi.yaml", "index.ts", "program.ts", "tsconfig.json", "package.json", "components"]);
+    fs.copyFileSync(path.join(workDir, `Pulumi.${stack.name}.yaml`), path.join(dir, `Pulumi.${stack.name}.yaml`));
+    const env = cliEnv(workDir);
+    const floorIs = "`pulumi preview`, empty program via the CLI";
+    const emptyMiB = empty?.peakKiB != null && empty.status === 0 ? empty.peakKiB / 1024 : null;
+    for (const [what, args] of [
+        ["preview", ["preview", "--stack", stack.name]],
+        ["no-op up", ["up", "--yes", "--skip-preview", "--stack", stack.name]],
+    ] as const) {
+        const r = (await timed(`CLI: pulumi ${what} of the project, kv stack (peak memory)`, () => cliPeak(dir, [...args], env, `cli-project-${what.replace(/\W+/g, "-")}`))).value;
+        let note = `VmHWM of the \`cmd/run\` node process, polled every 20 ms; ${r.seconds.toFixed(1)}s`;
+        let value = r.peakKiB != null ? r.peakKiB / 1024 : null;
+        if (r.status !== 0) {
+            note = `the CLI failed (exit ${r.status}), not counted: ${r.out.trim().split("\n").slice(-2).join(" ")}`;
+            value = null;
+        } else if (what === "no-op up" && !/unchanged/.test(r.out)) note += "; the CLI's up reported changes";
+        if (r.peakKiB == null) note = `no program process was seen (${note})`;
+        rows.push(S.row({ section: "5 memory", measure: `peak RSS of the program process, CLI \`pulumi ${what}\`, 3 hosts, kv`, value, floor: emptyMiB, floorIs, unit: "MiB", note }));
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+}
+
+// ---------------------------------------------------------------------------------------------
+// the run
+// ---------------------------------------------------------------------------------------------
+
+function machine() {
+    const cpu = /^model name\s*:\s*(.*)$/m.exec(fs.readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "unknown";
+    return {
+        nproc: os.availableParallelism(),
+        cpu,
+        memGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+        kernel: os.release(),
+        date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+        node: process.version,
+    };
+}
+
+function writeResults(status: string, error?: string): void {
+    const m = machine();
+    const totalSeconds = (Date.now() - t0) / 1000;
+    const doc = { status, ...(error ? { error } : {}), machine: m, totalSeconds, rows, proofs, notes, extra };
+    fs.mkdirSync(RESULTS, { recursive: true });
+    const base = status === "complete" ? "latest" : "partial";
+    fs.writeFileSync(path.join(RESULTS, `${base}.json`), JSON.stringify(doc, null, 2) + "\n");
+    const md = [
+        `# docker-overlay benchmarks${status === "complete" ? "" : ` (${status})`}`,
+        "",
+        `${m.date}; ${m.nproc} CPUs (${m.cpu}), ${m.memGiB} GiB RAM, kernel ${m.kernel}, Node ${m.node}; whole bench ${totalSeconds.toFixed(0)} s (\`npm run bench\`).`,
+        "Every ratio is value / floor, both measured in this run. Lab hosts are network namespaces on this one machine (docs/lab.md): the data plane is a veth/bridge, not a wire.",
+        "",
+        S.renderMarkdown(rows).trimEnd(),
+        "",
+        ...(proofs.length ? ["DF proof of the overlay's MTU (iputils ping in the gateway container's network namespace):", "", ...proofs.map((p) => `- ${p}`), ""] : []),
+        ...(notes.length ? ["Notes:", "", ...notes.map((n) => `- ${n}`), ""] : []),
+        ...(error ? ["Stopped by an error:", "", "```", error, "```", ""] : []),
+    ].join("\n");
+    fs.writeFileSync(path.join(RESULTS, `${base}.md`), md);
+    console.log(`\n${S.renderText(rows)}`);
+    for (const p of proofs) console.log(`  ${p}`);
+    for (const n of notes) console.log(`  note: ${n}`);
+    console.log(`\nresults: bench/results/${base}.json and bench/results/${base}.md (${status}, ${totalSeconds.toFixed(0)} s)`);
+}
+
+async function run(): Promise<void> {
+    fs.rmSync(LOGS, { recursive: true, force: true });
+    fs.mkdirSync(LOGS, { recursive: true });
+    log(`logs of every step: ${path.relative(REPO, LOGS)}/`);
+
+    phase("3/5 floors that need no lab: empty program, inline preview and CLI memory");
+    const emptyPreview = await emptyProgramPreview();
+    let empty: PeakResult | null = null;
+    try {
+        empty = await emptyProgramPeak();
+        if (empty.status !== 0 || empty.peakKiB == null) notes.push(`the empty program's CLI preview ${empty.status !== 0 ? `failed (exit ${empty.status})` : "showed no program process"}: its memory floor is missing`);
+        else log(`empty program process: VmHWM ${(empty.peakKiB / 1024).toFixed(1)} MiB (${empty.program?.slice(0, 120)})`);
+    } catch (e) {
+        notes.push(`the empty program's CLI preview could not run: ${String(e).slice(0, 300)}`);
+    }
+
+    if (process.env.BENCH_NO_LAB === "1") {
+        notes.push("BENCH_NO_LAB=1: only the measurements that need no lab were run");
+        return;
+    }
+    await holdLabSession();
+    log(`holding ${SESSION_LOCK}`);
+
+    for (const mode of ["swarm", "kv"] as const) {
+        phase(`1 cold up, 3 hosts, ${mode} mode: the floor script`);
+        const floor = await floorRun(mode);
+        phase(`1 cold up, 3 hosts, ${mode} mode: pulumi up`);
+        const name = `bench-${mode}`;
+        const { lab, stack, seconds, outputs } = await coldUp(3, name, mode === "swarm" ? swarmOverrides() : {});
+        rows.push(S.row({ section: "1 cold up", measure: `cold \`pulumi up\`, 3 hosts, ${mode}${mode === "kv" ? " (etcd on lab1)" : ""}`, value: seconds, floor, floorIs: `bench/floor-${mode}.sh (docker CLI, same end state)`, unit: "s" }));
+        phase(`3 steady state, ${mode} mode`);
+        await steadyState(stack, mode, emptyPreview);
+        phase(`4 data plane, ${mode} mode`);
+        await dataPlane(lab, mode, outputs.serviceAddresses as Record<string, string>);
+        if (mode === "kv") {
+            phase("5 memory of the program process under the CLI, kv mode");
+            await projectPeaks(stack, empty);
+        }
+        await destroyStack(name);
+    }
+
+    phase(`2 scaling: cold up on ${SCALE_SIZES.join(", ")} hosts, swarm mode`);
+    const services = (L.readStackFile(path.join(REPO, "Pulumi.lab.yaml"))["docker-overlay:services"] as { name: string }[]).filter((s) => s.name === "gateway" || s.name === "service-a");
+    const times = new Map<number, number>();
+    for (const n of SCALE_SIZES) {
+        const name = `bench-scale-${n}`;
+        const { seconds } = await coldUp(n, name, { ...swarmOverrides(), services });
+        times.set(n, seconds);
+        await destroyStack(name);
+    }
+    const base = SCALE_SIZES[0]!;
+    for (const n of SCALE_SIZES)
+        rows.push(S.row({ section: "2 scaling", measure: `cold \`pulumi up\`, ${n} hosts, swarm (gateway + service-a)`, value: times.get(n)!, floor: times.get(base)!, floorIs: `the same, ${base} hosts`, unit: "s" }));
+}
+
+async function cleanup(): Promise<void> {
+    phase("clean-up: destroy stacks, remove the lab");
+    for (const name of [...openStacks.keys()]) await destroyStack(name);
+    if (labUp && lockHolder) {
+        try {
+            await timed("lab.sh down", () => labSh(["down"], "lab"));
+            labUp = false;
+        } catch (e) {
+            log(String(e));
+        }
+    }
+    releaseLabSession();
+    fs.rmSync(path.join(OUT, "cli"), { recursive: true, force: true });
+}
+
+let interrupted = false;
+for (const sig of ["SIGINT", "SIGTERM"] as const)
+    process.on(sig, () => {
+        if (interrupted) process.exit(130);
+        interrupted = true;
+        log(`${sig}: removing the lab, then stopping`);
+        try {
+            if (labUp && lockHolder) execFileSync("bash", ["lab/lab.sh", "down"], { cwd: REPO, stdio: "inherit" });
+        } finally {
+            releaseLabSession();
+            process.exit(130);
+        }
+    });
+
+async function start(): Promise<void> {
+    L = (await import(LAB_STACK_MODULE)) as typeof LabStackModule;
+    S = (await import(STATS_MODULE)) as typeof StatsModule;
+    try {
+        await run();
+        await cleanup();
+        writeResults(process.env.BENCH_NO_LAB === "1" ? "no lab" : "complete");
+    } catch (e) {
+        const msg = e instanceof Error ? e.message : String(e);
+        console.error(`\nbench failed after ${elapsed()}: ${msg.split("\n").slice(-20).join("\n")}`);
+        await cleanup();
+        writeResults("failed", msg.split("\n").slice(-20).join("\n"));
+        process.exitCode = 1;
+    }
+}
+
+void start();
