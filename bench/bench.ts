@@ -190,9 +190,11 @@ function verifyEndState(lab: Lab, mode: "kv" | "swarm", who: string): void {
         if (r.status !== 0) throw new Error(`${who}: ${from} on lab1 cannot ping ${to} over the overlay: ${r.out}`);
     }
     if (mode === "kv") {
+        // From the API: the machine's docker CLI no longer knows ClusterStore (docs/lab.md).
         for (const h of lab.hosts) {
-            const store = ssh(lab, h, "docker info --format '{{.ClusterStore}} {{.ClusterAdvertise}}'").trim();
-            if (!store.startsWith("etcd://10.210.0.11:2379 ")) throw new Error(`${who}: ${h.name}'s daemon reports cluster store "${store}"`);
+            const r = spawnSync("curl", ["-sf", "--unix-socket", h.dockerSocket, "http://d/info"], { encoding: "utf8", timeout: 30_000 });
+            const info = JSON.parse(r.stdout || "{}") as { ClusterStore?: string; ClusterAdvertise?: string };
+            if (info.ClusterStore !== `etcd://${h1!.address}:2379` || !info.ClusterAdvertise) throw new Error(`${who}: ${h.name}'s daemon reports cluster store "${info.ClusterStore}", advertise "${info.ClusterAdvertise}"`);
         }
     } else {
         for (const h of lab.hosts) {
@@ -287,7 +289,7 @@ function containerPid(lab: Lab, host: LabHost, name: string): number {
 }
 
 function pingTimes(lab: Lab, host: LabHost, prefix: string, target: string): number[] {
-    const r = sshRun(lab, host, `${prefix}ping -n -c ${PINGS} -i 0.2 -W 2 ${target}`, 60_000);
+    const r = sshRun(lab, host, `${prefix}/usr/bin/ping -n -c ${PINGS} -i 0.2 -W 2 ${target}`, 60_000);
     const times = S.parsePingTimes(r.stdout);
     if (r.status !== 0 || times.length !== PINGS) throw new Error(`ping ${target} from ${host.name} (${prefix || "host"}): exit ${r.status}, ${times.length}/${PINGS} replies: ${r.out.trim().split("\n").slice(-3).join(" ")}`);
     return times;
@@ -297,21 +299,24 @@ function pingTimes(lab: Lab, host: LabHost, prefix: string, target: string): num
 async function throughput(lab: Lab, client: LabHost, clientPrefix: string, server: LabHost, serverPrefix: string, target: string): Promise<number> {
     const rates: number[] = [];
     for (let i = 1; i <= REPS; i++) {
-        // One-off server (-1), bounded by timeout so nothing is left listening.
-        const srv = spawn("ssh", sshArgs(lab, server, `${serverPrefix}timeout 120 iperf3 -s -1 -p 5201`), { stdio: ["ignore", "pipe", "pipe"] });
+        // One-off server (-1), bounded by timeout so nothing is left listening. Its "listening"
+        // line may sit in a pipe buffer, so the client also retries while the port is closed.
+        const srv = spawn("ssh", sshArgs(lab, server, `${serverPrefix}timeout 120 /usr/bin/iperf3 -s -1 -p 5201 --forceflush`), { stdio: ["ignore", "pipe", "pipe"] });
         let srvOut = "";
         srv.stdout!.on("data", (d) => (srvOut += String(d)));
         srv.stderr!.on("data", (d) => (srvOut += String(d)));
         const srvExit = new Promise<number | null>((resolve) => srv.once("exit", (code) => resolve(code)));
-        const deadline = Date.now() + 20_000;
-        while (!srvOut.includes("Server listening") && Date.now() < deadline && srv.exitCode === null) await new Promise((r) => setTimeout(r, 100));
-        if (!srvOut.includes("Server listening")) {
-            srv.kill();
-            throw new Error(`iperf3 server on ${server.name} did not start: ${srvOut}`);
+        const listening = Date.now() + 5_000;
+        while (!srvOut.includes("Server listening") && Date.now() < listening && srv.exitCode === null) await new Promise((res) => setTimeout(res, 100));
+        const client_ = `${clientPrefix}/usr/bin/iperf3 -c ${target} -p 5201 -n ${THROUGHPUT_BYTES} -J`;
+        let r = sshRun(lab, client, client_, 120_000);
+        for (let tries = 0; r.status !== 0 && /unable to connect|Connection refused/i.test(r.out) && tries < 40 && srv.exitCode === null; tries++) {
+            await new Promise((res) => setTimeout(res, 250));
+            r = sshRun(lab, client, client_, 120_000);
         }
-        const r = sshRun(lab, client, `${clientPrefix}iperf3 -c ${target} -p 5201 -n ${THROUGHPUT_BYTES} -J`, 120_000);
+        if (r.status !== 0) srv.kill();
         await srvExit;
-        if (r.status !== 0) throw new Error(`iperf3 -c ${target} from ${client.name}: exit ${r.status}: ${r.out.slice(0, 500)}`);
+        if (r.status !== 0) throw new Error(`iperf3 -c ${target} from ${client.name}: exit ${r.status}: ${r.out.slice(0, 500)}; server: ${srvOut.slice(0, 300)}`);
         const { bytes, seconds } = S.parseIperfReceived(r.stdout);
         rates.push((bytes * 8) / seconds / 1e6);
     }
@@ -328,7 +333,10 @@ async function dataPlane(lab: Lab, label: string, addresses: Record<string, stri
     const pair = `gateway on lab1 -> service-a on lab2 (${target})`;
     const hostsIs = `lab1 -> lab2 host addresses (${h2.address})`;
 
-    const mtu = ssh(lab, h1, `${inGw}ip -o link show eth0`).match(/mtu (\d+)/)?.[1];
+    // The gateway's interface on the overlay (found by its overlay address) and its MTU.
+    const gwAddress = addresses["gateway"]!;
+    const dev = ssh(lab, h1, `${inGw}ip -o -4 addr show`).split("\n").find((l) => l.includes(` ${gwAddress}/`))?.split(/\s+/)[1];
+    const mtu = dev ? ssh(lab, h1, `${inGw}ip -o link show dev ${dev}`).match(/mtu (\d+)/)?.[1] : undefined;
     const overlay = (await timed(`${label}: ${PINGS} pings ${pair}`, () => pingTimes(lab, h1, inGw, target))).value;
     const hosts = (await timed(`${label}: ${PINGS} pings ${hostsIs}`, () => pingTimes(lab, h1, "", h2.address))).value;
     const note = `${PINGS} iputils pings, 0.2 s apart`;
@@ -337,16 +345,16 @@ async function dataPlane(lab: Lab, label: string, addresses: Record<string, stri
 
     const overlayRate = (await timed(`${label}: iperf3 ${THROUGHPUT_BYTES} x${REPS} ${pair}`, () => throughput(lab, h1, inGw, h2, inSa, target))).value;
     const hostRate = (await timed(`${label}: iperf3 ${THROUGHPUT_BYTES} x${REPS} ${hostsIs}`, () => throughput(lab, h1, "", h2, "", h2.address))).value;
-    rows.push(S.row({ section: "4 data plane", measure: `throughput, ${label} overlay: ${pair}`, value: overlayRate, floor: hostRate, floorIs: hostsIs, unit: "Mbit/s", note: `iperf3 TCP, ${THROUGHPUT_BYTES}B, as received, median of ${REPS}` }));
+    rows.push(S.row({ section: "4 data plane", measure: `throughput, ${label} overlay: ${pair}`, value: overlayRate, floor: hostRate, floorIs: hostsIs, unit: "Mbit/s", note: `iperf3 TCP, -n ${THROUGHPUT_BYTES} (MiB), bytes and seconds as received, median of ${REPS}` }));
 
     // DF proof: the largest packet the overlay's MTU allows passes, one byte more does not.
     const m = Number(mtu ?? 1450);
-    const fits = sshRun(lab, h1, `${inGw}ping -n -M do -s ${m - 28} -c 1 -W 3 ${target}`, 30_000);
-    const over = sshRun(lab, h1, `${inGw}ping -n -M do -s ${m - 27} -c 1 -W 3 ${target}`, 30_000);
+    const fits = sshRun(lab, h1, `${inGw}/usr/bin/ping -n -M do -s ${m - 28} -c 1 -W 3 ${target}`, 30_000);
+    const over = sshRun(lab, h1, `${inGw}/usr/bin/ping -n -M do -s ${m - 27} -c 1 -W 3 ${target}`, 30_000);
     const fitsOk = fits.status === 0 && S.parsePingTimes(fits.stdout).length === 1;
     const overOk = over.status !== 0 && /message too long/.test(over.out);
     const firstLine = (s: string) => s.trim().split("\n").find((l) => /bytes from|too long|error|100% packet loss/.test(l)) ?? s.trim().split("\n")[0];
-    proofs.push(`${label}: gateway's eth0 MTU ${mtu ?? "unknown"}; \`ping -M do -s ${m - 28}\` (${m}-byte packets) to service-a: ${fitsOk ? "PASSES" : "FAILED"} (exit ${fits.status}: ${firstLine(fits.out)})`);
+    proofs.push(`${label}: gateway's overlay interface ${dev ?? "(not found)"} has MTU ${mtu ?? "unknown"}; \`ping -M do -s ${m - 28}\` (${m}-byte packets) to service-a: ${fitsOk ? "PASSES" : "FAILED"} (exit ${fits.status}: ${firstLine(fits.out)})`);
     proofs.push(`${label}: \`ping -M do -s ${m - 27}\` (${m + 1} bytes): ${overOk ? "refused as it must be" : "NOT refused"} (exit ${over.status}: ${firstLine(over.out)})`);
     log(proofs.slice(-2).join("\n"));
     if (!fitsOk || !overOk) notes.push(`${label}: the DF proof of MTU ${m} did not come out as expected (see the proofs)`);
