@@ -4,6 +4,8 @@
 #   lab/lab.sh up [N] [--recreate]   create hosts lab1..labN (default N=3)
 #   lab/lab.sh down                  remove everything the lab created
 #   lab/lab.sh status                show the lab's hosts; exit 0 only if all are healthy
+#   lab/lab.sh exec HOST CMD...      run CMD inside lab host HOST's namespaces (no ssh needed)
+#   lab/lab.sh sshd HOST stop|start  stop or start HOST's sshd (fault injection: host unreachable)
 #
 # A lab host labK is a set of namespaces held open by bind files:
 #   - network namespace dolab-labK, eth0 = 10.210.0.(10+K)/24 on the bridge dolab0 (10.210.0.1)
@@ -40,13 +42,18 @@ die() { printf '[lab] ERROR: %s\n' "$*" >&2; exit 1; }
 
 usage() {
   cat <<EOF
-usage: $0 up [N] [--recreate] | down | status
+usage: $0 up [N] [--recreate] | down | status | exec HOST CMD... | sshd HOST stop|start
   up [N]       start a lab of N Docker hosts (default 3); if a lab of N hosts is already up and
                healthy, say so and change nothing; otherwise (other N, broken) recreate it.
   --recreate   always tear down and build a fresh lab.
   down         stop and remove every lab process, mount, namespace, link, iptables rule and the
                state directory $STATE.
   status       list the hosts; exit 0 if every host answers on ssh and docker, 1 otherwise.
+  exec HOST CMD...
+               run CMD inside HOST's namespaces, as root (works while its sshd is down).
+  sshd HOST stop|start
+               stop HOST's sshd with every session it serves (the host becomes unreachable,
+               as with a network outage or a crashed sshd), or start it again.
 EOF
 }
 
@@ -624,9 +631,43 @@ cmd_status() {
   return "$ok"
 }
 
+# exec/sshd act on one host of a running lab; the test that calls them holds the session lock.
+lab_host_arg() { # $1 = host name; dies unless it is a host of the running lab
+  if ! [[ ${1:-} =~ ^lab[0-9]+$ ]] || ! [ -s "$STATE/ns/$1.holder" ]; then
+    die "no lab host '${1:-}' (hosts: $(find "$STATE/ns" -name '*.holder' -printf '%f ' 2>/dev/null | sed 's/\.holder//g'))"
+  fi
+}
+
+cmd_exec() {
+  lab_host_arg "${1:-}"
+  local h=$1
+  shift
+  [ $# -gt 0 ] || die "usage: $0 exec HOST CMD..."
+  in_host "$h" "$@"
+}
+
+cmd_sshd() {
+  lab_host_arg "${1:-}"
+  local h=$1 d
+  d=$(host_dir "$h")
+  case ${2:-} in
+    # every sshd process of the host: the listener and the sessions it serves (a pid namespace
+    # of its own, so pkill sees only this host's processes)
+    stop) in_host "$h" pkill -KILL -x sshd || true; rm -f "$d/run/sshd.pid"; log "$h: sshd stopped" ;;
+    start) in_host "$h" /usr/sbin/sshd -f "$d/ssh/sshd_config" -E /var/log/sshd.log; ssh_ok "$h" || die "$h: sshd started but ssh does not answer (see $d/log/sshd.log)"; log "$h: sshd started" ;;
+    *) die "usage: $0 sshd HOST stop|start" ;;
+  esac
+}
+
 main() {
   local cmd=${1:-}
   case $cmd in
+    exec | sshd)
+      need_root "$@"
+      shift
+      "cmd_$cmd" "$@"
+      return
+      ;;
     up | down | status) need_root "$@" ;;
     -h | --help | help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
