@@ -42,6 +42,8 @@ const SESSION_LOCK = "/run/lock/docker-overlay-lab.session";
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const SCALE_SIZES = (process.env.BENCH_SCALE ?? "2,4,8").split(",").map(Number);
 const PINGS = 20;
+/** `network.mtu` of Pulumi.lab.yaml, which the floor scripts use too. */
+const CONFIGURED_MTU = 1450;
 const THROUGHPUT_BYTES = "200M";
 
 const t0 = Date.now();
@@ -50,6 +52,8 @@ const log = (msg: string) => console.log(`[bench ${elapsed().padStart(7)}] ${msg
 const phase = (msg: string) => console.log(`\n== ${msg} (${elapsed()})`);
 
 const rows: Row[] = [];
+/** Steps that failed without stopping the bench (it exits non-zero when any did). */
+const failedSteps: string[] = [];
 const proofs: string[] = [];
 const notes: string[] = [];
 const extra: Record<string, number> = {};
@@ -202,6 +206,8 @@ function verifyEndState(lab: Lab, mode: "kv" | "swarm", who: string): void {
             if (state !== "active") throw new Error(`${who}: ${h.name} is "${state}" in the swarm`);
         }
     }
+    const link = docker(h1!, ["exec", "gateway", "ip", "-o", "link", "show", "eth0"]).stdout.match(/mtu (\d+)/)?.[1];
+    proofs.push(`${who} (floor, ${mode}): lab_overlay's MTU option ${want.split(" ")[2]}; the gateway container's eth0 has MTU ${link ?? "unknown"}`);
     log(`${who}: verified (lab_overlay ${want}; gateway pings service-a, a, service-b, b by name${mode === "kv" ? "; every daemon on the etcd store" : "; every host active in the swarm"})`);
 }
 
@@ -347,17 +353,24 @@ async function dataPlane(lab: Lab, label: string, addresses: Record<string, stri
     const hostRate = (await timed(`${label}: iperf3 ${THROUGHPUT_BYTES} x${REPS} ${hostsIs}`, () => throughput(lab, h1, "", h2, "", h2.address))).value;
     rows.push(S.row({ section: "4 data plane", measure: `throughput, ${label} overlay: ${pair}`, value: overlayRate, floor: hostRate, floorIs: hostsIs, unit: "Mbit/s", note: `iperf3 TCP, -n ${THROUGHPUT_BYTES} (MiB), bytes and seconds as received, median of ${REPS}` }));
 
-    // DF proof: the largest packet the overlay's MTU allows passes, one byte more does not.
-    const m = Number(mtu ?? 1450);
+    // DF proof: the largest packet the configured MTU (Pulumi.lab.yaml: 1450) allows passes, one
+    // byte more does not.
+    const m = CONFIGURED_MTU;
+    const option = docker(h1, ["network", "inspect", "-f", '{{index .Options "com.docker.network.driver.mtu"}}', "lab_overlay"]).stdout;
+    proofs.push(`${label} stack: lab_overlay's MTU option on lab1 is "${option}"`);
+    if (mtu !== String(m)) notes.push(`${label}: the gateway container's overlay interface ${dev ?? "(not found)"} has MTU ${mtu ?? "unknown"}, not the configured ${m}`);
     const fits = sshRun(lab, h1, `${inGw}/usr/bin/ping -n -M do -s ${m - 28} -c 1 -W 3 ${target}`, 30_000);
     const over = sshRun(lab, h1, `${inGw}/usr/bin/ping -n -M do -s ${m - 27} -c 1 -W 3 ${target}`, 30_000);
     const fitsOk = fits.status === 0 && S.parsePingTimes(fits.stdout).length === 1;
     const overOk = over.status !== 0 && /message too long/.test(over.out);
-    const firstLine = (s: string) => s.trim().split("\n").find((l) => /bytes from|too long|error|100% packet loss/.test(l)) ?? s.trim().split("\n")[0];
-    proofs.push(`${label}: gateway's overlay interface ${dev ?? "(not found)"} has MTU ${mtu ?? "unknown"}; \`ping -M do -s ${m - 28}\` (${m}-byte packets) to service-a: ${fitsOk ? "PASSES" : "FAILED"} (exit ${fits.status}: ${firstLine(fits.out)})`);
-    proofs.push(`${label}: \`ping -M do -s ${m - 27}\` (${m + 1} bytes): ${overOk ? "refused as it must be" : "NOT refused"} (exit ${over.status}: ${firstLine(over.out)})`);
+    const firstLine = (s: string) => {
+        const lines = s.trim().split("\n");
+        return lines.find((l) => /too long/.test(l)) ?? lines.find((l) => /bytes from|error|packet loss/.test(l)) ?? lines[0];
+    };
+    proofs.push(`${label} stack: the gateway's overlay interface ${dev ?? "(not found)"} has MTU ${mtu ?? "unknown"}; \`ping -M do -s ${m - 28}\` (${m}-byte packets) to service-a: ${fitsOk ? "PASSES" : "FAILED"} (exit ${fits.status}: ${firstLine(fits.out)})`);
+    proofs.push(`${label} stack: \`ping -M do -s ${m - 27}\` (${m + 1} bytes): ${overOk ? "refused as it must be" : "NOT refused"} (exit ${over.status}: ${firstLine(over.out)})`);
     log(proofs.slice(-2).join("\n"));
-    if (!fitsOk || !overOk) notes.push(`${label}: the DF proof of MTU ${m} did not come out as expected (see the proofs)`);
+    if (!fitsOk || !overOk) notes.push(`${label}: the DF proof of the configured MTU ${m} did not come out as expected (see the DF lines)`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -515,7 +528,7 @@ function writeResults(status: string, error?: string): void {
         "",
         S.renderMarkdown(rows).trimEnd(),
         "",
-        ...(proofs.length ? ["DF proof of the overlay's MTU (iputils ping in the gateway container's network namespace):", "", ...proofs.map((p) => `- ${p}`), ""] : []),
+        ...(proofs.length ? ["The overlay's MTU: the interfaces, and the DF proof (iputils ping in the gateway container's network namespace, from its lab host):", "", ...proofs.map((p) => `- ${p}`), ""] : []),
         ...(notes.length ? ["Notes:", "", ...notes.map((n) => `- ${n}`), ""] : []),
         ...(error ? ["Stopped by an error:", "", "```", error, "```", ""] : []),
     ].join("\n");
@@ -569,16 +582,26 @@ async function run(): Promise<void> {
 
     phase(`2 scaling: cold up on ${SCALE_SIZES.join(", ")} hosts, swarm mode`);
     const services = (L.readStackFile(path.join(REPO, "Pulumi.lab.yaml"))["docker-overlay:services"] as { name: string }[]).filter((s) => s.name === "gateway" || s.name === "service-a");
+    // A size whose up fails is reported as failed (with its error) and the others still run;
+    // the bench then exits non-zero.
     const times = new Map<number, number>();
+    const failures = new Map<number, string>();
     for (const n of SCALE_SIZES) {
         const name = `bench-scale-${n}`;
-        const { seconds } = await coldUp(n, name, { ...swarmOverrides(), services });
-        times.set(n, seconds);
+        const started = Date.now();
+        try {
+            times.set(n, (await coldUp(n, name, { ...swarmOverrides(), services })).seconds);
+        } catch (e) {
+            const why = String(e instanceof Error ? e.message : e).split("\n").filter((l) => /docker-overlay: .*cannot reach|error:/.test(l))[0]?.trim() ?? String(e).slice(0, 200);
+            failures.set(n, `FAILED after ${((Date.now() - started) / 1000).toFixed(0)} s: ${why}`);
+            failedSteps.push(`cold up on ${n} hosts: ${why}`);
+            log(`cold up on ${n} hosts failed: ${why}`);
+        }
         await destroyStack(name);
     }
     const base = SCALE_SIZES[0]!;
     for (const n of SCALE_SIZES)
-        rows.push(S.row({ section: "2 scaling", measure: `cold \`pulumi up\`, ${n} hosts, swarm (gateway + service-a)`, value: times.get(n)!, floor: times.get(base)!, floorIs: `the same, ${base} hosts`, unit: "s" }));
+        rows.push(S.row({ section: "2 scaling", measure: `cold \`pulumi up\`, ${n} hosts, swarm (gateway + service-a)`, value: times.get(n) ?? null, floor: times.get(base) ?? null, floorIs: `the same, ${base} hosts`, unit: "s", ...(failures.has(n) ? { note: failures.get(n)! } : {}) }));
 }
 
 async function cleanup(): Promise<void> {
@@ -616,7 +639,12 @@ async function start(): Promise<void> {
     try {
         await run();
         await cleanup();
+        for (const f of failedSteps) notes.push(`step failed: ${f}`);
         writeResults(process.env.BENCH_NO_LAB === "1" ? "no lab" : "complete");
+        if (failedSteps.length) {
+            console.error(`\n${failedSteps.length} step(s) failed; their rows say so:\n${failedSteps.map((f) => `  ${f}`).join("\n")}`);
+            process.exitCode = 1;
+        }
     } catch (e) {
         const msg = e instanceof Error ? e.message : String(e);
         console.error(`\nbench failed after ${elapsed()}: ${msg.split("\n").slice(-20).join("\n")}`);
