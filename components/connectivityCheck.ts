@@ -8,6 +8,8 @@ export interface ConnectivityTarget {
     /** Our name for the host. */
     name: string;
     host: DockerHost;
+    /** The host ready for the overlay (daemon configured or swarm joined): its probe waits for it. */
+    ready: pulumi.Resource;
 }
 
 export interface ConnectivityCheckArgs {
@@ -43,8 +45,8 @@ export class ConnectivityCheck extends pulumi.ComponentResource {
     constructor(name: string, args: ConnectivityCheckArgs, opts?: pulumi.ComponentResourceOptions) {
         super("docker-overlay:connectivity:ConnectivityCheck", name, {}, opts);
 
-        this.probes = args.hosts.map(({ name: hostName, host }) => {
-            const dockerOpts = { parent: this, provider: host.provider };
+        this.probes = args.hosts.map(({ name: hostName, host, ready }) => {
+            const dockerOpts = { parent: this, provider: host.provider, dependsOn: [ready] };
             const image = args.pull
                 ? new docker.RemoteImage(`${name}-image-${hostName}`, { name: args.image, keepLocally: true }, dockerOpts).imageId
                 : pulumi.output(args.image);

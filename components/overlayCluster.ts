@@ -162,7 +162,7 @@ export class OverlayCluster extends pulumi.ComponentResource {
             this.connectivity = new ConnectivityCheck(
                 `${name}-connectivity`,
                 {
-                    hosts: config.hosts.map((h) => ({ name: h.name, host: this.hosts[h.name]! })),
+                    hosts: config.hosts.map((h) => ({ name: h.name, host: this.hosts[h.name]!, ready: ready[h.name]! })),
                     networkName: this.network.name,
                     image: config.connectivity.image,
                     pull: config.connectivity.pull,

@@ -131,6 +131,8 @@ describe("kv mode with Consul (the seed)", () => {
         expect(h.declaredNamed("overlay-net-network").dependsOn).toEqual(["overlay-node1-daemon-config-apply"]);
         expect(h.declaredNamed("overlay-svc-mycentos1").dependsOn).toEqual(["overlay-net", "overlay-node1-daemon-config-apply"]);
         expect(h.declaredNamed("overlay-svc-mycentos2").dependsOn).toEqual(["overlay-net", "overlay-node2-daemon-config-apply"]);
+        // A probe joins the overlay through its own host's daemon, so it too waits for that host.
+        expect(h.declaredNamed("overlay-connectivity-probe-node2").dependsOn).toEqual(["overlay-node2-daemon-config-apply"]);
         expect(h.declaredNamed("overlay-node1-facts").dependsOn).toEqual(["overlay-node1-reachable"]);
     });
 

@@ -102,6 +102,7 @@ describe("swarm mode", () => {
         expect(net.provider).toMatch(/overlay-app1-docker/);
         expect(h.declaredNamed("overlay-net-network").dependsOn).toEqual(["overlay-swarm-init-app1"]);
         expect(h.declaredNamed("overlay-svc-api").dependsOn).toEqual(["overlay-net", "overlay-swarm-join-app2"]);
+        expect(h.declaredNamed("overlay-connectivity-probe-app3").dependsOn).toEqual(["overlay-swarm-join-app3"]);
     });
 
     it("runs the service with its aliases from a local image (pull: false)", () => {
