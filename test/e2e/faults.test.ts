@@ -1,0 +1,314 @@
+// Fault injection on a fresh lab of three hosts in kv mode (etcd on lab1), the real engine and
+// providers throughout. Each scenario breaks something real at a chosen moment and checks the
+// exact outcome the README promises:
+//   - the KV store unreachable during `up`: a clear error, and no daemon changed or restarted;
+//   - dockerd killed (with its containers) on a host after `up`: `refresh` then `up` heals;
+//   - a host's sshd stopped in the middle of `up`: the other hosts converge (--continue-on-error),
+//     the error names the host, and the next `up` converges with no manual step;
+//   - a daemon that refuses the new daemon.json: rolled back, Docker running, `up` names the host
+//     and the daemon's own error; then `destroy` after that failed `up` restores every host.
+// Every scenario runs with a canary, a shell command substitution, in every free-text config field
+// a host command sees; no file may ever appear. A table of the outcomes is printed at the end.
+import * as fs from "node:fs";
+import { execFileSync } from "node:child_process";
+import type { EngineEvent, Stack } from "@pulumi/pulumi/automation";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_CLUSTER_STORE_OPTS } from "../../components/config";
+import { type Lab, type LabHost, REPO } from "../../scripts/labStack";
+import { UNRELATED } from "./flow";
+import { changes, docker, freshLab, holdLabSession, httpGet, labStack, phase, printTimings, ssh } from "./harness";
+
+/** Runs on a host's shell would create this file (the machine's /tmp is every lab host's /tmp). */
+const CANARY_FILE = "/tmp/docker-overlay-canary";
+/** The canary: every way a shell could be made to run a command, in one value. */
+export const CANARY = `$(touch ${CANARY_FILE}) \`touch ${CANARY_FILE}\` ';touch ${CANARY_FILE};' ";touch ${CANARY_FILE};" | touch ${CANARY_FILE} && touch ${CANARY_FILE} \ntouch ${CANARY_FILE}`;
+const LAB_SH = `${REPO}/lab/lab.sh`;
+const FLAGS_FILE = "/etc/docker/dolab-dockerd.flags";
+
+/**
+ * The lab stack with the canary in every config field that is free text and reaches a host
+ * command: the restart and log commands (through `env`, which takes it as one argument), a
+ * cluster-store option (written into daemon.json), a service's environment and its command. Every
+ * other string field is refused by the schema when it holds the canary (test/unit/canary.test.ts).
+ */
+const canaryConfig = {
+    docker: {
+        restartCommand: ["env", `DOCKER_OVERLAY_CANARY=${CANARY}`, "/usr/local/sbin/dolab-dockerd", "restart"],
+        logCommand: ["env", `DOCKER_OVERLAY_CANARY=${CANARY}`, "tail", "-n", "30", "/var/log/dockerd.log"],
+        waitSeconds: 60,
+        clusterStoreOpts: { ...DEFAULT_CLUSTER_STORE_OPTS, "kv.canary": CANARY },
+    },
+    services: [
+        {
+            name: "gateway",
+            host: "lab1",
+            image: "dolab/busybox:1",
+            pull: false,
+            command: ["env", `DOCKER_OVERLAY_CANARY=${CANARY}`, "sleep", "2147483647"],
+            env: { DOCKER_OVERLAY_CANARY: CANARY },
+        },
+        { name: "service-a", host: "lab2", image: "dolab/busybox:1", pull: false, aliases: ["a"], command: ["httpd", "-f", "-p", "80", "-h", "/"] },
+        { name: "service-b", host: "lab3", image: "dolab/busybox:1", pull: false, aliases: ["b"], command: ["httpd", "-f", "-p", "80", "-h", "/"] },
+    ],
+};
+
+interface Row {
+    scenario: string;
+    outcome: string;
+    healthy: string;
+    bytesLost: number;
+}
+const table: Row[] = [];
+
+function labSh(...args: string[]): string {
+    return execFileSync("bash", [LAB_SH, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, DOCKER_OVERLAY_LAB_SESSION: "held" } });
+}
+
+/**
+ * Bytes of a host's original daemon.json that are not in its current one: 0 when every original
+ * key is still there with its value (ours may be added), else the size of the original entries
+ * missing or changed (all of it when the file is gone or not JSON).
+ */
+export function bytesLost(original: string | null, current: string | null): number {
+    if (original === null) return 0;
+    if (current === null) return Buffer.byteLength(original);
+    let now: Record<string, unknown>;
+    try {
+        now = JSON.parse(current) as Record<string, unknown>;
+    } catch {
+        return Buffer.byteLength(original);
+    }
+    const was = JSON.parse(original) as Record<string, unknown>;
+    return Object.entries(was)
+        .filter(([k, v]) => JSON.stringify(now[k]) !== JSON.stringify(v))
+        .reduce((n, [k, v]) => n + Buffer.byteLength(JSON.stringify({ [k]: v })) - 2, 0);
+}
+
+describe("fault injection (kv mode on the lab, canary in every free-text field)", () => {
+    let lab: Lab;
+    let stack: Stack;
+    let originals: Record<string, string | null>;
+    let release: () => void = () => {};
+    const decode = (b64: string | null) => (b64 === null ? null : Buffer.from(b64, "base64").toString("utf8"));
+    const host = (name: string): LabHost => lab.hosts.find((h) => h.name === name)!;
+
+    /** Docker answers on the host (from this machine, through its socket). */
+    /** Every host's daemon.json (base64, or null), read inside the host without ssh (which a scenario stops). */
+    const daemonJsons = (l: Lab) =>
+        Object.fromEntries(
+            l.hosts.map((h) => {
+                const out = labSh("exec", h.name, "sh", "-c", "if [ -e /etc/docker/daemon.json ]; then base64 -w0 /etc/docker/daemon.json; else echo ABSENT; fi").trim();
+                return [h.name, out === "ABSENT" ? null : out];
+            }),
+        ) as Record<string, string | null>;
+    /** A scenario that failed part-way leaves the stack up; the next one starts from the originals. */
+    let dirty = false;
+    async function startClean(): Promise<void> {
+        if (!dirty) return;
+        await stack.destroy({ onOutput: (s) => process.stdout.write(s) });
+        expect(daemonJsons(lab)).toEqual(originals);
+        dirty = false;
+    }
+    const dockerUp = (h: LabHost) => docker(h, ["info", "--format", "{{.ServerVersion}}"]).status === 0;
+    const dockerdPid = (h: LabHost) => labSh("exec", h.name, "cat", "/var/run/docker.pid").trim();
+    /** Healthy: Docker answers and the host's daemon.json holds every original key. */
+    function health(): { healthy: string; bytesLost: number } {
+        const now = daemonJsons(lab);
+        let ok = 0;
+        let lost = 0;
+        for (const h of lab.hosts) {
+            const l = bytesLost(decode(originals[h.name]!), decode(now[h.name]!));
+            lost += l;
+            if (dockerUp(h) && l === 0) ok++;
+        }
+        return { healthy: `${ok}/${lab.hosts.length}`, bytesLost: lost };
+    }
+    function record(scenario: string, outcome: string): void {
+        const h = health();
+        table.push({ scenario, outcome, ...h });
+        console.log(`[faults] ${scenario}: ${outcome} (healthy ${h.healthy}, bytes lost ${h.bytesLost})`);
+    }
+    /** No canary file on the machine (every lab host's /tmp) nor in any running container. */
+    function expectNoCanary(): void {
+        expect(fs.existsSync(CANARY_FILE), `${CANARY_FILE} exists: a config value was run by a shell`).toBe(false);
+        for (const h of lab.hosts) {
+            for (const name of docker(h, ["ps", "--format", "{{.Names}}"]).stdout.split("\n").filter(Boolean)) {
+                const r = docker(h, ["exec", name, "ls", "-a", "/tmp"]);
+                if (r.status === 0) expect(r.stdout, `canary file in container ${name} on ${h.name}`).not.toContain("docker-overlay-canary");
+            }
+        }
+    }
+    /** Runs `up`; returns its error's text instead of throwing. */
+    async function upResult(opts: { continueOnError?: boolean; onEvent?: (e: EngineEvent) => void } = {}): Promise<{ ok: boolean; text: string }> {
+        const lines: string[] = [];
+        dirty = true;
+        try {
+            await stack.up({ onOutput: (s) => { lines.push(s); process.stdout.write(s); }, ...opts });
+            return { ok: true, text: lines.join("") };
+        } catch (e) {
+            return { ok: false, text: `${lines.join("")}\n${(e as Error).message}` };
+        }
+    }
+    async function destroyAndCheck(): Promise<void> {
+        await stack.destroy({ onOutput: (s) => process.stdout.write(s) });
+        dirty = false;
+        expect(daemonJsons(lab), "every daemon.json byte for byte as before").toEqual(originals);
+        for (const h of lab.hosts) {
+            expect(dockerUp(h), `Docker running on ${h.name}`).toBe(true);
+            expect(docker(h, ["ps", "-a", "--format", "{{.Names}}"]).stdout, `containers left on ${h.name}`).toBe("");
+        }
+    }
+    /** The gateway on lab1 reaches `target` on the overlay: ping and HTTP 200. */
+    function reaches(target: string): boolean {
+        const gw = host("lab1");
+        if (docker(gw, ["exec", "gateway", "ping", "-c", "2", "-W", "3", target]).status !== 0) return false;
+        return docker(gw, ["exec", "gateway", ...httpGet(`http://${target}/etc/hostname`)]).stderr.includes("200 OK");
+    }
+
+    beforeAll(async () => {
+        release = await holdLabSession();
+        fs.rmSync(CANARY_FILE, { force: true });
+        lab = await phase("faults: lab set-up", () => freshLab(3));
+        ssh(lab, host("lab2"), "mkdir -p /etc/docker && cat > /etc/docker/daemon.json && /usr/local/sbin/dolab-dockerd restart >/dev/null", UNRELATED);
+        originals = daemonJsons(lab);
+        stack = await labStack(lab, "e2e-faults", canaryConfig);
+    }, 900_000);
+
+    afterAll(async () => {
+        // Undo every fault, whatever failed, then leave no stack behind.
+        if (lab) {
+            for (const undo of [
+                () => labSh("sshd", "lab3", "start"),
+                () => labSh("exec", "lab1", "sh", "-c", "while iptables -D INPUT -p tcp --dport 2379 -j DROP 2>/dev/null; do :; done"),
+                () => labSh("exec", "lab2", "sh", "-c", `rm -f ${FLAGS_FILE}; /usr/local/sbin/dolab-dockerd start`),
+            ])
+                try { undo(); } catch (e) { console.error(`cleanup: ${e}`); }
+        }
+        if (stack) await stack.destroy({ onOutput: (s) => process.stdout.write(s) }).catch((e) => console.error(`cleanup destroy failed: ${e}`));
+        console.log(
+            "\n[faults] fault-injection results\n\n| scenario | outcome | hosts left healthy | bytes of original configuration lost |\n|---|---|---|---|\n" +
+                table.map((r) => `| ${r.scenario} | ${r.outcome} | ${r.healthy} | ${r.bytesLost} |`).join("\n") + "\n",
+        );
+        printTimings("faults");
+        release();
+    }, 900_000);
+
+    it("the KV store unreachable during up: a clear error naming the store, and no daemon changed or restarted", async () => {
+        const pids = Object.fromEntries(lab.hosts.map((h) => [h.name, dockerdPid(h)]));
+        // The store's port dropped on the KV host (lab1): its container runs, nothing answers.
+        labSh("exec", "lab1", "iptables", "-I", "INPUT", "-p", "tcp", "--dport", "2379", "-j", "DROP");
+        const up = await phase("faults: up, KV store unreachable", () => upResult());
+        expect(up.ok).toBe(false);
+        expect(up.text).toMatch(/etcd.*(did not answer|not answer|not ready)/i);
+        expect(up.text).toContain("overlay-kv-ready");
+        expect(daemonJsons(lab), "no daemon.json changed").toEqual(originals);
+        for (const h of lab.hosts) expect(dockerdPid(h), `dockerd on ${h.name} not restarted`).toBe(pids[h.name]);
+        record("KV store unreachable during `up`", "`up` failed at overlay-kv-ready naming the store; no daemon.json changed, no dockerd restarted");
+        expectNoCanary();
+
+        // The store back: the next up converges with no other step.
+        labSh("exec", "lab1", "iptables", "-D", "INPUT", "-p", "tcp", "--dport", "2379", "-j", "DROP");
+        const again = await phase("faults: up, KV store back", () => upResult());
+        expect(again.ok, again.text.slice(-3000)).toBe(true);
+        expect(reaches("a") && reaches("b")).toBe(true);
+        expectNoCanary();
+    }, 900_000);
+
+    it("the canary reached the hosts as data: in daemon.json and in the gateway's environment, with no file created", () => {
+        const daemon = JSON.parse(decode(daemonJsons(lab)["lab2"]!)!) as { "cluster-store-opts": Record<string, string> };
+        expect(daemon["cluster-store-opts"]["kv.canary"]).toBe(CANARY);
+        const env = docker(host("lab1"), ["inspect", "gateway", "--format", "{{json .Config.Env}}"]);
+        expect(JSON.parse(env.stdout)).toContain(`DOCKER_OVERLAY_CANARY=${CANARY}`);
+        // The gateway runs its command through `env` with the canary as one argument.
+        expect(JSON.parse(docker(host("lab1"), ["inspect", "gateway", "--format", "{{json .Config.Cmd}}"]).stdout)).toEqual(canaryConfig.services[0]!.command);
+        expectNoCanary();
+    });
+
+    it("dockerd killed with its containers on lab2 after up: refresh then up heals the cluster", async () => {
+        const lab2 = host("lab2");
+        // What an OOM kill of the whole service or a power cut does: every Docker process and
+        // every container process of the host gone at once, without shutdown. (By PID: the
+        // host's own PID 1 must live, or the kernel ends the whole lab host.)
+        const containerPids = docker(lab2, ["ps", "-q"]).stdout.split("\n").filter(Boolean).map((id) => docker(lab2, ["inspect", "--format", "{{.State.Pid}}", id]).stdout);
+        expect(containerPids.length).toBeGreaterThan(0);
+        const dockerPids = labSh("exec", "lab2", "sh", "-c", "cat /var/run/docker.pid; echo; pgrep -x containerd; pgrep -x containerd-shim-runc-v2; pgrep -x containerd-shim; true").split(/\s+/).filter(Boolean);
+        expect(dockerPids.length).toBeGreaterThanOrEqual(2);
+        labSh("exec", "lab2", "kill", "-KILL", ...dockerPids, ...containerPids);
+        await new Promise((r) => setTimeout(r, 1000));
+        expect(dockerUp(lab2)).toBe(false);
+        expect(reaches("a")).toBe(false);
+        // The host's supervisor starts it again, as systemd's Restart=always does.
+        labSh("exec", "lab2", "/usr/local/sbin/dolab-dockerd", "start");
+        const refresh = await phase("faults: refresh after the kill", () => stack.refresh({ onOutput: (s) => process.stdout.write(s) }));
+        const up = await phase("faults: up after the refresh", () => upResult());
+        expect(up.ok, up.text.slice(-3000)).toBe(true);
+        expect(reaches("a"), "gateway -> a after healing").toBe(true);
+        expect(reaches("b"), "gateway -> b after healing").toBe(true);
+        const r = changes(refresh.summary.resourceChanges);
+        record(
+            "dockerd killed with its containers on a host after `up`",
+            `\`refresh\` (${Object.entries(r).map(([k, n]) => `${n} ${k}`).join(", ") || "no changes"}) then \`up\` succeeded; gateway reaches a and b again`,
+        );
+        expectNoCanary();
+        await phase("faults: destroy", () => destroyAndCheck());
+    }, 900_000);
+
+    it("lab3's sshd stopped in the middle of up: lab1 and lab2 converge, the error names lab3, and the next up converges", async () => {
+        await startClean();
+        let stopped = false;
+        // When the hub's daemon starts its restart, lab3 has its facts and backup but not its
+        // new daemon.json: stop its sshd then.
+        const onEvent = (e: EngineEvent) => {
+            if (!stopped && e.resourcePreEvent?.metadata.urn.endsWith("overlay-lab1-daemon-config-apply")) {
+                stopped = true;
+                labSh("sshd", "lab3", "stop");
+            }
+        };
+        const up = await phase("faults: up, lab3 unreachable mid-way", () => upResult({ continueOnError: true, onEvent }));
+        expect(stopped).toBe(true);
+        expect(up.ok).toBe(false);
+        expect(up.text).toMatch(/overlay-lab3-[\w-]+/);
+        expect(up.text).toContain("10.210.0.13");
+        // lab1 and lab2 converged: their daemons on the store, their services on the overlay.
+        const now = daemonJsons(lab);
+        for (const h of ["lab1", "lab2"]) expect(JSON.parse(decode(now[h]!)!)["cluster-store"], h).toMatch(/^etcd:\/\//);
+        expect(now["lab3"], "lab3's daemon.json untouched").toEqual(originals["lab3"]);
+        expect(dockerUp(host("lab3"))).toBe(true);
+        expect(reaches("a"), "gateway (lab1) -> a (lab2)").toBe(true);
+        record("a host's sshd stopped in the middle of `up`", "`up --continue-on-error` failed naming lab3 (10.210.0.13); lab1 and lab2 converged and talk; lab3 untouched");
+        expectNoCanary();
+
+        labSh("sshd", "lab3", "start");
+        const again = await phase("faults: up, lab3 back", () => upResult());
+        expect(again.ok, again.text.slice(-3000)).toBe(true);
+        expect(reaches("a") && reaches("b")).toBe(true);
+        table[table.length - 1]!.outcome += "; the next `up` converged, no manual step";
+        expectNoCanary();
+        await phase("faults: destroy", () => destroyAndCheck());
+    }, 900_000);
+
+    it("a daemon that refuses the new daemon.json is rolled back and running; then destroy after the failed up restores every host", async () => {
+        await startClean();
+        const lab2 = host("lab2");
+        // lab2's dockerd gets a flag (as a unit's ExecStart could) that our daemon.json repeats:
+        // dockerd refuses to start with both (moby#25471). It starts fine with its original file.
+        ssh(lab, lab2, `echo --cluster-store-opt=discovery.ttl=10 > ${FLAGS_FILE} && /usr/local/sbin/dolab-dockerd restart >/dev/null`);
+        expect(dockerUp(lab2)).toBe(true);
+        const up = await phase("faults: up, lab2 refuses its daemon.json", () => upResult());
+        expect(up.ok).toBe(false);
+        expect(up.text).toContain("overlay-lab2-daemon-config-apply");
+        expect(up.text).toContain("specified both as a flag and in the configuration file");
+        expect(up.text).toMatch(/roll|restored|put back/i);
+        expect(daemonJsons(lab)["lab2"], "lab2's daemon.json back byte for byte").toEqual(originals["lab2"]);
+        expect(dockerUp(lab2), "Docker running on lab2 after the rollback").toBe(true);
+        record("a daemon refuses the new daemon.json", "`up` failed naming lab2 and dockerd's own error; lab2 rolled back to its original file, Docker running");
+        expectNoCanary();
+
+        await phase("faults: destroy after the failed up", () => destroyAndCheck());
+        record("`destroy` after that failed `up`", "every host's daemon.json back byte for byte, Docker running, no containers left");
+        ssh(lab, lab2, `rm -f ${FLAGS_FILE} && /usr/local/sbin/dolab-dockerd restart >/dev/null`);
+        expectNoCanary();
+        for (const r of table) expect(r.bytesLost, r.scenario).toBe(0);
+    }, 900_000);
+});
+
