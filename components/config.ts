@@ -87,6 +87,7 @@ const networkSchema = z.strictObject({
     name: containerName.default("my_overlay"),
     subnet: z.string().optional(),
     gateway: z.string().optional(),
+    /** Docker's `com.docker.network.driver.mtu`: the underlay's MTU (1500 if unset); containers get 50 less (VXLAN). */
     mtu: z.number().int("expected a whole number").min(576, "expected an MTU from 576 to 9000").max(9000, "expected an MTU from 576 to 9000").optional(),
 });
 

@@ -71,8 +71,12 @@ export type ProbeOutcome =
 /** What preflight checks a cluster against: the stack file, possibly still `mode: auto`. */
 export type PreflightConfig = Pick<StackConfig, "mode" | "hosts" | "kv" | "network">;
 
-/** Docker's overlay MTU when `network.mtu` is not set. */
-export const DOCKER_DEFAULT_OVERLAY_MTU = 1450;
+/**
+ * What Docker's overlay driver takes as the underlay MTU when `network.mtu` is not set. Its
+ * `com.docker.network.driver.mtu` option (our `network.mtu`) is that underlay MTU: containers get
+ * it minus the VXLAN overhead (libnetwork's overlay `maxMTU`), 1450 by default.
+ */
+export const DOCKER_DEFAULT_UNDERLAY_MTU = 1500;
 /** VXLAN's header on the underlay: outer Ethernet 14 + IP 20 + UDP 8 + VXLAN 8. */
 export const VXLAN_OVERHEAD = 50;
 /** The cluster flags whose daemon.json keys kv mode writes (`cluster-store-opt` is `cluster-store-opts` there). */
@@ -264,14 +268,14 @@ export function findProblems(config: PreflightConfig, mode: Mode | undefined, ou
         underlay.push([name, r.interface, iface.mtu]);
     }
     if (underlay.length > 0) {
-        const overlay = config.network.mtu ?? DOCKER_DEFAULT_OVERLAY_MTU;
-        const small = underlay.filter(([, , mtu]) => overlay > mtu - VXLAN_OVERHEAD);
+        const assumed = config.network.mtu ?? DOCKER_DEFAULT_UNDERLAY_MTU;
+        const small = underlay.filter(([, , mtu]) => assumed > mtu);
         if (small.length > 0) {
-            const most = Math.min(...small.map(([, , mtu]) => mtu)) - VXLAN_OVERHEAD;
-            const what = config.network.mtu !== undefined ? `\`network.mtu\` ${overlay}` : `Docker's default overlay MTU ${overlay} (\`network.mtu\` is not set)`;
+            const most = Math.min(...small.map(([, , mtu]) => mtu));
+            const what = config.network.mtu !== undefined ? `\`network.mtu\` ${assumed}` : `Docker's default of ${assumed} (\`network.mtu\` is not set)`;
             const where = small.map(([h, i, mtu]) => `${h}: ${i} MTU ${mtu}`).join("; ");
             problems.push(
-                `${what} is more than the underlay carries on ${hostsWord(small.map(([h]) => h))} (${where}): VXLAN adds ${VXLAN_OVERHEAD} bytes, so large packets would be fragmented or lost (libnetwork#1021). Fix: set \`network.mtu\` to ${most} or less`,
+                `${what} is more than the underlay carries on ${hostsWord(small.map(([h]) => h))} (${where}): Docker's overlay gives containers ${assumed - VXLAN_OVERHEAD} and adds ${VXLAN_OVERHEAD} bytes of VXLAN, so its largest packets would be fragmented or lost (libnetwork#1021). Fix: set \`network.mtu\` to ${most} or less (the underlay's MTU; containers then get ${most - VXLAN_OVERHEAD})`,
             );
         }
     }

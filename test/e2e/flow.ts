@@ -3,7 +3,7 @@
 import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type Lab, pulumiEnv } from "../../scripts/labStack";
-import { changes, collector, daemonJsons, docker, freshLab, holdLabSession, httpGet, labStack, phase, printTimings, ssh } from "./harness";
+import { changes, collector, daemonJsons, docker, freshLab, holdLabSession, httpGet, labStack, phase, printTimings, ssh, sshResult } from "./harness";
 
 /** Unrelated daemon.json keys one host starts with; they must survive up and destroy byte for byte. */
 export const UNRELATED = '{\n  "log-level": "info",\n  "max-concurrent-downloads": 4\n}\n';
@@ -99,6 +99,20 @@ export function overlayFlow(opts: { title: string; stackName: string; overrides:
                 expect(http.stderr).toContain("200 OK");
             }
         }
+    });
+
+    it("containers get network.mtu minus VXLAN's 50 bytes, and a packet of that size crosses hosts with don't-fragment set", () => {
+        // network.mtu is Docker's underlay MTU (1450 in Pulumi.lab.yaml): containers get 1400.
+        const gw = lab.hosts[0]!;
+        const pid = docker(gw, ["inspect", "gateway", "--format", "{{.State.Pid}}"]).stdout;
+        const inGateway = (cmd: string) => sshResult(lab, gw, `nsenter -t ${pid} -n ${cmd}`);
+        expect(inGateway("cat /sys/class/net/eth0/mtu").stdout.trim()).toBe("1400");
+        // iputils ping (busybox's has no -M): 1372 bytes of data + 28 of headers = 1400.
+        const fits = inGateway(`ping -M do -s 1372 -c 2 -W 3 ${addresses["service-b"]}`);
+        expect(fits.status, fits.stdout + fits.stderr).toBe(0);
+        const tooBig = inGateway(`ping -M do -s 1373 -c 1 -W 3 ${addresses["service-b"]}`);
+        expect(tooBig.status).not.toBe(0);
+        expect(tooBig.stdout + tooBig.stderr).toMatch(/message too long/i);
     });
 
     it(`every host lists the network with ${opts.scope} scope`, () => {

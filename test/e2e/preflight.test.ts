@@ -160,13 +160,13 @@ describe("preflight in `pulumi preview` on the lab", () => {
         expect(r.text).not.toMatch(/host lab[13] /);
     }, 300_000);
 
-    it("`network.mtu: 1500` on the lab's 1500 underlay: fails with the largest MTU that fits", async () => {
+    it("`network.mtu: 1550` on the lab's 1500 underlay: fails with the largest MTU that fits", async () => {
         // From netlink: the lab hosts' /sys shows the machine's own devices, not the host's.
         for (const h of lab.hosts) expect(ssh(lab, h, "ip -o link show eth0")).toMatch(/ mtu 1500 /);
-        const r = await preview("mtu 1500", { network: { name: "lab_overlay", subnet: "10.220.0.0/24", gateway: "10.220.0.1", mtu: 1500 } });
+        const r = await preview("mtu 1550", { network: { name: "lab_overlay", subnet: "10.220.0.0/24", gateway: "10.220.0.1", mtu: 1550 } });
         expectRefused(
             r,
-            "`network.mtu` 1500 is more than the underlay carries on hosts lab1, lab2 and lab3 (lab1: eth0 MTU 1500; lab2: eth0 MTU 1500; lab3: eth0 MTU 1500): VXLAN adds 50 bytes, so large packets would be fragmented or lost (libnetwork#1021). Fix: set `network.mtu` to 1450 or less",
+            "`network.mtu` 1550 is more than the underlay carries on hosts lab1, lab2 and lab3 (lab1: eth0 MTU 1500; lab2: eth0 MTU 1500; lab3: eth0 MTU 1500): Docker's overlay gives containers 1500 and adds 50 bytes of VXLAN, so its largest packets would be fragmented or lost (libnetwork#1021). Fix: set `network.mtu` to 1500 or less (the underlay's MTU; containers then get 1450)",
         );
     }, 300_000);
 

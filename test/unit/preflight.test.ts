@@ -169,14 +169,15 @@ describe("one problem per issue, naming the hosts and the fix", () => {
         expect(findProblems(stack({ mode: "swarm", kv: undefined }), "swarm", flagOnly)).toEqual([]);
     });
 
-    it("an overlay MTU larger than the underlay's minus 50", () => {
-        expect(findProblems(stack({ network: { name: "net1", mtu: 1500 } }), "kv", lab())).toEqual([
-            "`network.mtu` 1500 is more than the underlay carries on hosts lab1, lab2 and lab3 (lab1: eth0 MTU 1500; lab2: eth0 MTU 1500; lab3: eth0 MTU 1500): VXLAN adds 50 bytes, so large packets would be fragmented or lost (libnetwork#1021). Fix: set `network.mtu` to 1450 or less",
+    it("a `network.mtu` (Docker's underlay MTU: containers get 50 less) larger than the underlay's", () => {
+        expect(findProblems(stack({ network: { name: "net1", mtu: 1550 } }), "kv", lab())).toEqual([
+            "`network.mtu` 1550 is more than the underlay carries on hosts lab1, lab2 and lab3 (lab1: eth0 MTU 1500; lab2: eth0 MTU 1500; lab3: eth0 MTU 1500): Docker's overlay gives containers 1500 and adds 50 bytes of VXLAN, so its largest packets would be fragmented or lost (libnetwork#1021). Fix: set `network.mtu` to 1500 or less (the underlay's MTU; containers then get 1450)",
         ]);
-        expect(findProblems(stack({ network: { name: "net1", mtu: 1451 } }), "kv", lab())).toHaveLength(1);
+        expect(findProblems(stack({ network: { name: "net1", mtu: 1501 } }), "kv", lab())).toHaveLength(1);
+        expect(findProblems(stack({ network: { name: "net1", mtu: 1500 } }), "kv", lab())).toEqual([]);
         expect(findProblems(stack({ network: { name: "net1", mtu: 1450 } }), "kv", lab())).toEqual([]);
         expect(findProblems(stack({ network: { name: "net1" } }), "swarm", lab({ lab3: (f) => (f.interfaces[1]!.mtu = 1450) }))).toEqual([
-            "Docker's default overlay MTU 1450 (`network.mtu` is not set) is more than the underlay carries on host lab3 (lab3: eth0 MTU 1450): VXLAN adds 50 bytes, so large packets would be fragmented or lost (libnetwork#1021). Fix: set `network.mtu` to 1400 or less",
+            "Docker's default of 1500 (`network.mtu` is not set) is more than the underlay carries on host lab3 (lab3: eth0 MTU 1450): Docker's overlay gives containers 1450 and adds 50 bytes of VXLAN, so its largest packets would be fragmented or lost (libnetwork#1021). Fix: set `network.mtu` to 1450 or less (the underlay's MTU; containers then get 1400)",
         ]);
     });
 
