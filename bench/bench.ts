@@ -520,24 +520,26 @@ function machine() {
 function writeResults(status: string, error?: string): void {
     const m = machine();
     const totalSeconds = (Date.now() - t0) / 1000;
-    const doc = { status, ...(error ? { error } : {}), machine: m, totalSeconds, rows, proofs, notes, extra };
+    // In the order of the sections (the run measures them in another order).
+    const sorted = [...rows].sort((a, b) => parseInt(a.section) - parseInt(b.section));
+    const doc = { status, ...(error ? { error } : {}), machine: m, totalSeconds, rows: sorted, proofs, notes, extra };
     fs.mkdirSync(RESULTS, { recursive: true });
     const base = status === "complete" ? "latest" : "partial";
     fs.writeFileSync(path.join(RESULTS, `${base}.json`), JSON.stringify(doc, null, 2) + "\n");
     const md = [
         `# docker-overlay benchmarks${status === "complete" ? "" : ` (${status})`}`,
         "",
-        `${m.date}; ${m.nproc} CPUs (${m.cpu}), ${m.memGiB} GiB RAM, kernel ${m.kernel}, Node ${m.node}; whole bench ${totalSeconds.toFixed(0)} s (\`npm run bench\`).`,
+        `${m.date}; ${m.nproc} CPUs (${m.cpu}), ${m.memGiB} GiB RAM, kernel ${m.kernel}, Node ${m.node}; whole bench ${totalSeconds.toFixed(0)} s (\`npm run bench\`)${extra["waiting for the lab's session lock (s)"] ? `, of which ${extra["waiting for the lab's session lock (s)"].toFixed(0)} s waiting for the lab's session lock` : ""}.`,
         "Every ratio is value / floor, both measured in this run. Lab hosts are network namespaces on this one machine (docs/lab.md): the data plane is a veth/bridge, not a wire.",
         "",
-        S.renderMarkdown(rows).trimEnd(),
+        S.renderMarkdown(sorted).trimEnd(),
         "",
         ...(proofs.length ? ["The overlay's MTU: the interfaces, and the DF proof (iputils ping in the gateway container's network namespace, from its lab host):", "", ...proofs.map((p) => `- ${p}`), ""] : []),
         ...(notes.length ? ["Notes:", "", ...notes.map((n) => `- ${n}`), ""] : []),
         ...(error ? ["Stopped by an error:", "", "```", error, "```", ""] : []),
     ].join("\n");
     fs.writeFileSync(path.join(RESULTS, `${base}.md`), md);
-    console.log(`\n${S.renderText(rows)}`);
+    console.log(`\n${S.renderText(sorted)}`);
     for (const p of proofs) console.log(`  ${p}`);
     for (const n of notes) console.log(`  note: ${n}`);
     console.log(`\nresults: bench/results/${base}.json and bench/results/${base}.md (${status}, ${totalSeconds.toFixed(0)} s)`);
@@ -563,7 +565,9 @@ async function run(): Promise<void> {
         notes.push("BENCH_NO_LAB=1: only the measurements that need no lab were run");
         return;
     }
+    const waited = Date.now();
     await holdLabSession();
+    extra["waiting for the lab's session lock (s)"] = (Date.now() - waited) / 1000;
     log(`holding ${SESSION_LOCK}`);
 
     for (const mode of ["swarm", "kv"] as const) {
@@ -596,7 +600,9 @@ async function run(): Promise<void> {
         try {
             times.set(n, (await coldUp(n, name, { ...swarmOverrides(), services })).seconds);
         } catch (e) {
-            const why = String(e instanceof Error ? e.message : e).split("\n").filter((l) => /docker-overlay: .*cannot reach|error:/.test(l))[0]?.trim() ?? String(e).slice(0, 200);
+            const line = String(e instanceof Error ? e.message : e).split("\n").filter((l) => /docker-overlay: .*cannot reach|error:/.test(l))[0];
+            // Only the message, without the engine's "+  command:remote:Command ... creating (27s)" in front.
+            const why = line ? line.slice(Math.max(0, line.search(/docker-overlay: |error: /))).trim() : String(e).slice(0, 200);
             failures.set(n, `FAILED after ${((Date.now() - started) / 1000).toFixed(0)} s: ${why}${await recheck(n, name, why)}`);
             failedSteps.push(`cold up on ${n} hosts: ${why}`);
             log(`cold up on ${n} hosts failed: ${why}`);
