@@ -42,8 +42,10 @@ const SESSION_LOCK = "/run/lock/docker-overlay-lab.session";
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const SCALE_SIZES = (process.env.BENCH_SCALE ?? "2,4,8").split(",").map(Number);
 const PINGS = 20;
-/** `network.mtu` of Pulumi.lab.yaml, which the floor scripts use too. */
-const CONFIGURED_MTU = 1450;
+/** `network.mtu` of Pulumi.lab.yaml (read in run()); the floor scripts use the same. */
+let CONFIGURED_MTU = 1450;
+/** What VXLAN adds; Docker's overlay gives containers the network's MTU option minus this. */
+const VXLAN_OVERHEAD = 50;
 const THROUGHPUT_BYTES = "200M";
 
 const t0 = Date.now();
@@ -187,7 +189,7 @@ function swarmOverrides(): Record<string, unknown> {
 function verifyEndState(lab: Lab, mode: "kv" | "swarm", who: string): void {
     const [h1] = lab.hosts;
     const net = docker(h1!, ["network", "inspect", "-f", "{{.Scope}} {{.Driver}} {{index .Options \"com.docker.network.driver.mtu\"}}", "lab_overlay"]);
-    const want = `${mode === "kv" ? "global" : "swarm"} overlay 1450`;
+    const want = `${mode === "kv" ? "global" : "swarm"} overlay ${CONFIGURED_MTU}`;
     if (net.stdout !== want) throw new Error(`${who}: lab_overlay on lab1 is "${net.out}", expected "${want}"`);
     for (const [from, to] of [["gateway", "service-a"], ["gateway", "a"], ["gateway", "service-b"], ["gateway", "b"]] as const) {
         const r = docker(h1!, ["exec", from, "ping", "-c", "2", "-W", "3", to]);
@@ -353,28 +355,26 @@ async function dataPlane(lab: Lab, label: string, addresses: Record<string, stri
     const hostRate = (await timed(`${label}: iperf3 ${THROUGHPUT_BYTES} x${REPS} ${hostsIs}`, () => throughput(lab, h1, "", h2, "", h2.address))).value;
     rows.push(S.row({ section: "4 data plane", measure: `throughput, ${label} overlay: ${pair}`, value: overlayRate, floor: hostRate, floorIs: hostsIs, unit: "Mbit/s", note: `iperf3 TCP, -n ${THROUGHPUT_BYTES} (MiB), bytes and seconds as received, median of ${REPS}` }));
 
-    // DF proof: the largest packet the configured MTU (Pulumi.lab.yaml: 1450) allows passes, one
-    // byte more does not. Where the container's interface has another MTU, the same pair at that
-    // MTU as well (Docker's overlay driver gives containers the option's value minus 50, the
-    // VXLAN header: libnetwork's overlay maxMTU()).
+    // DF proof. `network.mtu` (Pulumi.lab.yaml: 1450) is Docker's overlay option, which is the
+    // underlay's MTU: containers get 50 less, the VXLAN header (libnetwork's maxMTU; README,
+    // config reference). The largest packet that MTU allows must cross to the other host with
+    // DF set; one byte more must be refused.
     const option = docker(h1, ["network", "inspect", "-f", '{{index .Options "com.docker.network.driver.mtu"}}', "lab_overlay"]).stdout;
-    proofs.push(`${label} stack: lab_overlay's MTU option on lab1 is "${option}"; the gateway's overlay interface ${dev ?? "(not found)"} has MTU ${mtu ?? "unknown"}`);
-    if (mtu !== String(CONFIGURED_MTU)) notes.push(`${label}: the gateway container's overlay interface ${dev ?? "(not found)"} has MTU ${mtu ?? "unknown"}, not the configured ${CONFIGURED_MTU}`);
+    const expected = Number(option) - VXLAN_OVERHEAD;
+    proofs.push(`${label} stack: lab_overlay's MTU option is "${option}" (configured: ${CONFIGURED_MTU}); the gateway's overlay interface ${dev ?? "(not found)"} has MTU ${mtu ?? "unknown"} (expected ${expected}: the option minus VXLAN's 50)`);
+    if (option !== String(CONFIGURED_MTU) || mtu !== String(expected)) notes.push(`${label}: MTU option "${option}" / container interface ${mtu ?? "unknown"}, expected ${CONFIGURED_MTU} / ${CONFIGURED_MTU - VXLAN_OVERHEAD}`);
     const firstLine = (s: string) => {
         const lines = s.trim().split("\n");
         return lines.find((l) => /too long/.test(l)) ?? lines.find((l) => /bytes from|error|packet loss/.test(l)) ?? lines[0];
     };
-    const sizes = [CONFIGURED_MTU, ...(mtu && Number(mtu) !== CONFIGURED_MTU ? [Number(mtu)] : [])];
-    for (const m of sizes) {
-        const what = m === CONFIGURED_MTU ? "configured" : "interface's";
-        const fits = sshRun(lab, h1, `${inGw}/usr/bin/ping -n -M do -s ${m - 28} -c 1 -W 3 ${target}`, 30_000);
-        const over = sshRun(lab, h1, `${inGw}/usr/bin/ping -n -M do -s ${m - 27} -c 1 -W 3 ${target}`, 30_000);
-        const fitsOk = fits.status === 0 && S.parsePingTimes(fits.stdout).length === 1;
-        const overOk = over.status !== 0 && /message too long/.test(over.out);
-        proofs.push(`${label} stack, ${what} MTU ${m}: \`ping -M do -s ${m - 28}\` (${m}-byte packets) to service-a ${fitsOk ? "PASSES" : "FAILS"} (exit ${fits.status}: ${firstLine(fits.out)}); \`-s ${m - 27}\` (${m + 1} bytes) ${overOk ? "is refused, as it must be" : "is NOT refused"} (exit ${over.status}: ${firstLine(over.out)})`);
-        log(proofs[proofs.length - 1]!);
-        if (!fitsOk || !overOk) notes.push(`${label}: the DF proof at the ${what} MTU ${m} did not come out as expected (see the MTU lines)`);
-    }
+    const m = Number(mtu ?? expected);
+    const fits = sshRun(lab, h1, `${inGw}/usr/bin/ping -n -M do -s ${m - 28} -c 1 -W 3 ${target}`, 30_000);
+    const over = sshRun(lab, h1, `${inGw}/usr/bin/ping -n -M do -s ${m - 27} -c 1 -W 3 ${target}`, 30_000);
+    const fitsOk = fits.status === 0 && S.parsePingTimes(fits.stdout).length === 1;
+    const overOk = over.status !== 0 && /message too long/.test(over.out);
+    proofs.push(`${label} stack, DF at the container MTU ${m}: \`ping -M do -s ${m - 28}\` (${m}-byte packets, ${m + VXLAN_OVERHEAD} on the underlay) from gateway to service-a on the other host ${fitsOk ? "PASSES" : "FAILS"} (exit ${fits.status}: ${firstLine(fits.out)}); \`-s ${m - 27}\` (${m + 1} bytes) ${overOk ? "is refused, as it must be" : "is NOT refused"} (exit ${over.status}: ${firstLine(over.out)})`);
+    log(proofs[proofs.length - 1]!);
+    if (!fitsOk || !overOk) notes.push(`${label}: the DF proof at the container MTU ${m} did not come out as expected (see the MTU lines)`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -534,7 +534,7 @@ function writeResults(status: string, error?: string): void {
         "",
         S.renderMarkdown(sorted).trimEnd(),
         "",
-        ...(proofs.length ? ["The overlay's MTU: the interfaces, and the DF proof (iputils ping in the gateway container's network namespace, from its lab host):", "", ...proofs.map((p) => `- ${p}`), ""] : []),
+        ...(proofs.length ? ["The overlay's MTU: the network option, the container interfaces, and the DF proof (iputils ping in the gateway container's network namespace, from its lab host):", "", ...proofs.map((p) => `- ${p}`), ""] : []),
         ...(notes.length ? ["Notes:", "", ...notes.map((n) => `- ${n}`), ""] : []),
         ...(error ? ["Stopped by an error:", "", "```", error, "```", ""] : []),
     ].join("\n");
@@ -546,6 +546,7 @@ function writeResults(status: string, error?: string): void {
 }
 
 async function run(): Promise<void> {
+    CONFIGURED_MTU = (L.readStackFile(path.join(REPO, "Pulumi.lab.yaml"))["docker-overlay:network"] as { mtu: number }).mtu;
     fs.rmSync(LOGS, { recursive: true, force: true });
     fs.mkdirSync(LOGS, { recursive: true });
     log(`logs of every step: ${path.relative(REPO, LOGS)}/`);
