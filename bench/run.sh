@@ -2,7 +2,8 @@
 # `npm run bench`: the benchmark (bench/bench.ts says what it measures). Sets up what it needs
 # like scripts/lab-up.sh does (toolchain, packages, the compiled program, iputils ping and
 # iperf3 from Debian), then runs the bench, which builds and removes lab hosts itself under the
-# lab's session lock. Prints figures; fails only when a step itself fails. Takes about 15 min.
+# lab's session lock. Prints figures; fails only when a step itself fails. Takes 7-8 min on
+# 2 cores, plus any wait for the lab.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then
