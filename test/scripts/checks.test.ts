@@ -37,7 +37,7 @@ describe("connectivity-check", () => {
 
     it("prints the JSON anyway and one stderr line per failing pair, then exits 1", async () => {
         probeSetup(["10.0.1.3", "10.0.1.4"]);
-        const r = await runStandalone("connectivity-check", { ...base(), TARGETS: "lab2-probe=10.0.1.3 lab3-probe=10.0.1.4 lab4-probe=10.0.1.5" }, host.fakeEnv());
+        const r = await runStandalone("connectivity-check", { ...base(), TARGETS: "lab2-probe=10.0.1.3 lab3-probe=10.0.1.4 lab4-probe=10.0.1.5", SETTLE_SECONDS: "0" }, host.fakeEnv());
         expect(r.code).toBe(1);
         expect(JSON.parse(r.stdout).results).toEqual([
             { to: "lab2-probe", address: "10.0.1.3", byAddress: true, byName: false },
@@ -49,6 +49,29 @@ describe("connectivity-check", () => {
                 "docker-overlay: lab1 cannot reach lab3-probe (10.0.1.4) by name over the overlay\n" +
                 "docker-overlay: lab1 cannot reach lab4-probe (10.0.1.5) by address or by name over the overlay\n",
         );
+    });
+
+    it("retries a failing pair until it answers (the overlay's gossip still spreading), then passes", async () => {
+        probeSetup(["10.0.1.3"]);
+        // lab2-probe's name starts to resolve two seconds in.
+        const later = setTimeout(() => host.setState("reachable", "10.0.1.3\nlab2-probe\n"), 2000);
+        const t0 = Date.now();
+        const r = await runRendered("connectivity-check", { ...base(), TARGETS: ["lab2-probe=10.0.1.3"], SETTLE_SECONDS: 30, POLL_SECONDS: 1 }, host.fakeEnv());
+        clearTimeout(later);
+        expect(r).toMatchObject({ code: 0, stderr: "" });
+        expect(JSON.parse(r.stdout).results).toEqual([{ to: "lab2-probe", address: "10.0.1.3", byAddress: true, byName: true }]);
+        expect(Date.now() - t0).toBeGreaterThanOrEqual(2000);
+        // The address answered at once and is not asked again; the name is asked until it answers.
+        const calls = host.state("calls.log")!.split("\n");
+        expect(calls.filter((c) => c.endsWith("ping -c 2 -W 5 10.0.1.3"))).toHaveLength(1);
+        expect(calls.filter((c) => c.endsWith("ping -c 2 -W 5 lab2-probe")).length).toBeGreaterThanOrEqual(2);
+    });
+
+    it("gives up after SETTLE_SECONDS and says how long it retried", async () => {
+        probeSetup(["10.0.1.3"]);
+        const r = await runRendered("connectivity-check", { ...base(), TARGETS: ["lab2-probe=10.0.1.3"], SETTLE_SECONDS: 2, POLL_SECONDS: 1 }, host.fakeEnv());
+        expect(r.code).toBe(1);
+        expect(r.stderr).toBe("docker-overlay: lab1 cannot reach lab2-probe (10.0.1.3) by name over the overlay (retried for 2s)\n");
     });
 
     it("prints an empty result for a one-host cluster", async () => {
