@@ -196,7 +196,10 @@ why_failed() {
   out=$(one_line "$(cat "$work/restart.out" 2>/dev/null || true)")
   err=$(daemon_error)
   if [[ $1 == restart ]]; then
-    printf '%s failed' "${RESTART_COMMAND[*]}"
+    # the words as a shell would need them (a word with blanks or a newline stays one, on one line)
+    local shown
+    printf -v shown '%q ' "${RESTART_COMMAND[@]}"
+    printf '%s failed' "${shown% }"
     if [[ -n $out ]]; then printf ' (%s)' "$out"; fi
   else
     printf 'after %ss the daemon was %s' "$WAIT_SECONDS" "$last_seen"

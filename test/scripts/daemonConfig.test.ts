@@ -268,6 +268,19 @@ describe("daemon-config-apply", () => {
         expect(host.restarts).toBe(2);
     });
 
+    it("names a restart command whose words hold blanks, quotes or newlines as words, on one line", async () => {
+        writeOriginal(ORIGINAL, 0o640);
+        await backup();
+        const odd = "x $(touch /tmp/docker-overlay-canary)\nnext line";
+        const vars = { ...applyVars(merged(ORIGINAL, { "bad-option": true })), RESTART_COMMAND: ["env", `ODD=${odd}`, FAKE_RESTART], DAEMON_LOG_COMMAND: [FAKE_LOG], SYSTEMD_UNIT_PATHS: [] };
+        const r = await runRendered("daemon-config-apply", vars, host.fakeEnv());
+        expect(r.code).toBe(1);
+        const line = oneErrorLine(r.stderr);
+        expect(line).toContain(`env $'ODD=x $(touch /tmp/docker-overlay-canary)\\nnext line' ${FAKE_RESTART} failed`);
+        expect(fs.existsSync("/tmp/docker-overlay-canary")).toBe(false);
+        expect(fs.readFileSync(host.daemonJson)).toEqual(Buffer.from(ORIGINAL, "utf8"));
+    });
+
     it("removes daemon.json again on rollback when there was none", async () => {
         await backup();
         const r = await apply(merged(undefined, { "bad-option": 1 }));
