@@ -7,8 +7,9 @@
 #   toolchain/build-command-provider.sh OUT_DIR      -> OUT_DIR/pulumi-resource-command
 #
 # Idempotent: when OUT_DIR/pulumi-resource-command was built from the same inputs (module
-# sources without tests, go.mod/go.sum, release, Go version, this script) it is kept and the script returns
-# at once. Go's module and build caches stay where `go env` puts them (outside the clone).
+# sources without tests and those of toolchain/go/propkit, go.mod/go.sum, release, Go version,
+# this script) it is kept and the script returns at once. Go's module and build caches stay
+# where `go env` puts them (outside the clone).
 #
 # Environment:
 #   GO                     go command (default: go on PATH, else /usr/local/go/bin/go)
@@ -46,8 +47,11 @@ go_version="$("$GO" env GOVERSION)"
 inputs="$(
   {
     printf 'release=%s go=%s goflags=%s\n' "$RELEASE" "$go_version" "${GOFLAGS:-}"
-    (cd "$SRC" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) ! -name '*_test.go' -print0 |
-      LC_ALL=C sort -z | xargs -0 sha256sum)
+    # the module and the helpers it shares with our other plugin (replace => ../propkit)
+    for dir in "$SRC" "$HERE/go/propkit"; do
+      (cd "$dir" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) ! -name '*_test.go' -print0 |
+        LC_ALL=C sort -z | xargs -0 sha256sum)
+    done
     sha256sum <"${BASH_SOURCE[0]}"
   } | sha256sum | cut -c1-16
 )"

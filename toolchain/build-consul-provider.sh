@@ -9,8 +9,9 @@
 #   toolchain/build-consul-provider.sh OUT_DIR      -> OUT_DIR/pulumi-resource-consul
 #
 # Idempotent: when OUT_DIR/pulumi-resource-consul was built from the same inputs (module
-# sources, go.mod/go.sum, release, Go version, this script) it is kept and the script returns
-# at once. Go's module and build caches stay where `go env` puts them (outside the clone).
+# sources and those of toolchain/go/propkit, go.mod/go.sum, release, Go version, this script)
+# it is kept and the script returns at once. Go's module and build caches stay where `go env`
+# puts them (outside the clone).
 #
 # Environment:
 #   GO                     go command (default: go on PATH, else /usr/local/go/bin/go)
@@ -48,8 +49,11 @@ go_version="$("$GO" env GOVERSION)"
 inputs="$(
   {
     printf 'release=%s go=%s goflags=%s\n' "$RELEASE" "$go_version" "${GOFLAGS:-}"
-    (cd "$SRC" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) -print0 |
-      LC_ALL=C sort -z | xargs -0 sha256sum)
+    # the module and the helpers it shares with our other plugin (replace => ../propkit)
+    for dir in "$SRC" "$HERE/go/propkit"; do
+      (cd "$dir" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) -print0 |
+        LC_ALL=C sort -z | xargs -0 sha256sum)
+    done
     # the script by content only: its path differs between callers (install.sh gives an absolute one)
     sha256sum <"${BASH_SOURCE[0]}"
   } | sha256sum | cut -c1-16

@@ -128,3 +128,8 @@ require (
 replace golang.org/x/text => golang.org/x/text v0.39.0
 
 replace github.com/atotto/clipboard => github.com/tgummerer/clipboard v0.0.0-20241001131231-d02d263e614e
+
+// Our own helpers shared with the other provider plugin (toolchain/go/propkit).
+require docker-overlay/toolchain/propkit v0.0.0
+
+replace docker-overlay/toolchain/propkit => ../propkit

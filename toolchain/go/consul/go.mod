@@ -12,6 +12,8 @@ go 1.26.7
 require (
 	github.com/hashicorp/consul/api v1.34.5
 	github.com/pulumi/pulumi/sdk/v3 v3.260.0
+	google.golang.org/grpc v1.82.1
+	google.golang.org/protobuf v1.36.11
 )
 
 require (
@@ -134,8 +136,6 @@ require (
 	golang.org/x/tools v0.49.0 // indirect
 	google.golang.org/genproto/googleapis/api v0.0.0-20260414002931-afd174a4e478 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260414002931-afd174a4e478 // indirect
-	google.golang.org/grpc v1.82.1 // indirect
-	google.golang.org/protobuf v1.36.11 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 	lukechampine.com/frand v1.4.2 // indirect
 )
@@ -143,3 +143,8 @@ require (
 replace golang.org/x/text => golang.org/x/text v0.39.0
 
 replace github.com/atotto/clipboard => github.com/tgummerer/clipboard v0.0.0-20241001131231-d02d263e614e
+
+// Our own helpers shared with the other provider plugin (toolchain/go/propkit).
+require docker-overlay/toolchain/propkit v0.0.0
+
+replace docker-overlay/toolchain/propkit => ../propkit

@@ -92,18 +92,18 @@ func isSecret(m resource.PropertyMap, key string) bool {
 func parseCommon(m resource.PropertyMap, fs *failures) commonInputs {
 	var c commonInputs
 	var err error
-	c.Create, err = field{m, "create"}.str("create")
+	c.Create, err = field{Map: m, Key: "create"}.Str("create")
 	fs.add("create", err)
-	c.Update, err = field{m, "update"}.str("update")
+	c.Update, err = field{Map: m, Key: "update"}.Str("update")
 	fs.add("update", err)
-	c.Delete, err = field{m, "delete"}.str("delete")
+	c.Delete, err = field{Map: m, Key: "delete"}.Str("delete")
 	fs.add("delete", err)
 	c.CreateSecret, c.UpdateSecret, c.DeleteSecret = isSecret(m, "create"), isSecret(m, "update"), isSecret(m, "delete")
-	c.Stdin, err = field{m, "stdin"}.str("stdin")
+	c.Stdin, err = field{Map: m, Key: "stdin"}.Str("stdin")
 	fs.add("stdin", err)
-	c.Environment, err = field{m, "environment"}.stringMap("environment")
+	c.Environment, err = field{Map: m, Key: "environment"}.StringMap("environment")
 	fs.add("environment", err)
-	lg, err := field{m, "logging"}.str("logging")
+	lg, err := field{Map: m, Key: "logging"}.Str("logging")
 	fs.add("logging", err)
 	c.Logging = logStdoutAndStderr
 	if lg != nil {
@@ -114,7 +114,7 @@ func parseCommon(m resource.PropertyMap, fs *failures) commonInputs {
 			fs.add("logging", fmt.Errorf("must be one of stdout, stderr, stdoutAndStderr, none; got %q", *lg))
 		}
 	}
-	add, err := field{m, "addPreviousOutputInEnv"}.boolean("addPreviousOutputInEnv")
+	add, err := field{Map: m, Key: "addPreviousOutputInEnv"}.Bool("addPreviousOutputInEnv")
 	fs.add("addPreviousOutputInEnv", err)
 	c.AddPreviousOutputInEnv = add == nil || *add
 	if v, ok := m["triggers"]; ok && !v.IsNull() {
@@ -136,12 +136,12 @@ func parseLocal(m resource.PropertyMap) (localInputs, failures) {
 	var fs failures
 	in := localInputs{commonInputs: parseCommon(m, &fs)}
 	var err error
-	in.Dir, err = field{m, "dir"}.str("dir")
+	in.Dir, err = field{Map: m, Key: "dir"}.Str("dir")
 	fs.add("dir", err)
-	in.Interpreter, err = field{m, "interpreter"}.strings("interpreter")
+	in.Interpreter, err = field{Map: m, Key: "interpreter"}.Strings("interpreter")
 	fs.add("interpreter", err)
 	for _, k := range []string{"assetPaths", "archivePaths"} {
-		if v, ok := (field{m, k}).raw(); ok && !(v.IsArray() && len(v.ArrayValue()) == 0) {
+		if v, ok := (field{Map: m, Key: k}).Raw(); ok && !(v.IsArray() && len(v.ArrayValue()) == 0) {
 			fs.add(k, fmt.Errorf("not supported by docker-overlay's command provider (docs/command-provider.md); remove it"))
 		}
 	}
@@ -150,21 +150,21 @@ func parseLocal(m resource.PropertyMap) (localInputs, failures) {
 
 func parseConnection(m resource.PropertyMap, path string, fs *failures, proxyAllowed bool) *connection {
 	c := &connection{Port: defaultPort, User: defaultUser, DialErrorLimit: defaultDialErrorLimit, PerDialTimeout: defaultPerDialTimeout}
-	host, err := field{m, "host"}.str(path + ".host")
+	host, err := field{Map: m, Key: "host"}.Str(path + ".host")
 	fs.add(path+".host", err)
 	if host == nil || *host == "" {
-		if err == nil && !(field{m, "host"}).unknown() {
+		if err == nil && !(field{Map: m, Key: "host"}).Unknown() {
 			fs.add(path+".host", fmt.Errorf("is required"))
 		}
 	} else {
 		c.Host = *host
 	}
-	if user, err := (field{m, "user"}).str(path + ".user"); err != nil {
+	if user, err := (field{Map: m, Key: "user"}).Str(path + ".user"); err != nil {
 		fs.add(path+".user", err)
 	} else if user != nil {
 		c.User = *user
 	}
-	if port, err := (field{m, "port"}).num(path + ".port"); err != nil {
+	if port, err := (field{Map: m, Key: "port"}).Num(path + ".port"); err != nil {
 		fs.add(path+".port", err)
 	} else if port != nil {
 		if *port < 1 || *port > 65535 {
@@ -172,7 +172,7 @@ func parseConnection(m resource.PropertyMap, path string, fs *failures, proxyAll
 		}
 		c.Port = *port
 	}
-	if n, err := (field{m, "dialErrorLimit"}).num(path + ".dialErrorLimit"); err != nil {
+	if n, err := (field{Map: m, Key: "dialErrorLimit"}).Num(path + ".dialErrorLimit"); err != nil {
 		fs.add(path+".dialErrorLimit", err)
 	} else if n != nil {
 		if *n < -1 {
@@ -180,7 +180,7 @@ func parseConnection(m resource.PropertyMap, path string, fs *failures, proxyAll
 		}
 		c.DialErrorLimit = *n
 	}
-	if n, err := (field{m, "perDialTimeout"}).num(path + ".perDialTimeout"); err != nil {
+	if n, err := (field{Map: m, Key: "perDialTimeout"}).Num(path + ".perDialTimeout"); err != nil {
 		fs.add(path+".perDialTimeout", err)
 	} else if n != nil {
 		if *n < 0 {
@@ -195,11 +195,11 @@ func parseConnection(m resource.PropertyMap, path string, fs *failures, proxyAll
 		{"password", &c.Password}, {"privateKey", &c.PrivateKey}, {"privateKeyPassword", &c.PrivateKeyPassword},
 		{"agentSocketPath", &c.AgentSocketPath}, {"hostKey", &c.HostKey},
 	} {
-		s, err := field{m, p.key}.str(path + "." + p.key)
+		s, err := field{Map: m, Key: p.key}.Str(path + "." + p.key)
 		fs.add(path+"."+p.key, err)
 		*p.dst = s
 	}
-	proxy, err := field{m, "proxy"}.object(path + ".proxy")
+	proxy, err := field{Map: m, Key: "proxy"}.Object(path + ".proxy")
 	fs.add(path+".proxy", err)
 	if proxy != nil {
 		if !proxyAllowed {
@@ -214,9 +214,9 @@ func parseConnection(m resource.PropertyMap, path string, fs *failures, proxyAll
 func parseRemote(m resource.PropertyMap) (remoteInputs, failures) {
 	var fs failures
 	in := remoteInputs{commonInputs: parseCommon(m, &fs)}
-	conn, err := field{m, "connection"}.object("connection")
+	conn, err := field{Map: m, Key: "connection"}.Object("connection")
 	fs.add("connection", err)
-	if conn == nil && err == nil && !(field{m, "connection"}).unknown() {
+	if conn == nil && err == nil && !(field{Map: m, Key: "connection"}).Unknown() {
 		fs.add("connection", fmt.Errorf("is required"))
 	}
 	if conn != nil {

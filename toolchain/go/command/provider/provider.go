@@ -508,7 +508,7 @@ func (p *commandProvider) Invoke(ctx context.Context, req *pulumirpc.InvokeReque
 	if err != nil {
 		return nil, err
 	}
-	cmdV, ok := field{args, "command"}.raw()
+	cmdV, ok := field{Map: args, Key: "command"}.Raw()
 	if !ok || !cmdV.IsString() {
 		return &pulumirpc.InvokeResponse{Failures: []*pulumirpc.CheckFailure{{Property: "command", Reason: "is required and must be a string"}}}, nil
 	}

@@ -168,7 +168,7 @@ func prevOutputs(state resource.PropertyMap) (string, string) {
 		if state == nil {
 			return ""
 		}
-		v, ok := field{state, k}.raw()
+		v, ok := field{Map: state, Key: k}.Raw()
 		if ok && v.IsString() {
 			return v.StringValue()
 		}

@@ -131,10 +131,10 @@ func init() {
 			numberOf(news, "port", "port", 0, fs)
 			boolOf(news, "enableTagOverride", "enableTagOverride", fs)
 			boolOf(news, "external", "external", fs)
-			if _, err := (field{news, "tags"}).strings("tags"); err != nil {
+			if _, err := (field{Map: news, Key: "tags"}).Strings("tags"); err != nil {
 				fs.add("tags", err)
 			}
-			if v, ok := (field{news, "weights"}).raw(); ok {
+			if v, ok := (field{Map: news, Key: "weights"}).Raw(); ok {
 				if !v.IsObject() {
 					fs.add("weights", fmt.Errorf("must be a map of numbers, got %s", kind(v)))
 				} else {
@@ -196,13 +196,13 @@ func serviceRegister(s scope, news resource.PropertyMap) (string, resource.Prope
 	}
 	var fs failures
 	svc.Port = numberOf(news, "port", "port", 0, &fs)
-	svc.Tags, _ = field{news, "tags"}.strings("tags")
+	svc.Tags, _ = field{Map: news, Key: "tags"}.Strings("tags")
 	svc.EnableTagOverride = boolOf(news, "enableTagOverride", "enableTagOverride", &fs)
 	svc.Meta = map[string]string{externalSourceKey: externalSourceValue}
 	for k, v := range mapOf(news, "meta") {
 		svc.Meta[k] = v
 	}
-	if w, ok := (field{news, "weights"}).raw(); ok && w.IsObject() {
+	if w, ok := (field{Map: news, Key: "weights"}).Raw(); ok && w.IsObject() {
 		svc.Weights = consulapi.AgentWeights{Passing: 1, Warning: 1}
 		svc.Weights.Passing = numberOf(w.ObjectValue(), "passing", "weights.passing", 1, &fs)
 		svc.Weights.Warning = numberOf(w.ObjectValue(), "warning", "weights.warning", 1, &fs)
@@ -270,7 +270,7 @@ func serviceRead(s scope, id string, state resource.PropertyMap) (string, resour
 	state["enableTagOverride"] = resource.NewBoolProperty(svc.ServiceEnableTagOverride)
 	// weights: reported when not Consul's default (1, 1) or when given.
 	given := map[string]resource.PropertyValue{}
-	if w, ok := (field{state, "weights"}).raw(); ok && w.IsObject() {
+	if w, ok := (field{Map: state, Key: "weights"}).Raw(); ok && w.IsObject() {
 		for k, v := range w.ObjectValue() {
 			given[string(k)] = v
 		}

@@ -25,13 +25,13 @@ func checkRequired(m resource.PropertyMap, k string, fs *failures) {
 
 func checkStrings(m resource.PropertyMap, fs *failures, keys ...string) {
 	for _, k := range keys {
-		_, err := field{m, k}.str(k)
+		_, err := field{Map: m, Key: k}.Str(k)
 		fs.add(k, err)
 	}
 }
 
 func checkStringMap(m resource.PropertyMap, k string, fs *failures) {
-	_, err := field{m, k}.stringMap(k)
+	_, err := field{Map: m, Key: k}.StringMap(k)
 	fs.add(k, err)
 }
 
@@ -55,7 +55,7 @@ func autoName(name string, news, olds resource.PropertyMap, fs *failures) {
 
 // objects returns the list k of objects (nil if absent or unknown), reporting type errors.
 func objects(m resource.PropertyMap, k string, fs *failures) []resource.PropertyMap {
-	v, ok := field{m, k}.raw()
+	v, ok := field{Map: m, Key: k}.Raw()
 	if !ok {
 		return nil
 	}
@@ -77,7 +77,7 @@ func objects(m resource.PropertyMap, k string, fs *failures) []resource.Property
 
 // numberOf reads an integer property of an object (def when absent).
 func numberOf(m resource.PropertyMap, k, path string, def int, fs *failures) int {
-	n, err := field{m, k}.num(path)
+	n, err := field{Map: m, Key: k}.Num(path)
 	if err != nil {
 		fs.add(path, err)
 		return def
@@ -89,7 +89,7 @@ func numberOf(m resource.PropertyMap, k, path string, def int, fs *failures) int
 }
 
 func boolOf(m resource.PropertyMap, k, path string, fs *failures) bool {
-	b, err := field{m, k}.boolean(path)
+	b, err := field{Map: m, Key: k}.Bool(path)
 	if err != nil {
 		fs.add(path, err)
 		return false
@@ -98,7 +98,7 @@ func boolOf(m resource.PropertyMap, k, path string, fs *failures) bool {
 }
 
 func strOf(m resource.PropertyMap, k, path string, fs *failures) string {
-	s, err := field{m, k}.str(path)
+	s, err := field{Map: m, Key: k}.Str(path)
 	if err != nil {
 		fs.add(path, err)
 		return ""
@@ -111,7 +111,7 @@ func strOf(m resource.PropertyMap, k, path string, fs *failures) string {
 
 // mapOf returns map property k as Go strings (nil when absent).
 func mapOf(m resource.PropertyMap, k string) map[string]string {
-	pairs, err := field{m, k}.stringMap(k)
+	pairs, err := field{Map: m, Key: k}.StringMap(k)
 	if err != nil || pairs == nil {
 		return nil
 	}

@@ -268,7 +268,7 @@ func scrubURL(err error) error {
 
 // str returns property k as a string ("" when absent, null, unknown or not a string).
 func str(m resource.PropertyMap, k string) string {
-	v, ok := field{m, k}.raw()
+	v, ok := field{Map: m, Key: k}.Raw()
 	if !ok || !v.IsString() {
 		return ""
 	}

@@ -387,7 +387,7 @@ func parseKeys(m resource.PropertyMap) []keyEntry {
 	var out []keyEntry
 	for i, o := range objects(m, "keys", &fs) {
 		p := fmt.Sprintf("keys[%d]", i)
-		_, hasValue := field{o, "value"}.raw()
+		_, hasValue := field{Map: o, Key: "value"}.Raw()
 		out = append(out, keyEntry{Path: strOf(o, "path", p, &fs), Value: strOf(o, "value", p, &fs),
 			HasValue: hasValue, Default: strOf(o, "default", p, &fs), Name: strOf(o, "name", p, &fs),
 			Delete: boolOf(o, "delete", p, &fs), Flags: numberOf(o, "flags", p, 0, &fs)})
