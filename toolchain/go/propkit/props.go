@@ -215,6 +215,7 @@ func (f Field) Object(path string) (resource.PropertyMap, error) {
 	return v.ObjectValue(), nil
 }
 
+// Kind names a value's type for error messages ("a string", "an unknown value").
 func Kind(v resource.PropertyValue) string {
 	switch {
 	case v.IsNull():
