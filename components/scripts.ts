@@ -80,6 +80,29 @@ export function scriptPath(name: ScriptName): string {
     return path.join(SCRIPTS_DIR, `${name}.sh`);
 }
 
+/**
+ * A line that includes a shared helper file from components/scripts/lib/: when the script runs
+ * from its file (tests, by hand), bash sources the file; renderScript puts the file's text in its
+ * place, so what reaches a host is one self-contained script.
+ */
+const INCLUDE_LINE = /^source "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/(lib\/[a-z][a-z0-9-]*\.sh)" # @include$/;
+
+/** The script's text with every `# @include` line replaced by the library it names. */
+export function inlineIncludes(text: string, scriptName: string): string {
+    return text
+        .split("\n")
+        .flatMap((line) => {
+            const m = INCLUDE_LINE.exec(line);
+            if (!m) return [line];
+            const file = path.join(SCRIPTS_DIR, m[1]!);
+            if (!fs.existsSync(file)) throw new Error(`docker-overlay: script ${scriptName} includes ${m[1]}, which does not exist in ${SCRIPTS_DIR}`);
+            const lib = fs.readFileSync(file, "utf8").replace(/\n$/, "").split("\n");
+            // Its shebang is only for editors and shellcheck.
+            return [`# --- ${m[1]} (inlined by renderScript) ---`, ...lib.filter((l, i) => !(i === 0 && l.startsWith("#!"))), `# --- end of ${m[1]} ---`];
+        })
+        .join("\n");
+}
+
 /** The script's source text, unrendered. */
 export function scriptSource(name: ScriptName): string {
     if (!SCRIPT_NAMES.includes(name)) {
@@ -196,7 +219,7 @@ export function renderScript(name: ScriptName, vars: ScriptVars): string {
 
     const lines = scriptSource(name).split("\n");
     const at = headerLength(lines);
-    return [...lines.slice(0, at), ...assignments, ...lines.slice(at)].join("\n");
+    return inlineIncludes([...lines.slice(0, at), ...assignments, ...lines.slice(at)].join("\n"), name);
 }
 
 /** Longest command line we hand to sshd: Linux refuses a single argument over 128 KiB. */

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # connectivity-check: prove that this host's probe container reaches every other host's probe
 # over the overlay, by address and by name (the overlay's DNS).
 #
@@ -29,37 +30,8 @@ POLL_SECONDS=${POLL_SECONDS:-3}
 DOCKER=${DOCKER:-docker}
 HOST_LABEL=${HOST_LABEL:-$(uname -n)}
 
-die() { local code=$1; shift; printf 'docker-overlay: %s: %s\n' "$HOST_LABEL" "$*" >&2; exit "$code"; }
-as_array() {
-  local decl
-  decl=$(declare -p "$1" 2>/dev/null || true)
-  decl=${decl#declare -}
-  if [[ ${decl%% *} == *a* ]]; then return 0; fi
-  local -a words=()
-  if [[ -n ${!1-} ]]; then read -r -a words <<<"${!1}"; fi
-  unset "$1"
-  local -n ref=$1
-  # shellcheck disable=SC2034 # ref is a nameref to the caller's variable
-  ref=(${words[@]+"${words[@]}"})
-}
-# json_str TEXT: TEXT as a JSON string literal.
-json_str() {
-  local s=$1 out='' c i
-  s=${s//\\/\\\\}
-  s=${s//\"/\\\"}
-  s=${s//$'\n'/\\n}
-  s=${s//$'\r'/\\r}
-  s=${s//$'\t'/\\t}
-  if [[ $s == *[$'\x01'-$'\x1f']* ]]; then
-    for ((i = 0; i < ${#s}; i++)); do
-      c=${s:i:1}
-      if [[ $c == [$'\x01'-$'\x1f'] ]]; then printf -v c '\\u%04x' "'$c"; fi
-      out+=$c
-    done
-    s=$out
-  fi
-  printf '"%s"' "$s"
-}
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh" # @include
 
 [[ -n ${PROBE-} ]] || die 5 "PROBE is required and was not given (see the @var lines at the top of this script)"
 declare -p TARGETS >/dev/null 2>&1 || die 5 "TARGETS is required and was not given (see the @var lines at the top of this script)"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # daemon-config-apply: write docker-overlay's daemon.json (cluster-store, cluster-advertise),
 # restart Docker and prove the daemon took it; put the previous file back if it did not.
 #
@@ -43,38 +44,12 @@ DOCKER_CONFIG_DIR=${DOCKER_CONFIG_DIR:-/etc/docker}
 STATE_DIR=${STATE_DIR:-/var/lib/docker-overlay}
 HOST_LABEL=${HOST_LABEL:-$(uname -n)}
 
-die() { local code=$1; shift; printf 'docker-overlay: %s: %s\n' "$HOST_LABEL" "$*" >&2; exit "$code"; }
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh" # @include
 
 for name in CONTENT_BASE64 EXPECT_CLUSTER_STORE; do
   [[ -n ${!name-} ]] || die 5 "$name is required and was not given (see the @var lines at the top of this script)"
 done
-
-# as_array NAME: a value inserted by renderScript is already an array; one from the environment
-# is a string, split on whitespace (never evaluated).
-as_array() {
-  local decl
-  decl=$(declare -p "$1" 2>/dev/null || true)
-  decl=${decl#declare -}
-  if [[ ${decl%% *} == *a* ]]; then return 0; fi
-  local -a words=()
-  if [[ -n ${!1-} ]]; then read -r -a words <<<"${!1}"; fi
-  unset "$1"
-  local -n ref=$1
-  # shellcheck disable=SC2034 # ref is a nameref to the caller's variable
-  ref=(${words[@]+"${words[@]}"})
-}
-
-# one_line TEXT: newlines and runs of blanks become single spaces, at most 400 characters.
-one_line() {
-  local s=${1//$'\r'/ }
-  s=${s//$'\n'/ }
-  s=${s//$'\t'/ }
-  while [[ $s == *'  '* ]]; do s=${s//'  '/ }; done
-  s=${s# }
-  s=${s% }
-  if ((${#s} > 400)); then s="${s:0:400}..."; fi
-  printf '%s' "$s"
-}
 
 as_array RESTART_COMMAND
 as_array DAEMON_LOG_COMMAND
@@ -106,43 +81,8 @@ orig_absent=$STATE_DIR/daemon.json.orig-absent
 
 dk() { timeout 30 "$DOCKER" "$@"; }
 
-# cluster_store: prints the cluster store the daemon reports ("" for none); fails when the daemon
-# does not answer. See the header for why it asks through dial-stdio.
-cluster_store() {
-  local reply re='"ClusterStore":"([^"]*)"'
-  reply=$(printf 'GET /info HTTP/1.0\r\nHost: docker\r\n\r\n' | dk system dial-stdio 2>/dev/null) || reply=''
-  if [[ $reply != 'HTTP/1.'?' 200 '* || $reply != *'"ID":'* ]]; then
-    # No dial-stdio (CLI older than 18.09): a client this old still knows the field.
-    reply=$(dk info --format '{{json .}}' 2>/dev/null) || return 1
-  fi
-  if [[ $reply =~ $re ]]; then printf '%s' "${BASH_REMATCH[1]}"; fi
-  return 0
-}
-
-# same_bytes A B: both files exist and hold the same bytes.
-same_bytes() {
-  [[ -f $1 && -f $2 ]] || return 1
-  local a b
-  a=$(sha256sum <"$1") && b=$(sha256sum <"$2") && [[ $a == "$b" ]]
-}
-
-# install_file SRC: make SRC daemon.json atomically (cp -p keeps its mode); "" removes daemon.json.
-install_file() {
-  if [[ -z $1 ]]; then rm -f -- "$config"; return; fi
-  mkdir -p -- "$DOCKER_CONFIG_DIR" || return 1
-  local tmp
-  tmp=$(mktemp "$DOCKER_CONFIG_DIR/.daemon.json.docker-overlay.XXXXXX") || return 1
-  if cp -p -- "$1" "$tmp" && mv -f -- "$tmp" "$config"; then return 0; fi
-  rm -f -- "$tmp"
-  return 1
-}
-
-# restart: runs RESTART_COMMAND, its output kept in $work/restart.out.
-restart_started=0
-restart() {
-  restart_started=$(($(date +%s) - 1))
-  "${RESTART_COMMAND[@]}" >"$work/restart.out" 2>&1
-}
+# shellcheck source=lib/daemon.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/daemon.sh" # @include
 
 # wait_for STORE: until WAIT_SECONDS pass, wait for the daemon to answer reporting STORE ("*": anything).
 last_seen='not answering'
@@ -172,39 +112,6 @@ wait_gossip() {
     if (($(date +%s) >= deadline)); then return 1; fi
     sleep "$POLL_SECONDS"
   done
-}
-
-# daemon_error: the most telling line of the daemon's log since the last restart.
-daemon_error() {
-  local log='' line pick='' last=''
-  if ((${#DAEMON_LOG_COMMAND[@]} > 0)); then
-    log=$("${DAEMON_LOG_COMMAND[@]}" 2>&1) || true
-  elif command -v journalctl >/dev/null 2>&1; then
-    log=$(journalctl -u docker.service --since "@$restart_started" -n 50 --no-pager -o cat 2>&1) || true
-  fi
-  while IFS= read -r line; do
-    [[ -n ${line//[[:space:]]/} ]] || continue
-    last=$line
-    if [[ ${line,,} =~ (failed|unable|error|fatal|refus|invalid|conflict) ]]; then pick=$line; fi
-  done <<<"$log"
-  one_line "${pick:-$last}"
-}
-
-# why_failed WHAT: one sentence on why the last restart-and-wait failed.
-why_failed() {
-  local out err
-  out=$(one_line "$(cat "$work/restart.out" 2>/dev/null || true)")
-  err=$(daemon_error)
-  if [[ $1 == restart ]]; then
-    # the words as a shell would need them (a word with blanks or a newline stays one, on one line)
-    local shown
-    printf -v shown '%q ' "${RESTART_COMMAND[@]}"
-    printf '%s failed' "${shown% }"
-    if [[ -n $out ]]; then printf ' (%s)' "$out"; fi
-  else
-    printf 'after %ss the daemon was %s' "$WAIT_SECONDS" "$last_seen"
-  fi
-  if [[ -n $err ]]; then printf '; daemon log: "%s"' "$err"; fi
 }
 
 # --- a. engine version -----------------------------------------------------------------------

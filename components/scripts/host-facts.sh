@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # host-facts: what the program needs to know about a host before it changes anything.
 # Prints one JSON line:
 #   {"hostname":"lab1","engineVersion":"20.10.24","interface":"eth0","address":"10.210.0.11",
@@ -19,46 +20,13 @@ set -euo pipefail
 DOCKER=${DOCKER:-docker}
 HOST_LABEL=${HOST_LABEL:-$(uname -n)}
 
-die() { local code=$1; shift; printf 'docker-overlay: %s: %s\n' "$HOST_LABEL" "$*" >&2; exit "$code"; }
-one_line() {
-  local s=${1//$'\r'/ }
-  s=${s//$'\n'/ }
-  while [[ $s == *'  '* ]]; do s=${s//'  '/ }; done
-  s=${s# }
-  printf '%s' "${s% }"
-}
-# json_str TEXT: TEXT as a JSON string literal.
-json_str() {
-  local s=$1 out='' c i
-  s=${s//\\/\\\\}
-  s=${s//\"/\\\"}
-  s=${s//$'\n'/\\n}
-  s=${s//$'\r'/\\r}
-  s=${s//$'\t'/\\t}
-  if [[ $s == *[$'\x01'-$'\x1f']* ]]; then
-    for ((i = 0; i < ${#s}; i++)); do
-      c=${s:i:1}
-      if [[ $c == [$'\x01'-$'\x1f'] ]]; then printf -v c '\\u%04x' "'$c"; fi
-      out+=$c
-    done
-    s=$out
-  fi
-  printf '"%s"' "$s"
-}
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh" # @include
+
 dk() { timeout 30 "$DOCKER" "$@"; }
 
-# cluster_store: prints the cluster store the daemon reports ("" for none); fails when the daemon
-# does not answer.
-cluster_store() {
-  local reply re='"ClusterStore":"([^"]*)"'
-  reply=$(printf 'GET /info HTTP/1.0\r\nHost: docker\r\n\r\n' | dk system dial-stdio 2>/dev/null) || reply=''
-  if [[ $reply != 'HTTP/1.'?' 200 '* || $reply != *'"ID":'* ]]; then
-    # No dial-stdio (CLI older than 18.09): a client this old still knows the field.
-    reply=$(dk info --format '{{json .}}' 2>/dev/null) || return 1
-  fi
-  if [[ $reply =~ $re ]]; then printf '%s' "${BASH_REMATCH[1]}"; fi
-  return 0
-}
+# shellcheck source=lib/daemon.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/daemon.sh" # @include
 
 [[ -n ${TARGET_ADDRESS-} ]] || die 5 "TARGET_ADDRESS is required and was not given (see the @var lines at the top of this script)"
 

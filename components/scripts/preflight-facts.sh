@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # preflight-facts: everything `pulumi preview` checks about a host before the program may touch
 # it. Read-only: it writes no file, loads no module and restarts nothing. Always prints one
 # JSON line and exits 0; a fact it cannot read is reported in that line, not as a failure:
@@ -37,53 +38,8 @@ KERNEL_MODULES_DIR=${KERNEL_MODULES_DIR:-/lib/modules/$(uname -r)}
 KERNEL_CONFIG=${KERNEL_CONFIG:-/proc/config.gz}
 HOST_LABEL=${HOST_LABEL:-$(uname -n)}
 
-die() { local code=$1; shift; printf 'docker-overlay: %s: %s\n' "$HOST_LABEL" "$*" >&2; exit "$code"; }
-
-# as_array NAME: a value inserted by renderScript is already an array; one from the environment
-# is a string, split on whitespace (never evaluated).
-as_array() {
-  local decl
-  decl=$(declare -p "$1" 2>/dev/null || true)
-  decl=${decl#declare -}
-  if [[ ${decl%% *} == *a* ]]; then return 0; fi
-  local -a words=()
-  if [[ -n ${!1-} ]]; then read -r -a words <<<"${!1}"; fi
-  unset "$1"
-  local -n ref=$1
-  # shellcheck disable=SC2034 # ref is a nameref to the caller's variable
-  ref=(${words[@]+"${words[@]}"})
-}
-
-# one_line TEXT: newlines and runs of blanks become single spaces, at most 400 characters.
-one_line() {
-  local s=${1//$'\r'/ }
-  s=${s//$'\n'/ }
-  s=${s//$'\t'/ }
-  while [[ $s == *'  '* ]]; do s=${s//'  '/ }; done
-  s=${s# }
-  s=${s% }
-  if ((${#s} > 400)); then s="${s:0:400}..."; fi
-  printf '%s' "$s"
-}
-
-# json_str TEXT: TEXT as a JSON string literal.
-json_str() {
-  local s=$1 out='' c i
-  s=${s//\\/\\\\}
-  s=${s//\"/\\\"}
-  s=${s//$'\n'/\\n}
-  s=${s//$'\r'/\\r}
-  s=${s//$'\t'/\\t}
-  if [[ $s == *[$'\x01'-$'\x1f']* ]]; then
-    for ((i = 0; i < ${#s}; i++)); do
-      c=${s:i:1}
-      if [[ $c == [$'\x01'-$'\x1f'] ]]; then printf -v c '\\u%04x' "'$c"; fi
-      out+=$c
-    done
-    s=$out
-  fi
-  printf '"%s"' "$s"
-}
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh" # @include
 
 # join SEP ITEM...: the items separated by SEP.
 join() {

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # swarm-init: make this daemon the first manager of a new swarm, unless it already manages one.
 #
 # An active manager is left alone. A worker (in someone's swarm) is refused: this host cannot
@@ -20,14 +21,9 @@ DOCKER=${DOCKER:-docker}
 STATE_DIR=${STATE_DIR:-/var/lib/docker-overlay}
 HOST_LABEL=${HOST_LABEL:-$(uname -n)}
 
-die() { local code=$1; shift; printf 'docker-overlay: %s: %s\n' "$HOST_LABEL" "$*" >&2; exit "$code"; }
-one_line() {
-  local s=${1//$'\r'/ }
-  s=${s//$'\n'/ }
-  while [[ $s == *'  '* ]]; do s=${s//'  '/ }; done
-  s=${s# }
-  printf '%s' "${s% }"
-}
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh" # @include
+
 [[ -n ${ADVERTISE_ADDRESS-} ]] || die 5 "ADVERTISE_ADDRESS is required and was not given (see the @var lines at the top of this script)"
 
 dk() { timeout 60 "$DOCKER" "$@"; }

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # swarm-leave: leave the swarm, but only one docker-overlay created (MARKER=swarm-created) or
 # joined (MARKER=swarm-joined) on this host, as recorded by swarm-init / swarm-join.
 #
@@ -18,14 +19,9 @@ DOCKER=${DOCKER:-docker}
 STATE_DIR=${STATE_DIR:-/var/lib/docker-overlay}
 HOST_LABEL=${HOST_LABEL:-$(uname -n)}
 
-die() { local code=$1; shift; printf 'docker-overlay: %s: %s\n' "$HOST_LABEL" "$*" >&2; exit "$code"; }
-one_line() {
-  local s=${1//$'\r'/ }
-  s=${s//$'\n'/ }
-  while [[ $s == *'  '* ]]; do s=${s//'  '/ }; done
-  s=${s# }
-  printf '%s' "${s% }"
-}
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh" # @include
+
 [[ -n ${MARKER-} ]] || die 5 "MARKER is required and was not given (see the @var lines at the top of this script)"
 
 dk() { timeout 60 "$DOCKER" "$@"; }

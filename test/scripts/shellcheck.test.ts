@@ -25,14 +25,16 @@ beforeAll(() => {
     }
 }, 300_000);
 
+const libDir = path.join(path.dirname(scriptPath("host-facts")), "lib");
 const files = [
     ...SCRIPT_NAMES.map((n) => scriptPath(n)),
+    ...fs.readdirSync(libDir).map((f) => path.join(libDir, f)),
     ...fs.readdirSync(FIXTURES).map((f) => path.join(FIXTURES, f)),
 ];
 
 describe("shellcheck", () => {
-    it("covers every host script and every fixture", () => {
-        expect(files.length).toBe(SCRIPT_NAMES.length + 3);
+    it("covers every host script, its shared libraries and every fixture", () => {
+        expect(files.length).toBe(SCRIPT_NAMES.length + 2 + 3);
     });
 
     it.each(files.map((f) => [path.relative(path.join(__dirname, "..", ".."), f), f]))("%s is clean at every severity", (_rel, file) => {

@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { remoteBash, renderScript, SCRIPT_NAMES, scriptPath, scriptSource, scriptVars, shellQuote, type ScriptName } from "../../components/scripts";
+import { inlineIncludes, remoteBash, renderScript, SCRIPT_NAMES, scriptPath, scriptSource, scriptVars, shellQuote, type ScriptName } from "../../components/scripts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "docker-overlay-render-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -103,6 +103,41 @@ describe("script headers", () => {
         expect(scriptVars("daemon-config-apply").filter((v) => v.required).map((v) => v.name)).toEqual(["CONTENT_BASE64", "EXPECT_CLUSTER_STORE", "RESTART_COMMAND"]);
         expect(scriptVars("daemon-config-apply").filter((v) => v.array).map((v) => v.name)).toEqual(["RESTART_COMMAND", "DAEMON_LOG_COMMAND", "SYSTEMD_UNIT_PATHS"]);
         expect(scriptVars("swarm-join").filter((v) => v.required).map((v) => v.name)).toEqual(["MANAGER_ADDRESS", "JOIN_TOKEN", "ADVERTISE_ADDRESS", "ROLE"]);
+    });
+});
+
+describe("shared helpers (components/scripts/lib)", () => {
+    const libDir = path.join(path.dirname(scriptPath("host-facts")), "lib");
+    const libs = fs.readdirSync(libDir).filter((f) => f.endsWith(".sh"));
+
+    it("every library is included by some script, and a rendered script holds its text instead of the include", () => {
+        expect(libs.sort()).toEqual(["common.sh", "daemon.sh"]);
+        for (const lib of libs) {
+            const users = SCRIPT_NAMES.filter((n) => scriptSource(n).includes(`/lib/${lib}" # @include`));
+            expect(users.length, lib).toBeGreaterThan(0);
+            const body = fs.readFileSync(path.join(libDir, lib), "utf8").split("\n").slice(2).join("\n").trim();
+            for (const n of users) {
+                const rendered = renderScript(n, Object.fromEntries(scriptVars(n).filter((v) => v.required).map((v) => [v.name, v.array ? ["x"] : "x"])));
+                expect(rendered, n).toContain(body);
+                expect(rendered, n).not.toMatch(/^source /m);
+                expect(rendered, n).not.toMatch(/# @include$/m);
+            }
+        }
+    });
+
+    it("no script defines a function a library it includes already defines", () => {
+        const defined = (text: string) => [...text.matchAll(/^([a-z_]+)\(\) *\{/gm)].map((m) => m[1]!);
+        for (const n of SCRIPT_NAMES) {
+            const own = defined(scriptSource(n));
+            for (const lib of libs.filter((l) => scriptSource(n).includes(`/lib/${l}" # @include`)))
+                for (const f of defined(fs.readFileSync(path.join(libDir, lib), "utf8"))) expect(own, `${n} redefines ${f} of lib/${lib}`).not.toContain(f);
+        }
+    });
+
+    it("an include of a library that does not exist is an error naming it", () => {
+        expect(() => inlineIncludes('echo hi\nsource "$(dirname "${BASH_SOURCE[0]}")/lib/nope.sh" # @include\n', "x")).toThrow(/x includes lib\/nope\.sh, which does not exist/);
+        // Anything else is left as it is.
+        expect(inlineIncludes("source ./elsewhere.sh\n", "x")).toBe("source ./elsewhere.sh\n");
     });
 });
 

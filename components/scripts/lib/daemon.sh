@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2154 # config, work, last_seen and the like come from the including script
+# lib/daemon.sh: daemon.json and restart helpers of daemon-config-apply.sh and
+# daemon-config-restore.sh (and cluster_store for host-facts.sh), included like lib/common.sh.
+# Uses what the including script defines first: dk, DOCKER_CONFIG_DIR, config, work,
+# RESTART_COMMAND, DAEMON_LOG_COMMAND, WAIT_SECONDS and last_seen.
+
+# cluster_store: prints the cluster store the daemon reports ("" for none); fails when the daemon
+# does not answer. See the header for why it asks through dial-stdio.
+cluster_store() {
+  local reply re='"ClusterStore":"([^"]*)"'
+  reply=$(printf 'GET /info HTTP/1.0\r\nHost: docker\r\n\r\n' | dk system dial-stdio 2>/dev/null) || reply=''
+  if [[ $reply != 'HTTP/1.'?' 200 '* || $reply != *'"ID":'* ]]; then
+    # No dial-stdio (CLI older than 18.09): a client this old still knows the field.
+    reply=$(dk info --format '{{json .}}' 2>/dev/null) || return 1
+  fi
+  if [[ $reply =~ $re ]]; then printf '%s' "${BASH_REMATCH[1]}"; fi
+  return 0
+}
+
+# same_bytes A B: both files exist and hold the same bytes.
+same_bytes() {
+  [[ -f $1 && -f $2 ]] || return 1
+  local a b
+  a=$(sha256sum <"$1") && b=$(sha256sum <"$2") && [[ $a == "$b" ]]
+}
+
+# install_file SRC: make SRC daemon.json atomically (cp -p keeps its mode); "" removes daemon.json.
+install_file() {
+  if [[ -z $1 ]]; then rm -f -- "$config"; return; fi
+  mkdir -p -- "$DOCKER_CONFIG_DIR" || return 1
+  local tmp
+  tmp=$(mktemp "$DOCKER_CONFIG_DIR/.daemon.json.docker-overlay.XXXXXX") || return 1
+  if cp -p -- "$1" "$tmp" && mv -f -- "$tmp" "$config"; then return 0; fi
+  rm -f -- "$tmp"
+  return 1
+}
+
+# restart: runs RESTART_COMMAND, its output kept in $work/restart.out.
+restart_started=0
+restart() {
+  restart_started=$(($(date +%s) - 1))
+  "${RESTART_COMMAND[@]}" >"$work/restart.out" 2>&1
+}
+
+# daemon_error: the most telling line of the daemon's log since the last restart.
+daemon_error() {
+  local log='' line pick='' last=''
+  if ((${#DAEMON_LOG_COMMAND[@]} > 0)); then
+    log=$("${DAEMON_LOG_COMMAND[@]}" 2>&1) || true
+  elif command -v journalctl >/dev/null 2>&1; then
+    log=$(journalctl -u docker.service --since "@$restart_started" -n 50 --no-pager -o cat 2>&1) || true
+  fi
+  while IFS= read -r line; do
+    [[ -n ${line//[[:space:]]/} ]] || continue
+    last=$line
+    if [[ ${line,,} =~ (failed|unable|error|fatal|refus|invalid|conflict) ]]; then pick=$line; fi
+  done <<<"$log"
+  one_line "${pick:-$last}"
+}
+
+# why_failed WHAT: one sentence on why the last restart-and-wait failed.
+why_failed() {
+  local out err
+  out=$(one_line "$(cat "$work/restart.out" 2>/dev/null || true)")
+  err=$(daemon_error)
+  if [[ $1 == restart ]]; then
+    # the words as a shell would need them (a word with blanks or a newline stays one, on one line)
+    local shown
+    printf -v shown '%q ' "${RESTART_COMMAND[@]}"
+    printf '%s failed' "${shown% }"
+    if [[ -n $out ]]; then printf ' (%s)' "$out"; fi
+  else
+    printf 'after %ss the daemon was %s' "$WAIT_SECONDS" "$last_seen"
+  fi
+  if [[ -n $err ]]; then printf '; daemon log: "%s"' "$err"; fi
+}
