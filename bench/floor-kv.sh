@@ -7,7 +7,7 @@
 # every serf listens, the overlay lab_overlay 10.220.0.0/24 MTU 1450 and the three containers.
 # No checks: bench/bench.ts verifies the result afterwards (untimed).
 set -euo pipefail
-# shellcheck source=floor-lib.sh
+# shellcheck source=bench/floor-lib.sh
 source "$(dirname "$0")/floor-lib.sh"
 ETCD_IMAGE=$(jq -r .images.etcd "$LAB_JSON")
 store="${ADDRS[0]}:2379"

@@ -5,7 +5,7 @@
 # lab_overlay 10.220.0.0/24 with MTU 1450, and the stack's three containers on it. No checks:
 # bench/bench.ts verifies the result afterwards (untimed).
 set -euo pipefail
-# shellcheck source=floor-lib.sh
+# shellcheck source=bench/floor-lib.sh
 source "$(dirname "$0")/floor-lib.sh"
 
 d 0 swarm init --advertise-addr "${ADDRS[0]}" >/dev/null

@@ -10,15 +10,8 @@ if [ "$(id -u)" != 0 ]; then
     echo "npm run bench needs root: it builds lab hosts (network namespaces, dockerd, sshd) like npm run lab." >&2
     exit 1
 fi
-started=$(date +%s)
-say() { printf '\n== %s (%ss)\n' "$*" "$(( $(date +%s) - started ))"; }
-
-say "toolchain (built once, then cached)"
-bash toolchain/install.sh
-# shellcheck source=../toolchain/env.sh
-source toolchain/env.sh
-say "packages"
-bash scripts/npm-ci.sh
+# shellcheck source=scripts/prepare.sh
+source scripts/prepare.sh
 missing=()
 command -v iperf3 >/dev/null || missing+=(iperf3)
 # Debian's iputils ping: busybox's has no -M (DF), which the MTU proof needs.

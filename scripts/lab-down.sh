@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then echo "npm run lab:down needs root, like npm run lab." >&2; exit 1; fi
 if [ -s /var/lib/docker-overlay-lab/lab.json ] && bash lab/lab.sh status >/dev/null 2>&1; then
-    # shellcheck source=../toolchain/env.sh
+    # shellcheck source=toolchain/env.sh
     source toolchain/env.sh
     rm -rf bin && npx tsc -p tsconfig.build.json
     node scripts/lab.ts destroy || echo "destroy failed; removing the lab anyway (its hosts go with it)" >&2

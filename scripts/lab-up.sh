@@ -9,15 +9,8 @@ if [ "$(id -u)" != 0 ]; then
     echo "Run it as root (e.g. sudo -E npm run lab), or point the stack at your own servers (README, Quick start)." >&2
     exit 1
 fi
-started=$(date +%s)
-say() { printf '\n== %s (%ss)\n' "$*" "$(( $(date +%s) - started ))"; }
-
-say "toolchain (built once, then cached)"
-bash toolchain/install.sh
-# shellcheck source=../toolchain/env.sh
-source toolchain/env.sh
-say "packages"
-bash scripts/npm-ci.sh
+# shellcheck source=scripts/prepare.sh
+source scripts/prepare.sh
 say "compile the program"
 rm -rf bin && npx tsc -p tsconfig.build.json
 say "lab hosts"

@@ -8,18 +8,9 @@
 # TEST_ONLY=fast skips the slow group (no root needed for the fast group).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-repo=$PWD
-started=$(date +%s)
-say() { printf '\n== %s (%ss)\n' "$*" "$(( $(date +%s) - started ))"; }
-
-say "toolchain"
-bash toolchain/install.sh
-# shellcheck source=../toolchain/env.sh
-source toolchain/env.sh
+# shellcheck source=scripts/prepare.sh
+source scripts/prepare.sh
 cache=${DOCKER_OVERLAY_CACHE:-$HOME/.cache/docker-overlay}
-
-say "packages"
-bash scripts/npm-ci.sh
 
 say "linters"
 # shellcheck disable=SC1091

@@ -43,6 +43,25 @@ describe("shellcheck", () => {
         expect(r.status).toBe(0);
     });
 
+    // The project's own tooling: npm scripts, the lab, the bench, the toolchain, CI. Checked from
+    // the repository's root, where their `# shellcheck source=` paths start.
+    const repo = path.join(__dirname, "..", "..");
+    const tooling = [
+        ...["scripts", "bench", "toolchain"].flatMap((d) => fs.readdirSync(path.join(repo, d)).filter((f) => f.endsWith(".sh")).map((f) => `${d}/${f}`)),
+        "lab/lab.sh",
+        "lab/host-init.sh",
+        "lab/dolab-dockerd",
+        ".ci/run",
+    ];
+    it("covers the tooling scripts too", () => {
+        expect(tooling).toEqual(expect.arrayContaining(["scripts/prepare.sh", "scripts/test.sh", "bench/run.sh", "toolchain/install.sh", ".ci/run"]));
+    });
+    it.each(tooling)("%s is clean at every severity", (rel) => {
+        const r = spawnSync("shellcheck", ["--shell=bash", "--severity=style", "--external-sources", rel], { encoding: "utf8", cwd: repo });
+        expect(r.stdout + r.stderr).toBe("");
+        expect(r.status).toBe(0);
+    });
+
     it("would catch a problem (the check is live)", () => {
         const bad = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "docker-overlay-sc-")), "bad.sh");
         fs.writeFileSync(bad, "#!/usr/bin/env bash\necho $1\n");
