@@ -10,10 +10,10 @@
 //   5 peak memory (VmHWM) of the program's process under the CLI, against an empty program
 //
 // Writes bench/results/latest.json and latest.md. Holds the lab's session lock for its whole
-// run (test/e2e/harness.ts `holdLabSession`), builds a fresh lab before every cold run, and
+// run (scripts/labStack.ts `holdLabSession`), builds a fresh lab before every cold run, and
 // destroys its stacks and removes the lab at the end, also on failure. Only erasable
 // TypeScript: Node runs this file directly.
-import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import { createRequire } from "node:module";
 import * as os from "node:os";
@@ -37,7 +37,6 @@ type Row = StatsModule.Row;
 const OUT = path.join(REPO, "bench", "out");
 const LOGS = path.join(OUT, "logs");
 const RESULTS = path.join(REPO, "bench", "results");
-const SESSION_LOCK = "/run/lock/docker-overlay-lab.session";
 /** Repetitions of the short measurements (no-op up, previews, pings, throughput): the median counts. */
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const SCALE_SIZES = (process.env.BENCH_SCALE ?? "2,4,8").split(",").map(Number);
@@ -80,24 +79,9 @@ async function timed<T>(what: string, fn: () => Promise<T> | T): Promise<{ secon
 // the lab, held under its session lock
 // ---------------------------------------------------------------------------------------------
 
-let lockHolder: ChildProcess | undefined;
-/** The lab's session lock, exactly as test/e2e/harness.ts holdLabSession() takes it. */
-async function holdLabSession(timeoutSeconds = 1800): Promise<void> {
-    fs.mkdirSync("/run/lock", { recursive: true });
-    const p = spawn("flock", ["-x", "-w", String(timeoutSeconds), SESSION_LOCK, "-c", "echo locked; exec cat"], { stdio: ["pipe", "pipe", "inherit"] });
-    const waiting = setTimeout(() => log(`waiting for ${SESSION_LOCK}: someone else is using the lab (this can take minutes)`), 2000);
-    await new Promise<void>((resolve, reject) => {
-        p.stdout!.once("data", () => resolve());
-        p.once("exit", (code) => reject(new Error(`could not take ${SESSION_LOCK} (flock exited ${code})`)));
-    }).finally(() => clearTimeout(waiting));
-    process.env.DOCKER_OVERLAY_LAB_SESSION = "held";
-    lockHolder = p;
-}
-function releaseLabSession(): void {
-    lockHolder?.stdin?.end();
-    lockHolder = undefined;
-    delete process.env.DOCKER_OVERLAY_LAB_SESSION;
-}
+// The lab's session lock: scripts/labStack.ts holdLabSession, shared with the tests.
+let releaseLabSession: () => void = () => {};
+let lockHeld = false;
 
 function labSh(args: string[], name: string): void {
     const r = spawnSync("bash", ["lab/lab.sh", ...args], { cwd: REPO, encoding: "utf8", env: process.env, maxBuffer: 64 * 1024 * 1024 });
@@ -107,7 +91,7 @@ function labSh(args: string[], name: string): void {
 
 let labUp = false;
 async function freshLab(n: number): Promise<Lab> {
-    if (!lockHolder) throw new Error("the lab's session lock is not held");
+    if (!lockHeld) throw new Error("the lab's session lock is not held");
     const { seconds } = await timed(`fresh lab of ${n} hosts (lab.sh up ${n} --recreate)`, () => labSh(["up", String(n), "--recreate"], "lab"));
     labUp = true;
     extra[`lab set-up, ${n} hosts (s)`] = seconds;
@@ -567,9 +551,14 @@ async function run(): Promise<void> {
         return;
     }
     const waited = Date.now();
-    await holdLabSession();
+    const release = await L.holdLabSession(1800, log);
+    lockHeld = true;
+    releaseLabSession = () => {
+        release();
+        lockHeld = false;
+    };
     extra["waiting for the lab's session lock (s)"] = (Date.now() - waited) / 1000;
-    log(`holding ${SESSION_LOCK}`);
+    log(`holding ${L.SESSION_LOCK}`);
 
     for (const mode of ["swarm", "kv"] as const) {
         phase(`1 cold up, 3 hosts, ${mode} mode: the floor script`);
@@ -637,7 +626,7 @@ async function recheck(n: number, stackName: string, why: string): Promise<strin
 async function cleanup(): Promise<void> {
     phase("clean-up: destroy stacks, remove the lab");
     for (const name of [...openStacks.keys()]) await destroyStack(name);
-    if (labUp && lockHolder) {
+    if (labUp && lockHeld) {
         try {
             await timed("lab.sh down", () => labSh(["down"], "lab"));
             labUp = false;
@@ -656,7 +645,7 @@ for (const sig of ["SIGINT", "SIGTERM"] as const)
         interrupted = true;
         log(`${sig}: removing the lab, then stopping`);
         try {
-            if (labUp && lockHolder) execFileSync("bash", ["lab/lab.sh", "down"], { cwd: REPO, stdio: "inherit" });
+            if (labUp && lockHeld) execFileSync("bash", ["lab/lab.sh", "down"], { cwd: REPO, stdio: "inherit" });
         } finally {
             releaseLabSession();
             process.exit(130);

@@ -2,6 +2,7 @@
 // program inline (the same `main` the CLI runs through index.ts). Shared by the lab runner
 // (scripts/lab.ts) and the end-to-end tests (test/e2e). Only erasable TypeScript here, so Node
 // runs it directly.
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -106,4 +107,42 @@ export async function openStack(o: OpenStackOptions): Promise<Stack> {
 
 export function defaultWorkDir(name: string): string {
     return path.join(process.env.DOCKER_OVERLAY_WORK ?? path.join(os.tmpdir(), "docker-overlay-stacks"), name);
+}
+
+/**
+ * The lab is one per machine: whatever uses it for minutes (a test file, the bench) holds this
+ * lock for its whole run, and lab.sh up/down wait for it. Resolves once the lock is held; the
+ * returned function releases it (so does the end of the process). `onWait` is told once when
+ * another holder makes this wait.
+ */
+export const SESSION_LOCK = "/run/lock/docker-overlay-lab.session";
+let releaseSession: (() => void) | undefined;
+export async function holdLabSession(timeoutSeconds = 1800, onWait: (message: string) => void = console.log): Promise<() => void> {
+    if (releaseSession) return releaseSession;
+    fs.mkdirSync("/run/lock", { recursive: true });
+    const p: ChildProcess = spawn("flock", ["-x", "-w", String(timeoutSeconds), SESSION_LOCK, "-c", "echo locked; exec cat"], { stdio: ["pipe", "pipe", "inherit"] });
+    const waiting = setTimeout(() => onWait(`waiting for ${SESSION_LOCK}: another run is using the lab (this can take minutes)`), 2000);
+    await new Promise<void>((resolve, reject) => {
+        p.stdout!.once("data", () => resolve());
+        p.once("exit", (code) => reject(new Error(`could not take ${SESSION_LOCK} (flock exited ${code})`)));
+    }).finally(() => clearTimeout(waiting));
+    // lab.sh run by this process must not wait for the lock this process holds.
+    process.env.DOCKER_OVERLAY_LAB_SESSION = "held";
+    releaseSession = () => {
+        p.stdin?.end();
+        delete process.env.DOCKER_OVERLAY_LAB_SESSION;
+        releaseSession = undefined;
+    };
+    return releaseSession;
+}
+
+/** Runs `lab.sh exec HOST CMD...`: a command inside a lab host's namespaces, no ssh needed. */
+export function labExec(host: string, ...command: string[]): string {
+    const r = spawnSync("bash", [path.join(REPO, "lab", "lab.sh"), "exec", host, ...command], {
+        encoding: "utf8",
+        env: { ...process.env, DOCKER_OVERLAY_LAB_SESSION: "held" },
+        maxBuffer: 64 * 1024 * 1024,
+    });
+    if (r.status !== 0) throw new Error(`lab.sh exec ${host} ${command.join(" ")}: exit ${r.status}: ${r.stderr}`);
+    return r.stdout;
 }

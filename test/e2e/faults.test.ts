@@ -14,9 +14,9 @@ import { execFileSync } from "node:child_process";
 import type { EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_CLUSTER_STORE_OPTS } from "../../components/config";
-import { type Lab, type LabHost, REPO } from "../../scripts/labStack";
+import { type Lab, type LabHost, labExec, REPO } from "../../scripts/labStack";
 import { UNRELATED } from "./flow";
-import { changes, docker, freshLab, holdLabSession, httpGet, labStack, phase, printTimings, ssh } from "./harness";
+import { changes, daemonJsons, docker, freshLab, holdLabSession, httpGet, labStack, phase, printTimings, ssh } from "./harness";
 
 /** Runs on a host's shell would create this file (the machine's /tmp is every lab host's /tmp). */
 const CANARY_FILE = "/tmp/docker-overlay-canary";
@@ -93,14 +93,6 @@ describe("fault injection (kv mode on the lab, canary in every free-text field)"
     const host = (name: string): LabHost => lab.hosts.find((h) => h.name === name)!;
 
     /** Docker answers on the host (from this machine, through its socket). */
-    /** Every host's daemon.json (base64, or null), read inside the host without ssh (which a scenario stops). */
-    const daemonJsons = (l: Lab) =>
-        Object.fromEntries(
-            l.hosts.map((h) => {
-                const out = labSh("exec", h.name, "sh", "-c", "if [ -e /etc/docker/daemon.json ]; then base64 -w0 /etc/docker/daemon.json; else echo ABSENT; fi").trim();
-                return [h.name, out === "ABSENT" ? null : out];
-            }),
-        ) as Record<string, string | null>;
     /** A scenario that failed part-way leaves the stack up; the next one starts from the originals. */
     let dirty = false;
     async function startClean(): Promise<void> {
@@ -110,7 +102,7 @@ describe("fault injection (kv mode on the lab, canary in every free-text field)"
         dirty = false;
     }
     const dockerUp = (h: LabHost) => docker(h, ["info", "--format", "{{.ServerVersion}}"]).status === 0;
-    const dockerdPid = (h: LabHost) => labSh("exec", h.name, "cat", "/var/run/docker.pid").trim();
+    const dockerdPid = (h: LabHost) => labExec(h.name, "cat", "/var/run/docker.pid").trim();
     /** Healthy: Docker answers and the host's daemon.json holds every original key. */
     function health(): { healthy: string; bytesLost: number } {
         const now = daemonJsons(lab);
@@ -179,8 +171,8 @@ describe("fault injection (kv mode on the lab, canary in every free-text field)"
         if (lab) {
             for (const undo of [
                 () => labSh("sshd", "lab3", "start"),
-                () => labSh("exec", "lab1", "sh", "-c", "while iptables -D INPUT -p tcp --dport 2379 -j DROP 2>/dev/null; do :; done"),
-                () => labSh("exec", "lab2", "sh", "-c", `rm -f ${FLAGS_FILE}; /usr/local/sbin/dolab-dockerd start`),
+                () => labExec("lab1", "sh", "-c", "while iptables -D INPUT -p tcp --dport 2379 -j DROP 2>/dev/null; do :; done"),
+                () => labExec("lab2", "sh", "-c", `rm -f ${FLAGS_FILE}; /usr/local/sbin/dolab-dockerd start`),
             ])
                 try { undo(); } catch (e) { console.error(`cleanup: ${e}`); }
         }
@@ -196,7 +188,7 @@ describe("fault injection (kv mode on the lab, canary in every free-text field)"
     it("the KV store unreachable during up: a clear error naming the store, and no daemon changed or restarted", async () => {
         const pids = Object.fromEntries(lab.hosts.map((h) => [h.name, dockerdPid(h)]));
         // The store's port dropped on the KV host (lab1): its container runs, nothing answers.
-        labSh("exec", "lab1", "iptables", "-I", "INPUT", "-p", "tcp", "--dport", "2379", "-j", "DROP");
+        labExec("lab1", "iptables", "-I", "INPUT", "-p", "tcp", "--dport", "2379", "-j", "DROP");
         const up = await phase("faults: up, KV store unreachable", () => upResult());
         expect(up.ok).toBe(false);
         expect(up.text).toMatch(/etcd.*(did not answer|not answer|not ready)/i);
@@ -207,7 +199,7 @@ describe("fault injection (kv mode on the lab, canary in every free-text field)"
         expectNoCanary();
 
         // The store back: the next up converges with no other step.
-        labSh("exec", "lab1", "iptables", "-D", "INPUT", "-p", "tcp", "--dport", "2379", "-j", "DROP");
+        labExec("lab1", "iptables", "-D", "INPUT", "-p", "tcp", "--dport", "2379", "-j", "DROP");
         const again = await phase("faults: up, KV store back", () => upResult());
         expect(again.ok, again.text.slice(-3000)).toBe(true);
         expect(reaches("a") && reaches("b")).toBe(true);
@@ -231,14 +223,14 @@ describe("fault injection (kv mode on the lab, canary in every free-text field)"
         // host's own PID 1 must live, or the kernel ends the whole lab host.)
         const containerPids = docker(lab2, ["ps", "-q"]).stdout.split("\n").filter(Boolean).map((id) => docker(lab2, ["inspect", "--format", "{{.State.Pid}}", id]).stdout);
         expect(containerPids.length).toBeGreaterThan(0);
-        const dockerPids = labSh("exec", "lab2", "sh", "-c", "cat /var/run/docker.pid; echo; pgrep -x containerd; pgrep -x containerd-shim-runc-v2; pgrep -x containerd-shim; true").split(/\s+/).filter(Boolean);
+        const dockerPids = labExec("lab2", "sh", "-c", "cat /var/run/docker.pid; echo; pgrep -x containerd; pgrep -x containerd-shim-runc-v2; pgrep -x containerd-shim; true").split(/\s+/).filter(Boolean);
         expect(dockerPids.length).toBeGreaterThanOrEqual(2);
-        labSh("exec", "lab2", "kill", "-KILL", ...dockerPids, ...containerPids);
+        labExec("lab2", "kill", "-KILL", ...dockerPids, ...containerPids);
         await new Promise((r) => setTimeout(r, 1000));
         expect(dockerUp(lab2)).toBe(false);
         expect(reaches("a")).toBe(false);
         // The host's supervisor starts it again, as systemd's Restart=always does.
-        labSh("exec", "lab2", "/usr/local/sbin/dolab-dockerd", "start");
+        labExec("lab2", "/usr/local/sbin/dolab-dockerd", "start");
         const refresh = await phase("faults: refresh after the kill", () => stack.refresh({ onOutput: (s) => process.stdout.write(s) }));
         const up = await phase("faults: up after the refresh", () => upResult());
         expect(up.ok, up.text.slice(-3000)).toBe(true);

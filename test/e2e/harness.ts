@@ -1,10 +1,10 @@
 // End-to-end helpers: a fresh lab, commands on its hosts, and the lab stack run through the
 // Automation API with the real engine and providers (the toolchain's binaries on PATH).
-import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { main } from "../../program";
-import { defaultWorkDir, Lab, labConfig, LAB_JSON, LabHost, openStack, readLab, REPO } from "../../scripts/labStack";
+import { defaultWorkDir, holdLabSession, Lab, labConfig, labExec, LAB_JSON, LabHost, openStack, readLab, REPO } from "../../scripts/labStack";
 
 const timings: [string, number][] = [];
 /** Runs `fn`, printing and recording how long it took. */
@@ -22,31 +22,7 @@ export function printTimings(title: string): void {
     console.log(`\n[e2e] ${title} timings\n` + timings.map(([n, s]) => `  ${n.padEnd(28)} ${s.toFixed(1)}s`).join("\n"));
 }
 
-/**
- * The lab is one per machine: a test file that uses it holds this lock for its whole run (as
- * test/lab does), so no other test file rebuilds the lab under it. Released when the returned
- * function is called or the process ends.
- */
-export const SESSION_LOCK = "/run/lock/docker-overlay-lab.session";
-let releaseSession: (() => void) | undefined;
-export async function holdLabSession(timeoutSeconds = 1800): Promise<() => void> {
-    if (releaseSession) return releaseSession;
-    fs.mkdirSync("/run/lock", { recursive: true });
-    const p: ChildProcess = spawn("flock", ["-x", "-w", String(timeoutSeconds), SESSION_LOCK, "-c", "echo locked; exec cat"], { stdio: ["pipe", "pipe", "inherit"] });
-    const waiting = setTimeout(() => console.log(`[e2e] waiting for ${SESSION_LOCK}: another test file is using the lab`), 2000);
-    await new Promise<void>((resolve, reject) => {
-        p.stdout!.once("data", () => resolve());
-        p.once("exit", (code) => reject(new Error(`could not take ${SESSION_LOCK} (flock exited ${code})`)));
-    }).finally(() => clearTimeout(waiting));
-    // lab.sh run by this process must not wait for the lock this process holds.
-    process.env.DOCKER_OVERLAY_LAB_SESSION = "held";
-    releaseSession = () => {
-        p.stdin?.end();
-        delete process.env.DOCKER_OVERLAY_LAB_SESSION;
-        releaseSession = undefined;
-    };
-    return releaseSession;
-}
+export { holdLabSession, SESSION_LOCK } from "../../scripts/labStack";
 
 /** A fresh lab of `n` hosts (everything from a previous lab removed first), held for this test file. */
 export async function freshLab(n: number): Promise<Lab> {
@@ -93,11 +69,14 @@ export function httpGet(url: string, seconds = 5): string[] {
     return ["sh", "-c", `timeout ${seconds} wget -S -O /dev/null '${url}'; exit $?`];
 }
 
-/** Every host's /etc/docker/daemon.json as bytes (base64), or null where there is none. */
+/**
+ * Every host's /etc/docker/daemon.json as bytes (base64), or null where there is none, read
+ * inside each host (not over ssh, which a fault scenario may have stopped).
+ */
 export function daemonJsons(lab: Lab): Record<string, string | null> {
     return Object.fromEntries(
         lab.hosts.map((h) => {
-            const out = ssh(lab, h, "if [ -e /etc/docker/daemon.json ]; then base64 -w0 /etc/docker/daemon.json; else echo ABSENT; fi").trim();
+            const out = labExec(h.name, "sh", "-c", "if [ -e /etc/docker/daemon.json ]; then base64 -w0 /etc/docker/daemon.json; else echo ABSENT; fi").trim();
             return [h.name, out === "ABSENT" ? null : out];
         }),
     );
