@@ -24,11 +24,16 @@ _tc_env() {
   for b in "${TC_REQUIRED_BINS[@]}"; do
     [[ -x "$TC_BIN/$b" ]] || missing+=("$b ($TC_BIN/$b)")
   done
+  for b in "${TC_LAB_BINS[@]}"; do
+    [[ -x "$TC_LAB_BIN/$b" ]] || missing+=("$b, for the lab ($TC_LAB_BIN/$b)")
+  done
 
   case ":$PATH:" in *":$TC_BIN:"*) ;; *) PATH="$TC_BIN:$PATH" ;; esac
   case ":$PATH:" in *":$TC_NODE_BIN:"*) ;; *) PATH="$TC_NODE_BIN:$PATH" ;; esac
   export PATH
   export DOCKER_OVERLAY_TOOLCHAIN_BIN="$TC_BIN"
+  # The lab's dockerd (with Consul's cluster store) and Consul server: never on PATH.
+  export DOCKER_OVERLAY_LAB_BIN="$TC_LAB_BIN"
   export PULUMI_HOME="$TC_CACHE/pulumi-home"
   export PULUMI_SKIP_UPDATE_CHECK=true
   export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
@@ -50,10 +55,11 @@ _tc_env
 _tc_rc=$?
 unset -f _tc_env
 # Leave no helper variables or functions behind in the caller's shell.
-unset TC_DIR TC_REPO TC_CACHE TC_REQUIRED_BINS TC_PKG_PULUMI TC_PKG_COMMAND TC_PKG_DOCKER \
-  TC_PKG_CONSUL TC_NODE_DIR TC_NODE_BIN TC_KEY TC_HOME TC_BIN NODE_VERSION PULUMI_VERSION \
-  LANGUAGE_NODEJS_MODULE LANGUAGE_NODEJS_GO_VERSION COMMAND_RELEASE COMMAND_MODULE \
-  COMMAND_GO_VERSION DOCKER_RELEASE DOCKER_MODULE DOCKER_GO_VERSION CONSUL_RELEASE \
-  CONSUL_MODULE CONSUL_GO_VERSION
-unset -f tc_npm_pin tc_load_pins tc_key tc_inputs_hash tc_paths
+unset TC_DIR TC_REPO TC_CACHE TC_REQUIRED_BINS TC_LAB_BINS TC_PKG_PULUMI TC_PKG_COMMAND \
+  TC_PKG_DOCKER TC_PKG_CONSUL TC_NODE_DIR TC_NODE_BIN TC_KEY TC_HOME TC_BIN TC_LAB_BIN \
+  NODE_VERSION PULUMI_VERSION LANGUAGE_NODEJS_RELEASE LANGUAGE_NODEJS_ARCHIVE COMMAND_RELEASE \
+  COMMAND_ARCHIVE DOCKER_SDK_RELEASE DOCKER_PLUGIN_VERSION DOCKER_ARCHIVE DOCKER_TF_ARCHIVE \
+  CONSUL_RELEASE CONSUL_ARCHIVE CONSUL_TF_ARCHIVE CONSUL_SERVER_VERSION DOCKERD_VERSION \
+  DOCKERD_COMMIT DOCKERD_ARCHIVE DOCKERD_GO DOCKERD_TAGS ACTIONLINT_VERSION
+unset -f tc_npm_pin tc_load_pins tc_key tc_inputs_hash tc_paths tc_upstream_dir tc_go119
 eval "unset _tc_rc; return $_tc_rc"

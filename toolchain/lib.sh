@@ -11,8 +11,11 @@ TC_REPO="$(dirname "$TC_DIR")"
 # Everything built or downloaded goes outside the clone.
 TC_CACHE="${DOCKER_OVERLAY_CACHE:-$HOME/.cache/docker-overlay}"
 
-# Binaries the project's commands need, all in one bin directory.
+# Binaries the project's commands need, all in one bin directory (first on PATH).
 TC_REQUIRED_BINS=(pulumi pulumi-language-nodejs pulumi-resource-command pulumi-resource-docker pulumi-resource-consul)
+# Binaries only the lab runs (inside its hosts), in a directory of their own that is never on
+# PATH: a dockerd with Consul's cluster store and the Consul server.
+TC_LAB_BINS=(dockerd consul)
 
 # tc_npm_pin NAME: the exact version of dependency NAME in package.json (no Node needed).
 tc_npm_pin() {
@@ -60,9 +63,39 @@ tc_inputs_hash() {
   } | sha256sum | cut -c1-64
 }
 
-# tc_paths: sets TC_KEY, TC_HOME (this key's directory) and TC_BIN.
+# tc_paths: sets TC_KEY, TC_HOME (this key's directory), TC_BIN and TC_LAB_BIN.
 tc_paths() {
   TC_KEY="pulumi-${TC_PKG_PULUMI}-$(tc_key)"
   TC_HOME="$TC_CACHE/toolchain/$TC_KEY"
   TC_BIN="$TC_HOME/bin"
+  TC_LAB_BIN="$TC_HOME/lab-bin"
+}
+
+# tc_upstream_dir: prints the folder of upstream source archives (../shared/upstream): the
+# first of $DOCKER_OVERLAY_UPSTREAM, <clone>/../shared/upstream and /work/shared/upstream that
+# exists; returns 1 when none does.
+tc_upstream_dir() {
+  local d
+  for d in "${DOCKER_OVERLAY_UPSTREAM:-}" "$TC_REPO/../shared/upstream" /work/shared/upstream; do
+    if [[ -n "$d" && -d "$d" ]]; then
+      (cd "$d" && pwd)
+      return 0
+    fi
+  done
+  return 1
+}
+
+# tc_go119: prints Debian's go 1.19 ($DOCKERD_GO), installing golang-1.19-go with apt-get when
+# it is missing and we are root; moby v20.10.24 builds only in GOPATH mode with the Go of its day.
+tc_go119() {
+  if [[ ! -x "$DOCKERD_GO" ]]; then
+    if [[ "$(id -u)" != 0 ]]; then
+      echo "toolchain: $DOCKERD_GO is missing: install Debian's golang-1.19-go (sudo apt-get install golang-1.19-go)" >&2
+      return 1
+    fi
+    { DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends golang-1.19-go ||
+      { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends golang-1.19-go; }; } >&2 ||
+      return 1
+  fi
+  printf '%s\n' "$DOCKERD_GO"
 }

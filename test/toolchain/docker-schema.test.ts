@@ -1,8 +1,9 @@
-// Our own bridged pulumi-resource-docker (toolchain/build-docker-provider.sh) must speak the
-// @pulumi/docker 5.2.0 SDK's names: for Container, Network, Volume, RemoteImage and the
-// provider configuration, every input the SDK sends (top level and inside the nested input
-// types it uses) must be a property of the provider's schema, with the same name and the same
-// shape (list, map, object, scalar), and the plugin must say it is docker 5.2.0.
+// pulumi-resource-docker, built from upstream's pulumi-docker 237b789 (toolchain/build-upstream.sh),
+// must be the provider of the @pulumi/docker SDK that package.json pins: for every resource the
+// SDK has (and the provider configuration), every input the SDK sends (top level and inside the
+// nested input types) must be a property of the provider's schema, with the same name and the
+// same shape (list, map, object, scalar). The provider may know more than the SDK sends (it is
+// newer); what it knows beyond the SDK is counted and printed, not a failure.
 //
 // The schema is the one embedded in the binary: through `pulumi package get-schema BINARY`
 // when the toolchain's pulumi CLI is there, else by asking the plugin itself over gRPC
@@ -23,17 +24,29 @@ const REPO = path.join(__dirname, "..", "..");
 const SDK = path.join(REPO, "node_modules", "@pulumi", "docker");
 const SDK_VERSION = (JSON.parse(fs.readFileSync(path.join(SDK, "package.json"), "utf8")) as { version: string })
     .version;
-const EXPECTED_VERSION = "5.2.0";
+/** toolchain/versions.env: the SDK release the provider serves and the version it reports. */
+const PINS = Object.fromEntries(
+    fs
+        .readFileSync(path.join(REPO, "toolchain", "versions.env"), "utf8")
+        .split("\n")
+        .flatMap((l) => (/^([A-Z_0-9]+)=(.*)$/.exec(l) ? [[RegExp.$1, RegExp.$2.replace(/^"|"$/g, "")]] : [])),
+) as Record<string, string>;
+const SDK_RELEASE = PINS.DOCKER_SDK_RELEASE!;
+const PLUGIN_VERSION = PINS.DOCKER_PLUGIN_VERSION!;
 const CACHE = process.env.DOCKER_OVERLAY_CACHE ?? path.join(os.homedir(), ".cache", "docker-overlay");
 const BIN_NAME = "pulumi-resource-docker";
 
-/** The SDK's resources that this project uses: class name and module file. */
-const RESOURCES = [
-    { cls: "Container", file: "container" },
-    { cls: "Network", file: "network" },
-    { cls: "Volume", file: "volume" },
-    { cls: "RemoteImage", file: "remoteImage" },
-];
+/** Every resource of the SDK: class name and module file, from each module's `__pulumiType`. */
+const RESOURCES = fs
+    .readdirSync(SDK)
+    .filter((f) => f.endsWith(".js"))
+    .flatMap((f) => {
+        const m = /(\w+)\.__pulumiType = 'docker:index\/(\w+):\w+';/.exec(fs.readFileSync(path.join(SDK, f), "utf8"));
+        return m ? [{ cls: m[1]!, file: m[2]! }] : [];
+    })
+    .sort((a, b) => a.cls.localeCompare(b.cls));
+/** The ones this project uses (they must be among them). */
+const USED = ["Container", "Network", "Volume", "RemoteImage"];
 
 type Shape = "array" | "map" | "object" | "scalar";
 
@@ -49,7 +62,7 @@ interface PackageSchema {
     config?: { variables?: Record<string, SchemaProperty> };
     provider?: { inputProperties?: Record<string, SchemaProperty> };
     resources?: Record<string, { inputProperties?: Record<string, SchemaProperty> }>;
-    types?: Record<string, { properties?: Record<string, SchemaProperty> }>;
+    types?: Record<string, { properties?: Record<string, SchemaProperty>; enum?: unknown[] }>;
 }
 
 /** A property the SDK sends: its name, its shape and, for object-valued ones, the SDK's input
@@ -173,7 +186,9 @@ function compare(
             problems.push(`${where}.${p.name}: missing (schema has: ${Object.keys(props).sort().join(", ")})`);
             continue;
         }
-        const got = schemaShape(s);
+        let got = schemaShape(s);
+        // An enum type (`enums.X` in the SDK) is a string or number on the wire.
+        if (got.shape === "object" && schema.types?.[schemaTypeFor(schema, got.ref, "") ?? ""]?.enum) got = { shape: "scalar" };
         if (got.shape !== p.shape) {
             problems.push(`${where}.${p.name}: the SDK sends ${p.shape}, the schema has ${got.shape}`);
             continue;
@@ -188,7 +203,7 @@ function compare(
     return problems;
 }
 
-/** Every mismatch between the SDK and SCHEMA, for the four resources and the provider config. */
+/** Every mismatch between the SDK and SCHEMA, for every resource and the provider config. */
 function checkAll(schema: PackageSchema): Record<string, string[]> {
     const out: Record<string, string[]> = {};
     for (const r of RESOURCES) {
@@ -277,8 +292,9 @@ beforeAll(async () => {
     if (!bin || !fs.existsSync(bin)) {
         throw new Error(
             `no ${BIN_NAME} found (DOCKER_PROVIDER_BIN, DOCKER_OVERLAY_TOOLCHAIN_BIN, ${CACHE}/toolchain/*/bin); ` +
-                "build it with `bash toolchain/build-docker-provider.sh OUT_DIR` and set DOCKER_PROVIDER_BIN=OUT_DIR/" +
-                BIN_NAME,
+                "build it with `npm run toolchain` (or `bash toolchain/build-upstream.sh docker OUT_DIR` and set DOCKER_PROVIDER_BIN=OUT_DIR/" +
+                BIN_NAME +
+                ")",
         );
     }
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "docker-schema-"));
@@ -296,21 +312,41 @@ afterAll(() => {
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-describe(`our pulumi-resource-docker against @pulumi/docker ${SDK_VERSION}`, () => {
-    it("the installed SDK is the release the provider was built for", () => {
-        expect(SDK_VERSION).toBe(EXPECTED_VERSION);
+describe(`pulumi-resource-docker ${PLUGIN_VERSION} against @pulumi/docker ${SDK_VERSION}`, () => {
+    it("the installed SDK is the release toolchain/versions.env says the provider serves", () => {
+        expect(SDK_VERSION).toBe(SDK_RELEASE);
     });
 
-    it("the plugin and its schema say docker 5.2.0", () => {
-        const r = spawnSync(bin, ["-version"], { encoding: "utf8", timeout: 30_000 });
-        expect(r.stdout.trim(), `${bin} -version`).toBe(EXPECTED_VERSION);
+    it("the plugin is upstream's module and its schema says docker of the version it was stamped with", () => {
+        const m = spawnSync("go", ["version", "-m", bin], { encoding: "utf8", timeout: 30_000 });
+        expect(m.stdout, `go version -m ${bin}`).toMatch(/\tmod\tgithub\.com\/pulumi\/pulumi-docker\/provider\/v5\t/);
+        expect(m.stdout).toContain(`-X github.com/pulumi/pulumi-docker/provider/v5/pkg/version.Version=${PLUGIN_VERSION}`);
         expect(schema.name, source).toBe("docker");
-        expect(schema.version, source).toBe(EXPECTED_VERSION);
+        expect(schema.version, source).toBe(PLUGIN_VERSION);
+    });
+
+    it("every resource of the SDK is a resource of the provider, including the ones this project uses", () => {
+        expect(RESOURCES.map((r) => r.cls)).toEqual(expect.arrayContaining(USED));
+        expect(RESOURCES.length).toBeGreaterThanOrEqual(10);
+        const missing = RESOURCES.map((r) => `docker:index/${r.file}:${r.cls}`).filter((t) => !schema.resources?.[t]);
+        expect(missing, `schema from ${source}`).toEqual([]);
     });
 
     it.each(RESOURCES.map((r) => r.cls))("%s: every input the SDK sends is in the schema, same name and shape", (cls) => {
         const problems = checkAll(schema)[cls];
         expect(problems, `${cls} (schema from ${source}, binary ${bin})`).toEqual([]);
+    });
+
+    it("says what the provider has beyond the SDK (newer than the SDK: a count, not a failure)", () => {
+        const extra = RESOURCES.flatMap((r) => {
+            const token = `docker:index/${r.file}:${r.cls}`;
+            const sent = new Set(sdkInputNames(r.file));
+            return Object.keys(schema.resources?.[token]?.inputProperties ?? {})
+                .filter((p) => !sent.has(p))
+                .map((p) => `${r.cls}.${p}`);
+        });
+        console.log(`pulumi-resource-docker ${PLUGIN_VERSION} has ${extra.length} resource inputs that @pulumi/docker ${SDK_VERSION} does not send${extra.length ? `: ${extra.join(", ")}` : ""}`);
+        expect(Array.isArray(extra)).toBe(true);
     });
 
     it("provider config: every key the SDK sends is a provider input (and a config variable)", () => {
