@@ -2,7 +2,8 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DockerHost } from "./dockerHost";
-import { remoteBash, renderScript } from "./scripts";
+import { scriptedCommandArgs } from "./remoteScript";
+import { renderScript } from "./scripts";
 
 export interface ConnectivityTarget {
     /** Our name for the host. */
@@ -77,13 +78,18 @@ export class ConnectivityCheck extends pulumi.ComponentResource {
             return new command.remote.Command(
                 `${name}-from-${hostName}`,
                 {
-                    connection: host.connection,
-                    create: pulumi.all([targets, addresses[i]!]).apply(([TARGETS, self]) =>
-                        remoteBash(renderScript("connectivity-check", { HOST_LABEL: hostName, PROBE: self.probe, TARGETS }), "connectivity-check"),
+                    ...scriptedCommandArgs(
+                        host.connection,
+                        "connectivity-check",
+                        {
+                            create: pulumi
+                                .all([targets, addresses[i]!])
+                                .apply(([TARGETS, self]) => renderScript("connectivity-check", { HOST_LABEL: hostName, PROBE: self.probe, TARGETS })),
+                        },
+                        "stderr",
                     ),
                     // Check again whenever any probe's address changes.
                     triggers: [pulumi.all(addresses)],
-                    logging: "stderr",
                 },
                 { parent: this, dependsOn: [...this.probes, ...args.after] as pulumi.Input<pulumi.Resource>[] },
             );

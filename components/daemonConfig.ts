@@ -2,7 +2,8 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { DaemonJsonError, mergeDaemonJson } from "./daemonJson";
 import { DockerHost } from "./dockerHost";
-import { remoteBash, renderScript } from "./scripts";
+import { scriptedCommandArgs } from "./remoteScript";
+import { renderScript } from "./scripts";
 
 /** The port of the daemon's serf (gossip) agent; Docker does not let it be changed. */
 export const SERF_PORT = 7946;
@@ -46,13 +47,18 @@ export class DaemonConfig extends pulumi.ComponentResource {
 
         this.backup = new command.remote.Command(
             `${name}-backup`,
-            {
-                connection: host.connection,
-                create: remoteBash(renderScript("daemon-config-backup", { ...common, ACTION: "keep" }), "daemon-config-backup"),
-                delete: remoteBash(renderScript("daemon-config-backup", { ...common, ACTION: "forget" }), "daemon-config-forget"),
-                // Progress a person can follow; nothing secret passes through these scripts.
-                logging: "stdoutAndStderr",
-            },
+            scriptedCommandArgs(
+                host.connection,
+                "daemon-config-backup",
+                {
+                    create: renderScript("daemon-config-backup", { ...common, ACTION: "keep" }),
+                    delete: renderScript("daemon-config-backup", { ...common, ACTION: "forget" }),
+                },
+                // Progress a person can follow on stderr; stdout is the original file, as data
+                // (base64 on one line, which must not reach the engine's log: a line over 64 KiB
+                // would stall pulumi-command's log reader).
+                "stderr",
+            ),
             { parent: this, dependsOn: [host.factsCommand] },
         );
 
@@ -70,42 +76,37 @@ export class DaemonConfig extends pulumi.ComponentResource {
         const applyScript = pulumi
             .all([this.content, args.clusterStore, host.overlayUnderlayAddress])
             .apply(([content, clusterStore, address]) =>
-                remoteBash(
-                    renderScript("daemon-config-apply", {
-                        ...common,
-                        CONTENT_BASE64: Buffer.from(content, "utf8").toString("base64"),
-                        EXPECT_CLUSTER_STORE: clusterStore,
-                        // Containers must not join the overlay before this daemon gossips (docs/lab.md).
-                        GOSSIP_ADDRESS: `${address.includes(":") ? `[${address}]` : address}:${SERF_PORT}`,
-                        RESTART_COMMAND: args.restartCommand,
-                        WAIT_SECONDS: args.waitSeconds,
-                        ...(args.logCommand ? { DAEMON_LOG_COMMAND: args.logCommand } : {}),
-                    }),
-                    "daemon-config-apply",
-                ),
+                renderScript("daemon-config-apply", {
+                    ...common,
+                    CONTENT_BASE64: Buffer.from(content, "utf8").toString("base64"),
+                    EXPECT_CLUSTER_STORE: clusterStore,
+                    // Containers must not join the overlay before this daemon gossips (docs/lab.md).
+                    GOSSIP_ADDRESS: `${address.includes(":") ? `[${address}]` : address}:${SERF_PORT}`,
+                    RESTART_COMMAND: args.restartCommand,
+                    WAIT_SECONDS: args.waitSeconds,
+                    ...(args.logCommand ? { DAEMON_LOG_COMMAND: args.logCommand } : {}),
+                }),
             );
-        const restoreScript = remoteBash(
-            renderScript("daemon-config-restore", {
-                ...common,
-                RESTART_COMMAND: args.restartCommand,
-                WAIT_SECONDS: args.waitSeconds,
-                ...(args.logCommand ? { DAEMON_LOG_COMMAND: args.logCommand } : {}),
-            }),
-            "daemon-config-restore",
-        );
+        const restoreScript = renderScript("daemon-config-restore", {
+            ...common,
+            RESTART_COMMAND: args.restartCommand,
+            WAIT_SECONDS: args.waitSeconds,
+            ...(args.logCommand ? { DAEMON_LOG_COMMAND: args.logCommand } : {}),
+        });
 
         this.apply = new command.remote.Command(
             `${name}-apply`,
-            {
-                connection: host.connection,
-                create: applyScript,
+            scriptedCommandArgs(
+                host.connection,
+                "daemon-config-apply",
                 // A changed file is applied in place (the original backup stays the original).
-                update: applyScript,
-                delete: restoreScript,
+                { create: applyScript, update: applyScript, delete: restoreScript },
                 // Progress a person can follow; nothing secret passes through these scripts.
-                logging: "stdoutAndStderr",
-            },
-            { parent: this, dependsOn: [this.backup], customTimeouts: { create: "10m", update: "10m", delete: "10m" } },
+                "stdoutAndStderr",
+            ),
+            // No customTimeouts: pulumi-command does not enforce them. The scripts bound every
+            // wait themselves (WAIT_SECONDS for the daemon, `timeout` around every command).
+            { parent: this, dependsOn: [this.backup] },
         );
 
         this.registerOutputs({ content: this.content });

@@ -1,7 +1,8 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { remoteBash, renderScript } from "./scripts";
+import { scriptedCommandArgs } from "./remoteScript";
+import { renderScript } from "./scripts";
 import { privateKeyFile, sshOptions } from "./sshFiles";
 
 /** What `host-facts.sh` reports about a host. */
@@ -68,17 +69,18 @@ export class DockerHost extends pulumi.ComponentResource {
 
         this.reachable = new command.remote.Command(
             `${name}-reachable`,
-            { connection: this.connection, create: "true", logging: "stderr" },
-            { parent: this, customTimeouts: { create: "3m" } },
+            { connection: this.connection, create: "true", logging: "stderr", addPreviousOutputInEnv: false },
+            { parent: this },
         );
 
         this.factsCommand = new command.remote.Command(
             `${name}-facts`,
-            {
-                connection: this.connection,
-                create: remoteBash(renderScript("host-facts", { TARGET_ADDRESS: args.routeTarget, HOST_LABEL: name }), "host-facts"),
-                logging: "stderr",
-            },
+            scriptedCommandArgs(
+                this.connection,
+                "host-facts",
+                { create: renderScript("host-facts", { TARGET_ADDRESS: args.routeTarget, HOST_LABEL: name }) },
+                "stderr",
+            ),
             { parent: this, dependsOn: [this.reachable] },
         );
         this.facts = this.factsCommand.stdout.apply((out) => parseFacts(out, name, this));

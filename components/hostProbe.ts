@@ -6,7 +6,7 @@ import * as crypto from "node:crypto";
 import { Client, type ConnectConfig, utils } from "ssh2";
 import { z } from "zod";
 import type { PreflightFacts, ProbeOutcome } from "./preflight";
-import { remoteBash, renderScript } from "./scripts";
+import { renderScript, scriptBundle, scriptCommand } from "./scripts";
 
 /** One host to probe. */
 export interface ProbeTarget {
@@ -139,14 +139,14 @@ export function parsePreflightOutput(stdout: string): PreflightFacts {
     };
 }
 
-/** The command that runs the facts script on a host. */
-export function preflightCommand(target: ProbeTarget, timeoutSeconds: number): string {
+/** The command that runs the facts script on a host, and the stdin that carries the script. */
+export function preflightCommand(target: ProbeTarget, timeoutSeconds: number): { command: string; stdin: string } {
     const script = renderScript("preflight-facts", {
         PEERS: target.peers,
         HOST_LABEL: target.name,
         DOCKER_TIMEOUT: Math.max(2, Math.floor(timeoutSeconds / 2)),
     });
-    return remoteBash(script, "preflight-facts");
+    return { command: scriptCommand("create", "preflight-facts"), stdin: scriptBundle({ create: script }) };
 }
 
 const MAX_OUTPUT = 4 * 1024 * 1024;
@@ -186,8 +186,10 @@ export function probeHost(target: ProbeTarget, options: ProbeOptions): Promise<P
         });
         conn.on("ready", () => {
             timer = setTimeout(() => finish({ host, kind: "failed", error: `the facts script did not finish within ${options.timeoutSeconds} seconds` }), ms);
-            conn.exec(preflightCommand(target, options.timeoutSeconds), (err, stream) => {
+            const { command, stdin } = preflightCommand(target, options.timeoutSeconds);
+            conn.exec(command, (err, stream) => {
                 if (err) return finish({ host, kind: "failed", error: scrub(err.message, options.privateKey) });
+                stream.end(stdin);
                 let out = "";
                 let errOut = "";
                 stream.on("data", (d: Buffer) => {

@@ -5,7 +5,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { clusterStoreUrl, KvBackend, KvConfig } from "./config";
 import { DockerHost } from "./dockerHost";
 import { kvContainerSpec } from "./kvContainer";
-import { remoteBash, renderScript } from "./scripts";
+import { scriptedCommandArgs } from "./remoteScript";
+import { renderScript } from "./scripts";
 
 export interface KvStoreArgs {
     /** Which store, its image and port. */
@@ -76,13 +77,13 @@ export class KvStore extends pulumi.ComponentResource {
         this.ready = new command.remote.Command(
             `${name}-ready`,
             {
-                connection: host.connection,
-                create: remoteBash(
-                    renderScript("kv-wait", { BACKEND: kv.backend, KV_ADDRESS: "127.0.0.1", KV_PORT: kv.port, TIMEOUT_SECONDS: 90 }),
+                ...scriptedCommandArgs(
+                    host.connection,
                     "kv-wait",
+                    { create: renderScript("kv-wait", { BACKEND: kv.backend, KV_ADDRESS: "127.0.0.1", KV_PORT: kv.port, TIMEOUT_SECONDS: 90 }) },
+                    "stderr",
                 ),
                 triggers: [this.container.id],
-                logging: "stderr",
             },
             { parent: this, dependsOn: [this.container] },
         );

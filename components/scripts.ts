@@ -1,7 +1,7 @@
 /**
- * Host-side bash scripts (components/scripts/*.sh) and the two helpers that get them onto a
- * host safely: renderScript puts values into a script as single-quoted data, remoteBash turns
- * the script into a one-line command made only of base64 characters.
+ * Host-side bash scripts (components/scripts/*.sh) and the helpers that get them onto a host
+ * safely: renderScript puts values into a script as single-quoted data; scriptBundle and
+ * scriptCommand send it on stdin to a short, fixed command line that holds nothing of it.
  *
  * Each script starts with a header of comment lines. Lines of the form
  *
@@ -222,29 +222,54 @@ export function renderScript(name: ScriptName, vars: ScriptVars): string {
     return inlineIncludes([...lines.slice(0, at), ...assignments, ...lines.slice(at)].join("\n"), name);
 }
 
-/** Longest command line we hand to sshd: Linux refuses a single argument over 128 KiB. */
-const MAX_COMMAND_LENGTH = 120_000;
+/** What a host script runs for: a resource's create, update or delete. */
+export type ScriptPhase = "create" | "update" | "delete";
+const PHASES: readonly ScriptPhase[] = ["create", "update", "delete"];
 
 /**
- * A one-line remote command that runs a rendered script with bash without the script being read
- * from stdin: `bash --norc --noprofile -c "$(printf %s '<base64>' | base64 -d)" docker-overlay-<label>`.
- * Outside the fixed wrapper it contains only base64 characters and the label, whose characters
- * outside [A-Za-z0-9._-] are replaced with `_` (the label is only the script's $0, used in bash's
- * own error messages).
+ * How a rendered script reaches a host: on stdin, never on the command line. The command is a
+ * short fixed line, the same for every script but for its phase and label:
  *
- * `--norc`: bash sources ~/.bashrc even for `-c` when it thinks sshd started it (stdin is a
- * socket); a .bashrc with `set -x`, aliases or slow setup must not run inside our scripts (it
- * could echo a join token).
+ *     bash --norc --noprofile -c '<read the PHASE line of stdin, base64 -d, eval>' docker-overlay-<label>
+ *
+ * so nothing a script carries (a join token, a daemon.json) is in the SSH command, in the remote
+ * process list, or in the error a failed command prints (pulumi-command quotes the command and its
+ * output, never its stdin). The script is evaluated in that one bash process, kept only in its
+ * memory. A delete runs with the stdin of the last create or update (pulumi-command keeps it in the
+ * state), so one stdin carries every phase's script: see {@link scriptBundle}.
+ *
+ * `--norc`: bash sources ~/.bashrc even for `-c` when it thinks sshd started it; a .bashrc with
+ * `set -x`, aliases or slow set-up must not run around our scripts. The label (the script's $0,
+ * used in bash's own messages) keeps only [A-Za-z0-9._-].
  */
-export function remoteBash(script: string, label: string): string {
+export function scriptCommand(phase: ScriptPhase, label: string): string {
+    if (!PHASES.includes(phase)) throw new Error(`docker-overlay: scriptCommand: unknown phase ${JSON.stringify(phase)}`);
     const safeLabel = label.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 100) || "script";
-    if (LONE_SURROGATE.test(script)) {
-        throw new Error("docker-overlay: remoteBash: the script is not well-formed Unicode");
+    const read =
+        `s=$(sed -n "s/^${phase} //p" | base64 -d) || exit 97; ` +
+        `[ -n "$s" ] || { echo "docker-overlay: no ${phase} script on stdin" >&2; exit 97; }; ` +
+        `eval "$s"`;
+    return `bash --norc --noprofile -c '${read}' docker-overlay-${safeLabel}`;
+}
+
+/**
+ * The stdin for {@link scriptCommand}: one line per phase, `<phase> <base64 of the script>`.
+ * Throws for a script that is not well-formed Unicode (it could not travel as UTF-8).
+ */
+export function scriptBundle(scripts: Readonly<Partial<Record<ScriptPhase, string>>>): string {
+    const lines: string[] = [];
+    for (const phase of PHASES) {
+        const script = scripts[phase];
+        if (script === undefined) continue;
+        if (LONE_SURROGATE.test(script)) throw new Error(`docker-overlay: the ${phase} script is not well-formed Unicode`);
+        lines.push(`${phase} ${Buffer.from(script, "utf8").toString("base64")}`);
     }
-    const encoded = Buffer.from(script, "utf8").toString("base64");
-    const command = `bash --norc --noprofile -c "$(printf %s '${encoded}' | base64 -d)" docker-overlay-${safeLabel}`;
-    if (command.length > MAX_COMMAND_LENGTH) {
-        throw new Error(`docker-overlay: remoteBash: the command for ${safeLabel} is ${command.length} characters; the limit for one ssh command is ${MAX_COMMAND_LENGTH}. Send large content through stdin instead.`);
-    }
-    return command;
+    if (lines.length === 0) throw new Error("docker-overlay: scriptBundle needs at least one script");
+    return lines.join("\n") + "\n";
+}
+
+/** The script of PHASE in a bundle, decoded (tests, and to show what a host received). */
+export function scriptFromBundle(bundle: string, phase: ScriptPhase): string | undefined {
+    const line = bundle.split("\n").find((l) => l.startsWith(`${phase} `));
+    return line === undefined ? undefined : Buffer.from(line.slice(phase.length + 1), "base64").toString("utf8");
 }

@@ -1,7 +1,8 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { DockerHost } from "./dockerHost";
-import { remoteBash, renderScript } from "./scripts";
+import { scriptedCommandArgs } from "./remoteScript";
+import { renderScript } from "./scripts";
 
 export interface SwarmMember {
     /** Our name for the host. */
@@ -40,24 +41,23 @@ export class Swarm extends pulumi.ComponentResource {
 
         this.init = new command.remote.Command(
             `${name}-init-${first.name}`,
-            {
-                connection: first.host.connection,
-                create: first.host.overlayUnderlayAddress.apply((address) =>
-                    remoteBash(renderScript("swarm-init", { HOST_LABEL: first.name, ADVERTISE_ADDRESS: address }), "swarm-init"),
-                ),
-                delete: remoteBash(renderScript("swarm-leave", { HOST_LABEL: first.name, MARKER: "swarm-created" }), "swarm-leave"),
-                logging: "stderr",
-            },
+            scriptedCommandArgs(
+                first.host.connection,
+                "swarm-init",
+                {
+                    create: first.host.overlayUnderlayAddress.apply((address) =>
+                        renderScript("swarm-init", { HOST_LABEL: first.name, ADVERTISE_ADDRESS: address }),
+                    ),
+                    delete: renderScript("swarm-leave", { HOST_LABEL: first.name, MARKER: "swarm-created" }),
+                },
+                "stderr",
+            ),
             { parent: this, dependsOn: [first.host.factsCommand] },
         );
 
         const tokens = new command.remote.Command(
             `${name}-tokens`,
-            {
-                connection: first.host.connection,
-                create: remoteBash(renderScript("swarm-tokens", { HOST_LABEL: first.name }), "swarm-tokens"),
-                logging: "none",
-            },
+            scriptedCommandArgs(first.host.connection, "swarm-tokens", { create: renderScript("swarm-tokens", { HOST_LABEL: first.name }) }, "none"),
             { parent: this, dependsOn: [this.init], additionalSecretOutputs: ["stdout"] },
         );
         const tokenFor = (role: "manager" | "worker") =>
@@ -70,12 +70,14 @@ export class Swarm extends pulumi.ComponentResource {
                 (m) =>
                     new command.remote.Command(
                         `${name}-join-${m.name}`,
-                        {
-                            connection: m.host.connection,
-                            create: pulumi
-                                .all([this.managerAddress, tokenFor(m.role), m.host.overlayUnderlayAddress])
-                                .apply(([managerAddress, token, address]) =>
-                                    remoteBash(
+                        scriptedCommandArgs(
+                            m.host.connection,
+                            "swarm-join",
+                            {
+                                // Holds the join token: a secret, so stdin is encrypted in the state.
+                                create: pulumi
+                                    .all([this.managerAddress, tokenFor(m.role), m.host.overlayUnderlayAddress])
+                                    .apply(([managerAddress, token, address]) =>
                                         renderScript("swarm-join", {
                                             HOST_LABEL: m.name,
                                             MANAGER_ADDRESS: managerAddress,
@@ -83,12 +85,11 @@ export class Swarm extends pulumi.ComponentResource {
                                             ADVERTISE_ADDRESS: address,
                                             ROLE: m.role,
                                         }),
-                                        "swarm-join",
                                     ),
-                                ),
-                            delete: remoteBash(renderScript("swarm-leave", { HOST_LABEL: m.name, MARKER: "swarm-joined" }), "swarm-leave"),
-                            logging: "stderr",
-                        },
+                                delete: renderScript("swarm-leave", { HOST_LABEL: m.name, MARKER: "swarm-joined" }),
+                            },
+                            "stderr",
+                        ),
                         { parent: this, dependsOn: [tokens, m.host.factsCommand] },
                     ),
             );

@@ -5,6 +5,7 @@
 // order at run time, that any command works on a real host, or that packets cross hosts. The
 // end-to-end suite (test/e2e) proves those against real Docker daemons.
 import * as pulumi from "@pulumi/pulumi";
+import { scriptFromBundle, type ScriptPhase } from "../../components/scripts";
 
 export interface Recorded {
     type: string;
@@ -147,11 +148,18 @@ export async function buildCluster(raw: unknown, stack = "test") {
 
 export const PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nmock-key-material\n-----END OPENSSH PRIVATE KEY-----\n";
 
-/** The script a `remoteBash` command line carries, decoded. */
-export function scriptOf(commandLine: string): string {
-    const b64 = (commandLine.match(/[A-Za-z0-9+/]{16,}={0,2}/g) ?? []).sort((a, b) => b.length - a.length)[0];
-    if (!b64) throw new Error(`no base64 payload in ${commandLine.slice(0, 80)}`);
-    return Buffer.from(b64, "base64").toString("utf8");
+/**
+ * The script a remote command runs in PHASE, decoded from its stdin bundle; the command line of
+ * that phase must be the fixed one that reads it (scriptCommand), holding nothing of the script.
+ */
+export function scriptOf(inputs: Record<string, any>, phase: ScriptPhase = "create"): string {
+    const line = inputs[phase] as unknown;
+    if (typeof line !== "string" || !/^bash --norc --noprofile -c '[^']*' docker-overlay-[A-Za-z0-9._-]+$/.test(line) || !line.includes(`"s/^${phase} //p"`)) {
+        throw new Error(`the ${phase} command is not a fixed stdin-reading line: ${String(line).slice(0, 120)}`);
+    }
+    const script = scriptFromBundle(String(inputs.stdin ?? ""), phase);
+    if (script === undefined) throw new Error(`stdin holds no ${phase} script`);
+    return script;
 }
 
 /** The value a rendered script assigns to NAME (single-quoted by renderScript). */
@@ -159,6 +167,17 @@ export function varOf(script: string, name: string): string {
     const m = script.match(new RegExp(`^${name}=('(?:[^']|'\\\\'')*')$`, "m"));
     if (!m) throw new Error(`${name} not assigned in script`);
     return m[1]!.slice(1, -1).replace(/'\\''/g, "'");
+}
+
+/**
+ * Waits until no resource has been recorded for a while: a run that a test did not await to the
+ * end (its outputs unused) can still be registering resources, which would land in the next test.
+ */
+export async function quiesce(quietMs = 100): Promise<void> {
+    for (let n = -1; n !== recorded.length; ) {
+        n = recorded.length;
+        await new Promise((r) => setTimeout(r, quietMs));
+    }
 }
 
 /** (type, name) pairs, sorted, for exact comparison. */

@@ -56,12 +56,12 @@ describe("kv mode: etcd", () => {
     });
 
     it("routes each host's interface detection at the KV host (and the KV host at a peer)", () => {
-        const target = (n: string) => h.varOf(h.scriptOf(h.byName(`overlay-${n}-facts`).inputs.create), "TARGET_ADDRESS");
+        const target = (n: string) => h.varOf(h.scriptOf(h.byName(`overlay-${n}-facts`).inputs), "TARGET_ADDRESS");
         expect([target("lab1"), target("lab2"), target("lab3")]).toEqual(["10.210.0.12", "10.210.0.11", "10.210.0.12"]);
     });
 
     it("gives each daemon etcd's URL", () => {
-        const script = h.scriptOf(h.byName("overlay-lab3-daemon-config-apply").inputs.create);
+        const script = h.scriptOf(h.byName("overlay-lab3-daemon-config-apply").inputs);
         expect(h.varOf(script, "EXPECT_CLUSTER_STORE")).toBe("etcd://192.168.87.132:2379");
     });
 });

@@ -84,7 +84,7 @@ describe("kv mode with Consul (the seed)", () => {
     });
 
     it("waits for Consul's leader before anything uses the store", () => {
-        const script = h.scriptOf(h.byName("overlay-kv-ready").inputs.create);
+        const script = h.scriptOf(h.byName("overlay-kv-ready").inputs);
         expect(h.varOf(script, "BACKEND")).toBe("consul");
         expect(h.varOf(script, "KV_PORT")).toBe("8500");
         expect(h.declaredNamed("overlay-kv-ready").dependsOn).toEqual(["overlay-kv-server"]);
@@ -105,7 +105,7 @@ describe("kv mode with Consul (the seed)", () => {
 
     it("gives every daemon the store and its own detected interface, keeping the other keys of daemon.json", () => {
         for (const host of ["node1", "node2"]) {
-            const script = h.scriptOf(h.byName(`overlay-${host}-daemon-config-apply`).inputs.create);
+            const script = h.scriptOf(h.byName(`overlay-${host}-daemon-config-apply`).inputs);
             const content = Buffer.from(h.varOf(script, "CONTENT_BASE64"), "base64").toString("utf8");
             expect(JSON.parse(content)).toEqual({
                 "log-level": "warn",
@@ -117,7 +117,7 @@ describe("kv mode with Consul (the seed)", () => {
             // The apply waits for this host's own gossip port before the network may be created.
             const n = host === "node1" ? 131 : 132;
             expect(h.varOf(script, "GOSSIP_ADDRESS")).toBe(`192.168.87.${n}:7946`);
-            const restore = h.scriptOf(h.byName(`overlay-${host}-daemon-config-apply`).inputs.delete);
+            const restore = h.scriptOf(h.byName(`overlay-${host}-daemon-config-apply`).inputs, "delete");
             expect(restore).toContain("daemon-config-restore");
         }
     });
@@ -162,7 +162,7 @@ describe("kv mode with Consul (the seed)", () => {
     });
 
     it("checks every host from every other host after the services exist", () => {
-        const script = h.scriptOf(h.byName("overlay-connectivity-from-node1").inputs.create);
+        const script = h.scriptOf(h.byName("overlay-connectivity-from-node1").inputs);
         expect(h.varOf(script, "PROBE")).toBe("docker-overlay-test-probe-node1");
         expect(script).toMatch(/^TARGETS=\('docker-overlay-test-probe-node2=10\.0\.1\.10'\)$/m);
         expect(h.declaredNamed("overlay-connectivity-from-node1").dependsOn).toEqual([

@@ -25,8 +25,8 @@ describe("kv mode: ZooKeeper", () => {
     });
 
     it("waits for imok and hands daemons a zk:// URL", () => {
-        expect(h.varOf(h.scriptOf(h.byName("overlay-kv-ready").inputs.create), "BACKEND")).toBe("zookeeper");
-        const script = h.scriptOf(h.byName("overlay-zk2-daemon-config-apply").inputs.create);
+        expect(h.varOf(h.scriptOf(h.byName("overlay-kv-ready").inputs), "BACKEND")).toBe("zookeeper");
+        const script = h.scriptOf(h.byName("overlay-zk2-daemon-config-apply").inputs);
         expect(h.varOf(script, "EXPECT_CLUSTER_STORE")).toBe("zk://192.168.87.131:2181");
     });
 

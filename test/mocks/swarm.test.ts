@@ -59,21 +59,21 @@ describe("swarm mode", () => {
 
     it("initialises on the first manager at its detected address and leaves on destroy only what it created", () => {
         const init = h.byName("overlay-swarm-init-app1").inputs;
-        expect(h.varOf(h.scriptOf(init.create), "ADVERTISE_ADDRESS")).toBe("192.168.87.131");
-        expect(h.varOf(h.scriptOf(init.delete), "MARKER")).toBe("swarm-created");
+        expect(h.varOf(h.scriptOf(init), "ADVERTISE_ADDRESS")).toBe("192.168.87.131");
+        expect(h.varOf(h.scriptOf(init, "delete"), "MARKER")).toBe("swarm-created");
         expect(h.declaredNamed("overlay-swarm-init-app1").dependsOn).toEqual(["overlay-app1-facts"]);
     });
 
     it("joins each other host with its role's token, manager address from the first manager's facts", () => {
-        const join2 = h.scriptOf(h.byName("overlay-swarm-join-app2").inputs.create);
-        const join3 = h.scriptOf(h.byName("overlay-swarm-join-app3").inputs.create);
+        const join2 = h.scriptOf(h.byName("overlay-swarm-join-app2").inputs);
+        const join3 = h.scriptOf(h.byName("overlay-swarm-join-app3").inputs);
         expect(h.varOf(join2, "ROLE")).toBe("worker");
         expect(h.varOf(join2, "JOIN_TOKEN")).toBe("SWMTKN-1-worker-secret");
         expect(h.varOf(join3, "ROLE")).toBe("manager");
         expect(h.varOf(join3, "JOIN_TOKEN")).toBe("SWMTKN-1-manager-secret");
         expect(h.varOf(join2, "MANAGER_ADDRESS")).toBe("192.168.87.131:2377");
         expect(h.varOf(join2, "ADVERTISE_ADDRESS")).toBe("192.168.87.132");
-        expect(h.varOf(h.scriptOf(h.byName("overlay-swarm-join-app2").inputs.delete), "MARKER")).toBe("swarm-joined");
+        expect(h.varOf(h.scriptOf(h.byName("overlay-swarm-join-app2").inputs, "delete"), "MARKER")).toBe("swarm-joined");
         expect(h.declaredNamed("overlay-swarm-join-app2").dependsOn).toEqual(["overlay-swarm-tokens", "overlay-app2-facts"]);
     });
 
@@ -82,10 +82,13 @@ describe("swarm mode", () => {
         // @pulumi/command adds "connection" itself; we add "stdout".
         expect(tokens.additionalSecretOutputs).toEqual(["stdout", "connection"]);
         expect(h.byName("overlay-swarm-tokens").inputs.logging).toBe("none");
-        // The join command line carries the token, so the engine must store it encrypted.
+        // The join script (on stdin) carries the token, so the engine must store stdin encrypted;
+        // the command line is the fixed one and holds no token.
         for (const name of ["overlay-swarm-join-app2", "overlay-swarm-join-app3"]) {
-            const cmd = h.declaredNamed(name).resource as unknown as { create: import("@pulumi/pulumi").Output<string> };
-            expect((await h.settle(cmd.create)).secret).toBe(true);
+            const cmd = h.declaredNamed(name).resource as unknown as { stdin: import("@pulumi/pulumi").Output<string> };
+            expect((await h.settle(cmd.stdin)).secret).toBe(true);
+            expect(JSON.stringify([h.byName(name).inputs.create, h.byName(name).inputs.delete])).not.toContain("SWMTKN");
+            expect(h.byName(name).inputs.addPreviousOutputInEnv).toBe(false);
         }
     });
 

@@ -138,7 +138,7 @@ describe("daemon-config-apply", () => {
         expect(fs.readdirSync(host.configDir)).toEqual(["daemon.json"]);
     });
 
-    it("works when run the way the component runs it (renderScript + remoteBash, arrays as argv)", async () => {
+    it("works when run the way the component runs it (renderScript, on stdin to scriptCommand, arrays as argv)", async () => {
         const vars = { ...applyVars(merged(undefined)), RESTART_COMMAND: [FAKE_RESTART], DAEMON_LOG_COMMAND: [FAKE_LOG], SYSTEMD_UNIT_PATHS: [] };
         const r = await runRendered("daemon-config-apply", vars, host.fakeEnv());
         expect(r.stderr).toBe("");
@@ -266,6 +266,36 @@ describe("daemon-config-apply", () => {
         expect(host.running).toBe(true);
         expect(host.state("cluster-store")).toBe("");
         expect(host.restarts).toBe(2);
+    });
+
+    it("stops a restart command that hangs after WAIT_SECONDS and rolls back, within a bound", async () => {
+        writeOriginal(ORIGINAL, 0o640);
+        await backup();
+        // The first restart hangs (like a wedged `systemctl restart`); the rollback's restart works.
+        const hangOnce = `if [ ! -e "$FAKE_DOCKER_STATE/hung" ]; then touch "$FAKE_DOCKER_STATE/hung"; exec sleep 300; fi; exec "$0"`;
+        const vars = { ...applyVars(merged(ORIGINAL)), RESTART_COMMAND: ["bash", "-c", hangOnce, FAKE_RESTART], DAEMON_LOG_COMMAND: [FAKE_LOG], SYSTEMD_UNIT_PATHS: [] };
+        const started = Date.now();
+        const r = await runRendered("daemon-config-apply", vars, host.fakeEnv(), 60_000);
+        const seconds = (Date.now() - started) / 1000;
+        expect(r.code).toBe(1);
+        const line = oneErrorLine(r.stderr);
+        expect(line).toContain("did not finish within 2 seconds and was stopped");
+        expect(line).toContain("was restored and Docker is running again");
+        expect(fs.readFileSync(host.daemonJson)).toEqual(Buffer.from(ORIGINAL, "utf8"));
+        expect(host.running).toBe(true);
+        // bounded by WAIT_SECONDS (2) per restart and wait, not by the 300 s the command would take
+        expect(seconds).toBeLessThan(40);
+    });
+
+    it("keeps a daemon log line of 100 KiB out of the engine's log: the error quotes at most 400 characters of it", async () => {
+        writeOriginal(ORIGINAL, 0o640);
+        await backup();
+        const hugeLog = `head -c 102400 /dev/zero | tr '\\0' x; echo " failed to start daemon: huge"`;
+        const vars = { ...applyVars(merged(ORIGINAL, { "bad-option": true })), RESTART_COMMAND: [FAKE_RESTART], DAEMON_LOG_COMMAND: ["bash", "-c", hugeLog], SYSTEMD_UNIT_PATHS: [] };
+        // runRendered itself fails a run that writes a line over LOGGED_LINE_LIMIT to a logged stream
+        const r = await runRendered("daemon-config-apply", vars, host.fakeEnv());
+        expect(r.code).toBe(1);
+        expect(oneErrorLine(r.stderr)).toMatch(/daemon log: "x{300,400}\.\.\."/);
     });
 
     it("names a restart command whose words hold blanks, quotes or newlines as words, on one line", async () => {

@@ -3,11 +3,11 @@
  * STATE_DIR stand in for /etc/docker and /var/lib/docker-overlay, and the fake docker CLI and
  * restart command in test/fixtures/fake-docker stand in for the daemon. No real Docker is used.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { renderScript, remoteBash, scriptPath, type ScriptName, type ScriptVars } from "../../components/scripts";
+import { renderScript, scriptBundle, scriptCommand, scriptPath, type ScriptName, type ScriptVars } from "../../components/scripts";
 
 export const FIXTURES = path.join(__dirname, "..", "fixtures", "fake-docker");
 export const FAKE_DOCKER = path.join(FIXTURES, "docker");
@@ -90,7 +90,53 @@ export class FakeHost {
     }
 }
 
-function exec(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<RunResult> {
+/**
+ * The streams of each script that the components hand to the engine's log (`logging` of its
+ * remote.Command). pulumi-command reads them a line at a time with a 64 KiB limit and stalls on a
+ * longer line, so every run here fails a script that writes a line over LOGGED_LINE_LIMIT to one.
+ */
+export const LOGGED_STREAMS: Readonly<Record<ScriptName, readonly ("stdout" | "stderr")[]>> = {
+    "host-facts": ["stderr"],
+    "preflight-facts": [],
+    "kv-wait": ["stderr"],
+    "daemon-config-backup": ["stderr"],
+    "daemon-config-apply": ["stdout", "stderr"],
+    "daemon-config-restore": ["stdout", "stderr"],
+    "swarm-init": ["stderr"],
+    "swarm-tokens": [],
+    "swarm-join": ["stderr"],
+    "swarm-leave": ["stderr"],
+    "connectivity-check": ["stderr"],
+};
+export const LOGGED_LINE_LIMIT = 8 * 1024;
+
+function checkLoggedLines(name: ScriptName, r: RunResult): RunResult {
+    for (const stream of LOGGED_STREAMS[name]) {
+        const long = r[stream].split("\n").find((l) => l.length > LOGGED_LINE_LIMIT);
+        if (long !== undefined) {
+            throw new Error(`${name} wrote a line of ${long.length} characters to ${stream}, which the engine's log reads (limit ${LOGGED_LINE_LIMIT}): ${long.slice(0, 120)}...`);
+        }
+    }
+    return r;
+}
+
+function exec(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number, input?: string): Promise<RunResult> {
+    if (input !== undefined) {
+        return new Promise((resolve) => {
+            const child = spawn(file, args, { env });
+            let stdout = "";
+            let stderr = "";
+            const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+            child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
+            child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
+            child.stdin.on("error", () => undefined);
+            child.stdin.end(input);
+            child.on("close", (code) => {
+                clearTimeout(timer);
+                resolve({ code: code ?? -1, stdout, stderr });
+            });
+        });
+    }
     return new Promise((resolve) => {
         execFile(file, args, { env, timeout: timeoutMs, encoding: "utf8", maxBuffer: 10 * 1024 * 1024 }, (error, stdout, stderr) => {
             const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
@@ -103,11 +149,11 @@ function exec(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: n
  * Run a script standalone, its variables in the environment (arrays as space-separated strings,
  * as documented for standalone use). Asynchronous, so a test server in this process can answer.
  */
-export function runStandalone(name: ScriptName, vars: Record<string, string>, env: NodeJS.ProcessEnv, timeoutMs = 20_000): Promise<RunResult> {
-    return exec("bash", [scriptPath(name)], { ...env, ...vars }, timeoutMs);
+export async function runStandalone(name: ScriptName, vars: Record<string, string>, env: NodeJS.ProcessEnv, timeoutMs = 20_000): Promise<RunResult> {
+    return checkLoggedLines(name, await exec("bash", [scriptPath(name)], { ...env, ...vars }, timeoutMs));
 }
 
-/** Run a script the way the component does: renderScript, then remoteBash through `sh -c`. */
-export function runRendered(name: ScriptName, vars: ScriptVars, env: NodeJS.ProcessEnv, timeoutMs = 20_000): Promise<RunResult> {
-    return exec("sh", ["-c", remoteBash(renderScript(name, vars), name)], env, timeoutMs);
+/** Run a script the way the component does: renderScript, on stdin to scriptCommand through `sh -c`. */
+export async function runRendered(name: ScriptName, vars: ScriptVars, env: NodeJS.ProcessEnv, timeoutMs = 20_000): Promise<RunResult> {
+    return checkLoggedLines(name, await exec("sh", ["-c", scriptCommand("create", name)], env, timeoutMs, scriptBundle({ create: renderScript(name, vars) })));
 }

@@ -257,6 +257,8 @@ beforeAll(async () => {
                     const stream = acceptExec();
                     const env = { ...fake.fakeEnv(), PATH: `${binDir}:${fake.fakeEnv().PATH}` };
                     const child = spawn("sh", ["-c", hang ? "sleep 30" : info.command], { env });
+                    stream.pipe(child.stdin);
+                    child.stdin.on("error", () => undefined);
                     child.stdout.pipe(stream, { end: false });
                     child.stderr.pipe(stream.stderr, { end: false });
                     child.on("close", (code) => {
@@ -294,7 +296,7 @@ describe("probeHost over SSH", () => {
         expect(o.host).toBe("h1");
         expect(o.facts.docker).toMatchObject({ ok: true, name: "sshhost", version: "20.10.24" });
         expect(o.facts.routes).toEqual([{ to: "127.0.0.1", interface: "lo", source: "127.0.0.1", error: "" }]);
-        expect(executed).toEqual([preflightCommand(target(), 10)]);
+        expect(executed).toEqual([preflightCommand(target(), 10).command]);
     });
 
     it("works without a pinned key too", async () => {

@@ -1,10 +1,10 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { inlineIncludes, remoteBash, renderScript, SCRIPT_NAMES, scriptPath, scriptSource, scriptVars, shellQuote, type ScriptName } from "../../components/scripts";
+import { inlineIncludes, renderScript, SCRIPT_NAMES, scriptBundle, scriptCommand, scriptFromBundle, scriptPath, scriptSource, scriptVars, shellQuote, type ScriptName } from "../../components/scripts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "docker-overlay-render-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -241,41 +241,65 @@ describe("renderScript", () => {
     });
 });
 
-describe("remoteBash", () => {
-    const WRAPPER = /^bash --norc --noprofile -c "\$\(printf %s '([A-Za-z0-9+/=]*)' \| base64 -d\)" docker-overlay-([A-Za-z0-9._-]+)$/;
+describe("scriptCommand and scriptBundle: the script on stdin, never on the command line", () => {
+    const COMMAND = /^bash --norc --noprofile -c '[^']*' docker-overlay-([A-Za-z0-9._-]+)$/;
 
-    it("has only base64 characters inside the fixed wrapper, and a sanitised label", () => {
-        const cmd = remoteBash("echo 'hi' \"$HOME\" `x`\n", "lab1 daemon'config;$(x)");
-        const m = WRAPPER.exec(cmd);
-        expect(m).not.toBeNull();
-        expect(Buffer.from(m![1]!, "base64").toString("utf8")).toBe("echo 'hi' \"$HOME\" `x`\n");
-        expect(m![2]).toBe("lab1_daemon_config___x_");
+    it("is a short fixed line that holds nothing of the script, with a sanitised label", () => {
+        const cmd = scriptCommand("create", "lab1 daemon'config;$(x)");
+        expect(cmd).toMatch(COMMAND);
+        expect(COMMAND.exec(cmd)![1]).toBe("lab1_daemon_config___x_");
+        expect(cmd.length).toBeLessThan(250);
+        // the same line whatever the script: nothing of it can show in `ps` or in an error
+        expect(scriptCommand("delete", "x")).toBe(scriptCommand("delete", "x"));
+        expect(scriptCommand("delete", "x")).not.toBe(scriptCommand("create", "x"));
     });
 
-    it("refuses a command too long for one ssh argument", () => {
-        expect(() => remoteBash("#".repeat(100_000), "big")).toThrow(/limit for one ssh command/);
+    it("bundles each phase on a line of its own and reads each back", () => {
+        const bundle = scriptBundle({ create: "echo c\n", delete: "echo 'd'\n" });
+        expect(bundle.split("\n")).toEqual([expect.stringMatching(/^create [A-Za-z0-9+/=]+$/), expect.stringMatching(/^delete [A-Za-z0-9+/=]+$/), ""]);
+        expect(scriptFromBundle(bundle, "create")).toBe("echo c\n");
+        expect(scriptFromBundle(bundle, "delete")).toBe("echo 'd'\n");
+        expect(scriptFromBundle(bundle, "update")).toBeUndefined();
+        expect(() => scriptBundle({})).toThrow(/at least one script/);
+        expect(() => scriptBundle({ create: "\uD800" })).toThrow(/not well-formed Unicode/);
     });
 
-    it("property: round-trips a rendered script through sh -c and bash, with $0 the label", () => {
+    it("property: runs the right phase of a rendered script through sh -c and bash, with $0 the label", () => {
         const dir = fs.mkdtempSync(path.join(tmp, "remote-"));
         fc.assert(
-            fc.property(bashString, fc.string({ maxLength: 20 }), (value, label) => {
-                const script = insertedThen(renderScript("swarm-join", { ...join, HOST_LABEL: value }), 'printf "%s|%s" "$0" "$HOST_LABEL"');
-                const cmd = remoteBash(script, label);
-                expect(cmd).toMatch(WRAPPER);
+            fc.property(bashString, fc.string({ maxLength: 20 }), fc.constantFrom("create", "update", "delete" as const), (value, label, phase) => {
+                const script = (tag: string) => insertedThen(renderScript("swarm-join", { ...join, HOST_LABEL: value }), `printf "%s|%s|${tag}" "$0" "$HOST_LABEL"`);
+                const stdin = scriptBundle({ create: script("create"), update: script("update"), delete: script("delete") });
                 // sshd hands the command line to the login shell with -c; sh stands in for it
-                const out = execFileSync("sh", ["-c", cmd], { cwd: dir, env: ENV });
+                const out = execFileSync("sh", ["-c", scriptCommand(phase, label)], { cwd: dir, env: ENV, input: stdin });
                 const safe = label.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 100) || "script";
-                expect(out).toEqual(Buffer.from(`docker-overlay-${safe}|${value}`, "utf8"));
+                expect(out).toEqual(Buffer.from(`docker-overlay-${safe}|${value}|${phase}`, "utf8"));
                 expect(fs.readdirSync(dir)).toEqual([]);
             }),
             { numRuns: 80 },
         );
     });
 
+    it("fails, saying so, when stdin has no script for the phase (an empty stdin runs nothing)", () => {
+        for (const input of ["", scriptBundle({ create: "touch SHOULD_NOT_EXIST" })]) {
+            const r = spawnSync("sh", ["-c", scriptCommand("delete", "x")], { input, encoding: "utf8", env: ENV, cwd: tmp });
+            expect(r.status).toBe(97);
+            expect(r.stderr).toBe("docker-overlay: no delete script on stdin\n");
+        }
+        expect(fs.existsSync(path.join(tmp, "SHOULD_NOT_EXIST"))).toBe(false);
+    });
+
+    it("keeps a script's exit status, and set -e inside the script still stops it", () => {
+        const r = spawnSync("sh", ["-c", scriptCommand("create", "x")], { input: scriptBundle({ create: "set -e\nfalse\necho after\n" }), encoding: "utf8", env: ENV });
+        expect(r.status).toBe(1);
+        expect(r.stdout).toBe("");
+        const r2 = spawnSync("sh", ["-c", scriptCommand("create", "x")], { input: scriptBundle({ create: "exit 42\n" }), encoding: "utf8", env: ENV });
+        expect(r2.status).toBe(42);
+    });
+
     it("runs a whole rendered script the same way (swarm-leave with nothing to undo)", () => {
         const state = fs.mkdtempSync(path.join(tmp, "state-"));
-        const cmd = remoteBash(renderScript("swarm-leave", { MARKER: "swarm-created", STATE_DIR: state, DOCKER: "/nonexistent/docker" }), "lab1-swarm-leave");
-        expect(execFileSync("sh", ["-c", cmd], { encoding: "utf8", env: ENV })).toBe('{"left":false}\n');
+        const script = renderScript("swarm-leave", { MARKER: "swarm-created", STATE_DIR: state, DOCKER: "/nonexistent/docker" });
+        expect(execFileSync("sh", ["-c", scriptCommand("delete", "lab1-swarm-leave")], { encoding: "utf8", env: ENV, input: scriptBundle({ delete: script }) })).toBe('{"left":false}\n');
     });
 });

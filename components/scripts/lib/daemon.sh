@@ -36,20 +36,28 @@ install_file() {
   return 1
 }
 
-# restart: runs RESTART_COMMAND, its output kept in $work/restart.out.
+# restart: runs RESTART_COMMAND, its output kept in $work/restart.out. A restart command that
+# hangs is stopped after WAIT_SECONDS (SIGTERM, SIGKILL 5 s later) and counts as failed: nothing
+# else bounds it (pulumi-command does not enforce customTimeouts), and the rollback must run.
 restart_started=0
 restart() {
   restart_started=$(($(date +%s) - 1))
-  "${RESTART_COMMAND[@]}" >"$work/restart.out" 2>&1
+  local rc=0
+  timeout --kill-after=5 "$WAIT_SECONDS" "${RESTART_COMMAND[@]}" >"$work/restart.out" 2>&1 || rc=$?
+  if ((rc == 124 || rc == 137)); then
+    printf 'did not finish within %s seconds and was stopped\n' "$WAIT_SECONDS" >>"$work/restart.out"
+  fi
+  return "$rc"
 }
 
 # daemon_error: the most telling line of the daemon's log since the last restart.
 daemon_error() {
   local log='' line pick='' last=''
+  # Bounded like every other wait: a log command that hangs must not hold the rollback's message.
   if ((${#DAEMON_LOG_COMMAND[@]} > 0)); then
-    log=$("${DAEMON_LOG_COMMAND[@]}" 2>&1) || true
+    log=$(timeout --kill-after=2 15 "${DAEMON_LOG_COMMAND[@]}" 2>&1 | tail -n 200) || true
   elif command -v journalctl >/dev/null 2>&1; then
-    log=$(journalctl -u docker.service --since "@$restart_started" -n 50 --no-pager -o cat 2>&1) || true
+    log=$(timeout --kill-after=2 15 journalctl -u docker.service --since "@$restart_started" -n 50 --no-pager -o cat 2>&1) || true
   fi
   while IFS= read -r line; do
     [[ -n ${line//[[:space:]]/} ]] || continue

@@ -1,0 +1,34 @@
+import type * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { scriptBundle, scriptCommand, type ScriptPhase } from "./scripts";
+
+/** The rendered scripts of one remote command, by phase (each may be an Output, or secret). */
+export type PhaseScripts = { create: pulumi.Input<string> } & Partial<Record<Exclude<ScriptPhase, "create">, pulumi.Input<string>>>;
+
+/**
+ * The arguments of a `remote.Command` that runs host scripts: fixed, short command lines (one per
+ * phase given) and every script on stdin (see scriptCommand). A secret script (one that holds a
+ * join token) makes stdin secret, so it is encrypted in the state; pulumi-command never logs stdin
+ * nor puts it in an error.
+ *
+ * `addPreviousOutputInEnv: false`: pulumi-command would otherwise send the previous run's stdout
+ * and stderr to the host as environment variables on every update (refused by sshd without
+ * AcceptEnv, with a warning each time), and the previous stdout can be a secret (the join tokens).
+ */
+export function scriptedCommandArgs(
+    connection: command.types.input.remote.ConnectionArgs,
+    label: string,
+    scripts: PhaseScripts,
+    logging: "stdout" | "stderr" | "stdoutAndStderr" | "none",
+): command.remote.CommandArgs {
+    const phases = (Object.keys(scripts) as ScriptPhase[]).filter((p) => scripts[p] !== undefined);
+    return {
+        connection,
+        create: scriptCommand("create", label),
+        ...(phases.includes("update") ? { update: scriptCommand("update", label) } : {}),
+        ...(phases.includes("delete") ? { delete: scriptCommand("delete", label) } : {}),
+        stdin: pulumi.all(scripts as Record<string, pulumi.Input<string>>).apply((s) => scriptBundle(s)),
+        logging,
+        addPreviousOutputInEnv: false,
+    };
+}
