@@ -23,7 +23,15 @@ export const KV_DEFAULTS: Readonly<Record<KvBackend, { image: string; port: numb
 };
 
 /** Heartbeat every 3 s (Docker's default is 20 s), entries expire after 10 s without one. */
-export const DEFAULT_CLUSTER_STORE_OPTS: Readonly<Record<string, string>> = { "discovery.heartbeat": "3", "discovery.ttl": "10" };
+/**
+ * Docker's discovery timers for the KV store, in seconds. Docker's defaults (20 and 60) make a
+ * restarted daemon wait up to 20 s before it gossips (docs/lab.md). The TTL stays at 20: Docker's
+ * Consul store (libkv) asks Consul for a session of half the TTL, and Consul refuses sessions
+ * shorter than 10 s, so with a TTL under 20 a daemon never registers and never joins the overlay.
+ */
+export const DEFAULT_CLUSTER_STORE_OPTS: Readonly<Record<string, string>> = { "discovery.heartbeat": "3", "discovery.ttl": "20" };
+/** The shortest `discovery.ttl` Docker's Consul store can use (its session is half of it; Consul's minimum is 10 s). */
+export const CONSUL_MIN_DISCOVERY_TTL = 20;
 
 const NAME_HINT = "lower-case letters, digits and '-', starting with a letter, at most 32 characters";
 const resourceName = z
@@ -68,6 +76,12 @@ const hostSchema = z.strictObject({
     hostKey: z
         .string()
         .regex(/^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}$/, "expected one public key line such as 'ssh-ed25519 AAAAC3...' (the contents of /etc/ssh/ssh_host_ed25519_key.pub without the comment)")
+        // pulumi-command (1.2.1) offers only the SHA-1 signature `ssh-rsa` for a pinned RSA key,
+        // which OpenSSH 8.8 and later refuse: every remote command would fail to connect.
+        .refine(
+            (k) => !k.startsWith("ssh-rsa "),
+            "an RSA host key cannot be pinned: the remote commands (pulumi-command) would offer only the SHA-1 `ssh-rsa` signature for it, which OpenSSH 8.8 and later refuse. Pin the host's ed25519 or ECDSA key instead: the line `ssh-keyscan -t ed25519 HOST` prints (without the host name), or /etc/ssh/ssh_host_ed25519_key.pub without its comment",
+        )
         .optional(),
     /** Swarm mode: this host's role. The first manager initialises the swarm. */
     swarmRole: z.enum(["manager", "worker"]).optional(),
@@ -103,6 +117,8 @@ const serviceSchema = z.strictObject({
     ports: z
         .array(z.strictObject({ internal: port, external: port.optional(), protocol: z.enum(["tcp", "udp"]).default("tcp") }))
         .default([]),
+    /** The port it answers on at its overlay address: registered in Consul (default: the first `ports[].internal`). */
+    port: port.optional(),
     registerInConsul: z.boolean().default(false),
     /** Pull the image from its registry (false: it must already be on the host). */
     pull: z.boolean().default(true),
@@ -266,6 +282,33 @@ function duplicates<T>(items: readonly T[], key: (t: T) => string): Map<string, 
     return new Map([...seen].filter(([, idx]) => idx.length > 1));
 }
 
+/** `docker.clusterStoreOpts` discovery timers that Docker or its Consul store would refuse. */
+function discoveryTimerProblems(c: Parsed, input: unknown): string[] {
+    const opts = c.docker.clusterStoreOpts;
+    const path = (k: string): Path => ["docker", "clusterStoreOpts", k];
+    const seconds: Record<string, number | undefined> = {};
+    const out: string[] = [];
+    for (const k of ["discovery.heartbeat", "discovery.ttl"]) {
+        const v = opts[k];
+        if (v === undefined) continue;
+        if (!/^[1-9][0-9]{0,5}$/.test(v)) out.push(problem(input, path(k), "expected a whole number of seconds, such as \"3\" (Docker reads it as seconds)"));
+        else seconds[k] = Number(v);
+    }
+    const hb = seconds["discovery.heartbeat"];
+    const ttl = seconds["discovery.ttl"];
+    if (hb !== undefined && ttl !== undefined && hb >= ttl)
+        out.push(problem(input, path("discovery.ttl"), `must be longer than \`discovery.heartbeat\` (${hb}): Docker refuses to start otherwise`));
+    if (ttl !== undefined && ttl < CONSUL_MIN_DISCOVERY_TTL && c.mode !== "swarm" && c.kv?.backend === "consul")
+        out.push(
+            problem(
+                input,
+                path("discovery.ttl"),
+                `with \`kv.backend: consul\` it must be at least ${CONSUL_MIN_DISCOVERY_TTL}: Docker's Consul store asks Consul for a session of half the TTL, and Consul refuses sessions under 10 s, so no daemon would register and none would join the overlay`,
+            ),
+        );
+    return out;
+}
+
 /** Checks across fields that a schema of single fields cannot express. */
 function crossCheck(c: Parsed, input: unknown): string[] {
     const out: string[] = [];
@@ -297,6 +340,8 @@ function crossCheck(c: Parsed, input: unknown): string[] {
             out.push(problem(input, ["kv", "backend"], "in swarm mode `kv` only runs Consul as the service registry; remove `kv` or use `backend: consul`"));
         else if (c.kv && !hostNames.has(c.kv.host)) out.push(problem(input, ["kv", "host"], known));
     }
+
+    out.push(...discoveryTimerProblems(c, input));
 
     const { subnet, gateway } = c.network;
     const net = subnet === undefined ? undefined : parseCidr(subnet);

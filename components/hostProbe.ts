@@ -39,9 +39,8 @@ export function parseHostKey(line: string): { type: string; blob: Buffer } {
     return { type, blob: Buffer.from(b64, "base64") };
 }
 
-/** The host key algorithms to offer for a pinned key type, so the server presents that key. */
+/** The host key algorithm to offer for a pinned key type, so the server presents that key (RSA keys are refused by the config). */
 function hostKeyAlgorithms(type: string): NonNullable<NonNullable<ConnectConfig["algorithms"]>["serverHostKey"]> {
-    if (type === "ssh-rsa") return ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"];
     return [type as "ssh-ed25519"];
 }
 

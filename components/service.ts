@@ -59,7 +59,7 @@ export class Service extends pulumi.ComponentResource {
                     name: service.name,
                     node: args.consul.node.name,
                     address: this.overlayAddress,
-                    ...(service.ports[0] ? { port: service.ports[0].internal } : {}),
+                    ...(service.port ?? service.ports[0] ? { port: service.port ?? service.ports[0]!.internal } : {}),
                     tags: ["docker-overlay"],
                 },
                 { parent: this, provider: args.consul.provider },

@@ -13,8 +13,10 @@
 #   - mount namespace in which /etc/docker, /etc/hostname, /etc/hosts, /run (= /var/run),
 #     /var/lib/docker, /var/lib/docker-overlay and /var/log are the host's own directories under
 #     /var/lib/docker-overlay-lab/hosts/labK/
-# with an sshd (key-only root login) on eth0:22 and Debian's dockerd 20.10, both started inside
-# those namespaces. docs/lab.md explains the design, lab.json and the troubleshooting.
+# with an sshd (key-only root login) on eth0:22 and a dockerd 20.10.24 built from moby's source by
+# the toolchain (Debian's removes Consul's cluster store; containerd, runc and docker-proxy are
+# Debian's), both started inside those namespaces. docs/lab.md explains the design, lab.json and
+# the troubleshooting.
 set -euo pipefail
 
 STATE=/var/lib/docker-overlay-lab
@@ -28,7 +30,11 @@ RESTART_CMD=/usr/local/sbin/dolab-dockerd
 CACHE=${DOCKER_OVERLAY_CACHE:-${HOME:-/root}/.cache/docker-overlay}/lab-images
 IMAGE_BUSYBOX=dolab/busybox:1
 IMAGE_ETCD=dolab/etcd:3.4
-IMAGE_RECIPE=1 # bump when the root filesystems below change
+IMAGE_CONSUL=dolab/consul:1.14
+IMAGE_RECIPE=2 # bump when the root filesystems below change
+# The binaries the toolchain builds for the lab (toolchain/build-upstream.sh): copied here at
+# `up`, so that hosts and dolab-dockerd use one fixed path whatever the checkout.
+LAB_BIN=$STATE/bin
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
@@ -178,6 +184,35 @@ build_rootfs_busybox() { # $1 = target dir
   echo 'hello from dolab/busybox' >"$d/var/www/index.html"
 }
 
+# The lab's stand-in for the hashicorp/consul image: the toolchain's consul (static) and an
+# entrypoint that reads the image's documented variables, CONSUL_BIND_INTERFACE and
+# CONSUL_CLIENT_INTERFACE (the interface whose IPv4 address becomes -bind / -client), as the
+# seed's `docker run -e CONSUL_BIND_INTERFACE=ens33 consul` relies on.
+build_rootfs_consul() { # $1 = target dir
+  local d=$1
+  build_rootfs_busybox "$d"
+  mkdir -p "$d/usr/local/bin" "$d/consul/data" "$d/consul/config"
+  cp "$LAB_SRC/consul" "$d/usr/local/bin/consul"
+  cat >"$d/usr/local/bin/docker-entrypoint.sh" <<'EOF'
+#!/bin/sh
+# dolab/consul's entrypoint (written by lab/lab.sh): `consul ARGS`, with -bind/-client from the
+# IPv4 address of $CONSUL_BIND_INTERFACE / $CONSUL_CLIENT_INTERFACE when they are set.
+set -e
+addr_of() {
+  a=$(ip -o -4 addr show dev "$1" 2>/dev/null | awk '{split($4, p, "/"); print p[1]; exit}')
+  [ -n "$a" ] || { echo "docker-entrypoint: interface $1 has no IPv4 address" >&2; exit 1; }
+  echo "$a"
+}
+[ "$1" = consul ] && shift
+if [ "$1" = agent ]; then
+  [ -z "$CONSUL_BIND_INTERFACE" ] || set -- "$@" -bind="$(addr_of "$CONSUL_BIND_INTERFACE")"
+  [ -z "$CONSUL_CLIENT_INTERFACE" ] || set -- "$@" -client="$(addr_of "$CONSUL_CLIENT_INTERFACE")"
+fi
+exec consul "$@"
+EOF
+  chmod 0755 "$d/usr/local/bin/docker-entrypoint.sh"
+}
+
 build_rootfs_etcd() { # $1 = target dir
   local d=$1 lib
   build_rootfs_busybox "$d"
@@ -192,12 +227,13 @@ build_rootfs_etcd() { # $1 = target dir
   done
 }
 
-image_tarball() { # $1 = busybox|etcd ; prints the cached tarball path, building it if needed
+image_tarball() { # $1 = busybox|etcd|consul ; prints the cached tarball path, building it if needed
   local kind=$1 key tarball tmp
   key=$( {
     echo "recipe $IMAGE_RECIPE $kind $busybox_applets"
     sha256sum /bin/busybox
     [ "$kind" = etcd ] && sha256sum "$(command -v etcd)"
+    [ "$kind" = consul ] && sha256sum "$LAB_SRC/consul"
     true
   } | sha256sum | cut -c1-16)
   tarball="$CACHE/$kind-$key.tar"
@@ -223,6 +259,29 @@ load_images() { # $1 = host name
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'WORKDIR /var/lib/etcd' \
     --change 'CMD ["etcd", "--enable-v2"]' "$TAR_ETCD" "$IMAGE_ETCD" >/dev/null
+  docker -H "unix://$sock" import \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'ENTRYPOINT ["docker-entrypoint.sh"]' \
+    --change 'CMD ["agent", "-dev", "-client", "0.0.0.0"]' "$TAR_CONSUL" "$IMAGE_CONSUL" >/dev/null
+}
+
+# The toolchain's lab binaries (dockerd with Consul's store, consul): DOCKER_OVERLAY_LAB_BIN
+# (toolchain/env.sh sets it), else where toolchain/lib.sh says this checkout's toolchain is.
+find_lab_bins() {
+  LAB_SRC=${DOCKER_OVERLAY_LAB_BIN:-}
+  if [ -z "$LAB_SRC" ]; then
+    # shellcheck source=toolchain/lib.sh
+    LAB_SRC=$(source "$HERE/../toolchain/lib.sh" && tc_load_pins >/dev/null 2>&1 && tc_paths && printf '%s' "$TC_LAB_BIN") || LAB_SRC=''
+  fi
+  local b where=${LAB_SRC:-<toolchain>/lab-bin}
+  for b in dockerd consul; do
+    [ -x "$LAB_SRC/$b" ] || die "the lab runs a dockerd and a Consul that the toolchain builds, and $where/$b is missing: run \`npm run toolchain\` first (npm run lab and npm test do it)"
+  done
+}
+
+# lab_engine: what identifies the lab's dockerd and images (a lab made with others is recreated).
+lab_engine() {
+  { sha256sum "$LAB_SRC/dockerd" "$LAB_SRC/consul" | cut -c1-64; echo "recipe $IMAGE_RECIPE"; } | sha256sum | cut -c1-16
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -354,13 +413,15 @@ write_lab_json() {
              hostKey: $key, dockerSocket: $sock}]' <<<"$hosts")
   done
   jq -n --argjson hosts "$hosts" --arg priv "$STATE/ssh/id_ed25519" --arg pub "$STATE/ssh/id_ed25519.pub" \
-    --arg restart "$RESTART_CMD" --arg bb "$IMAGE_BUSYBOX" --arg etcd "$IMAGE_ETCD" \
+    --arg restart "$RESTART_CMD" --arg bb "$IMAGE_BUSYBOX" --arg etcd "$IMAGE_ETCD" --arg consul "$IMAGE_CONSUL" \
+    --arg engine "$(lab_engine)" --arg dockerd "$LAB_BIN/dockerd" \
     --arg bridge "$BRIDGE" --arg subnet "$SUBNET" --arg kh "$STATE/ssh/known_hosts" \
     --arg cfg "$STATE/ssh/config" \
     '{hosts: $hosts, privateKeyPath: $priv, publicKeyPath: $pub, knownHostsPath: $kh,
       sshConfigPath: $cfg, restartCommand: [$restart, "restart"],
       daemonLogCommand: ["tail", "-n", "50", "/var/log/dockerd.log"],
-      images: {busybox: $bb, etcd: $etcd}, bridge: $bridge, subnet: $subnet}' >"$STATE/lab.json.tmp"
+      images: {busybox: $bb, etcd: $etcd, consul: $consul}, engine: $engine, dockerd: $dockerd,
+      bridge: $bridge, subnet: $subnet}' >"$STATE/lab.json.tmp"
   mv "$STATE/lab.json.tmp" "$STATE/lab.json"
 }
 
@@ -393,6 +454,8 @@ lab_healthy() { # quiet; 0 if a lab of $1 hosts is up and every host answers
   [ -s "$STATE/lab.json" ] || return 1
   have=$(jq '.hosts | length' "$STATE/lab.json" 2>/dev/null) || return 1
   [ "$have" = "$size" ] || return 1
+  # made with this toolchain's dockerd, consul and image recipe
+  [ "$(jq -r '.engine // ""' "$STATE/lab.json" 2>/dev/null)" = "$(lab_engine)" ] || return 1
   for ((k = 1; k <= size; k++)); do
     [ -e "$(netns_of "lab$k")" ] || return 1
     ssh_ok "lab$k" || return 1
@@ -419,6 +482,7 @@ cmd_up() {
   done
   if [ "$N" -lt 1 ] || [ "$N" -gt 200 ]; then die "N must be between 1 and 200"; fi
 
+  find_lab_bins
   if [ "$recreate" -eq 0 ] && lab_healthy "$N"; then
     # keep the restart command in step with this checkout even when nothing else changes
     install -m 0755 "$HERE/dolab-dockerd" "$RESTART_CMD"
@@ -446,9 +510,11 @@ cmd_up() {
   log "building/reusing image root filesystems in $CACHE"
   TAR_BUSYBOX=$(image_tarball busybox)
   TAR_ETCD=$(image_tarball etcd)
+  TAR_CONSUL=$(image_tarball consul)
 
   install -m 0755 "$HERE/dolab-dockerd" "$RESTART_CMD"
-  mkdir -p "$STATE/ns" "$STATE/ssh" "$STATE/hosts"
+  mkdir -p "$STATE/ns" "$STATE/ssh" "$STATE/hosts" "$LAB_BIN"
+  install -m 0755 "$LAB_SRC/dockerd" "$LAB_SRC/consul" "$LAB_BIN/"
   chmod 0755 "$STATE"
   chmod 0700 "$STATE/ssh"
   echo "$N" >"$STATE/size"
@@ -479,10 +545,10 @@ cmd_up() {
   done
   write_ssh_client_files
 
-  log "starting $N dockerd (Engine $(dockerd --version | sed 's/Docker version \([^,]*\).*/\1/'))"
+  log "starting $N dockerd ($("$LAB_BIN/dockerd" --version), built from moby's source with Consul's store)"
   start_dockerds
 
-  log "loading images $IMAGE_BUSYBOX and $IMAGE_ETCD on every host"
+  log "loading images $IMAGE_BUSYBOX, $IMAGE_ETCD and $IMAGE_CONSUL on every host"
   local pids=()
   for ((k = 1; k <= N; k++)); do
     load_images "lab$k" &

@@ -28,7 +28,7 @@ const full = () => ({
             pull: true,
         },
     ],
-    docker: { restartCommand: ["systemctl", "restart", "docker"], logCommand: ["journalctl", "-u", "docker"], advertisePort: 2376, waitSeconds: 60, clusterStoreOpts: { "discovery.heartbeat": "3" } },
+    docker: { restartCommand: ["systemctl", "restart", "docker"], logCommand: ["journalctl", "-u", "docker"], advertisePort: 2376, waitSeconds: 60, clusterStoreOpts: { "discovery.heartbeat": "3", "kv.path": "docker/nodes" } },
     connectivity: { enabled: true, image: "busybox:1.36", pull: true },
     preflight: { enabled: true, timeoutSeconds: 20 },
 });
@@ -64,7 +64,8 @@ const key = (path: Path) => "docker-overlay:" + path.map((p, i) => (typeof p ===
 const FREE_TEXT = [
     /^docker\.restartCommand\.\d+$/,
     /^docker\.logCommand\.\d+$/,
-    /^docker\.clusterStoreOpts\.[^{]/,
+    // any option but the discovery timers, which must be whole seconds
+    /^docker\.clusterStoreOpts\.(?!discovery\.(heartbeat|ttl)$)[^{]/,
     /^services\.\d+\.command\.\d+$/,
     /^services\.\d+\.env\.[^{]/,
 ];

@@ -44,7 +44,7 @@ describe("parseConfig accepts and fills defaults", () => {
             restartCommand: ["systemctl", "restart", "docker"],
             advertisePort: 2376,
             waitSeconds: 60,
-            clusterStoreOpts: { "discovery.heartbeat": "3", "discovery.ttl": "10" },
+            clusterStoreOpts: { "discovery.heartbeat": "3", "discovery.ttl": "20" },
         });
         expect(c.connectivity).toEqual({ enabled: true, image: "busybox:1.36", pull: true });
         expect(c.services[0]).toEqual({ name: "mycentos1", host: "node1", image: "centos:7", env: {}, aliases: [], ports: [], registerInConsul: false, pull: true });
@@ -92,11 +92,31 @@ describe("parseConfig refuses, naming the key, the value and the fix", () => {
         ["an unknown nested key", (c) => ((c.hosts[0] as Record<string, unknown>).adress = "x"), "`docker-overlay:hosts[0].adress` is not a known key"],
         ["an SSH port out of range", (c) => ((c.hosts[0] as Record<string, unknown>).sshPort = 70000), "`docker-overlay:hosts[0].sshPort` is 70000: expected a port from 1 to 65535"],
         ["a host key that is not a key line", (c) => ((c.hosts[0] as Record<string, unknown>).hostKey = "AAAA"), "`docker-overlay:hosts[0].hostKey` is \"AAAA\": expected one public key line"],
+        [
+            "an RSA host key, which pulumi-command could only offer as SHA-1 ssh-rsa",
+            (c) => ((c.hosts[0] as Record<string, unknown>).hostKey = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7"),
+            "`docker-overlay:hosts[0].hostKey` is \"ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7\": an RSA host key cannot be pinned: the remote commands (pulumi-command) would offer only the SHA-1 `ssh-rsa` signature for it, which OpenSSH 8.8 and later refuse. Pin the host's ed25519 or ECDSA key instead: the line `ssh-keyscan -t ed25519 HOST` prints",
+        ],
         ["an image with spaces", (c) => (c.services[0]!.image = "centos 7"), "`docker-overlay:services[0].image` is \"centos 7\": expected a Docker image reference"],
         ["a one-letter container name, which Docker refuses", (c) => (c.services[0]!.name = "a"), '`docker-overlay:services[0].name` is "a": expected 2 to 63 letters'],
         ["duplicate service names", (c) => c.services.push({ name: "mycentos1", host: "node2", image: "centos:7" }), "service name \"mycentos1\" is used 2 times"],
         ["Consul registration without Consul", (c) => ((c.kv as Record<string, unknown>).backend = "etcd", ((c.services[0] as Record<string, unknown>).registerInConsul = true)), "`docker-overlay:services[0].registerInConsul` is true: needs `kv.backend: consul`"],
         ["an MTU too small", (c) => ((c.network as Record<string, unknown>).mtu = 100), "`docker-overlay:network.mtu` is 100: expected an MTU from 576 to 9000"],
+        [
+            "a discovery TTL that Docker's Consul store cannot use (its session would be under Consul's 10 s)",
+            (c) => ((c as Record<string, unknown>).docker = { clusterStoreOpts: { "discovery.heartbeat": "3", "discovery.ttl": "10" } }),
+            "`docker-overlay:docker.clusterStoreOpts.discovery.ttl` is \"10\": with `kv.backend: consul` it must be at least 20: Docker's Consul store asks Consul for a session of half the TTL, and Consul refuses sessions under 10 s",
+        ],
+        [
+            "a discovery heartbeat not shorter than the TTL",
+            (c) => ((c as Record<string, unknown>).docker = { clusterStoreOpts: { "discovery.heartbeat": "30", "discovery.ttl": "30" } }),
+            "`docker-overlay:docker.clusterStoreOpts.discovery.ttl` is \"30\": must be longer than `discovery.heartbeat` (30): Docker refuses to start otherwise",
+        ],
+        [
+            "a discovery timer that is not whole seconds",
+            (c) => ((c as Record<string, unknown>).docker = { clusterStoreOpts: { "discovery.heartbeat": "3s" } }),
+            "`docker-overlay:docker.clusterStoreOpts.discovery.heartbeat` is \"3s\": expected a whole number of seconds",
+        ],
         ["a restart command given as one string", (c) => ((c as Record<string, unknown>).docker = { restartCommand: "systemctl restart docker" }), "`docker-overlay:docker.restartCommand` is \"systemctl restart docker\""],
         ["no hosts", (c) => (c.hosts = []), "`docker-overlay:hosts` is []: expected at least one host"],
         ["a host name with capitals", (c) => (c.hosts[0]!.name = "Node1"), '`docker-overlay:hosts[0].name` is "Node1": expected lower-case letters'],
