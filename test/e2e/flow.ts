@@ -3,18 +3,50 @@
 import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type Lab, pulumiEnv } from "../../scripts/labStack";
-import { changes, collector, daemonJsons, docker, freshLab, holdLabSession, httpGet, labStack, phase, printTimings, ssh, sshResult } from "./harness";
+import { changes, collector, daemonJsons, docker, engineApi, freshLab, holdLabSession, httpGet, labStack, phase, printTimings, ssh, sshResult } from "./harness";
 
 /** Unrelated daemon.json keys one host starts with; they must survive up and destroy byte for byte. */
 export const UNRELATED = '{\n  "log-level": "info",\n  "max-concurrent-downloads": 4\n}\n';
 
-export function overlayFlow(opts: { title: string; stackName: string; overrides: Record<string, unknown>; scope: string; afterDestroy?: (lab: Lab) => void }) {
+/** What the tests a mode adds (`extra`) can use: the flow's lab, stack and service addresses. */
+export interface FlowContext {
+    readonly lab: Lab;
+    readonly stack: Stack;
+    readonly stackName: string;
+    readonly addresses: Record<string, string>;
+}
+
+export interface FlowOptions {
+    title: string;
+    stackName: string;
+    overrides: Record<string, unknown>;
+    scope: string;
+    /** kv mode: the cluster store every daemon must report after up (`docker info`), e.g. consul://10.210.0.11:8500. */
+    clusterStore?: string;
+    /** Tests of this mode, run after refresh and before destroy. */
+    extra?: (ctx: FlowContext) => void;
+    afterDestroy?: (lab: Lab) => void;
+}
+
+export function overlayFlow(opts: FlowOptions) {
     let lab: Lab;
     let stack: Stack;
     let before: Record<string, string | null>;
     let destroyed = false;
     let addresses: Record<string, string> = {};
     let release: () => void = () => {};
+    const ctx: FlowContext = {
+        get lab() {
+            return lab;
+        },
+        get stack() {
+            return stack;
+        },
+        stackName: opts.stackName,
+        get addresses() {
+            return addresses;
+        },
+    };
 
     beforeAll(async () => {
         release = await holdLabSession();
@@ -115,6 +147,16 @@ export function overlayFlow(opts: { title: string; stackName: string; overrides:
         expect(tooBig.stdout + tooBig.stderr).toMatch(/message too long/i);
     });
 
+    if (opts.clusterStore) {
+        it(`every daemon reports the cluster store ${opts.clusterStore} (docker info, through the Engine API)`, async () => {
+            for (const h of lab.hosts) {
+                const info = (await engineApi(h, "/info")) as { ClusterStore?: string; ClusterAdvertise?: string };
+                expect(info.ClusterStore, h.name).toBe(opts.clusterStore);
+                expect(info.ClusterAdvertise, h.name).toBe(`${h.address}:2376`);
+            }
+        });
+    }
+
     it(`every host lists the network with ${opts.scope} scope`, () => {
         for (const h of lab.hosts) {
             const r = docker(h, ["network", "inspect", "lab_overlay", "--format", "{{.Scope}} {{.Driver}}"]);
@@ -142,6 +184,8 @@ export function overlayFlow(opts: { title: string; stackName: string; overrides:
         expect(changes(r.summary.resourceChanges)).toEqual({});
     });
 
+    opts.extra?.(ctx);
+
     it("destroy puts every daemon.json back byte for byte and leaves Docker running with nothing of ours", async () => {
         await phase(`${opts.title}: destroy`, () => stack.destroy({ onOutput: (s) => process.stdout.write(s) }));
         destroyed = true;
@@ -150,6 +194,7 @@ export function overlayFlow(opts: { title: string; stackName: string; overrides:
             expect(docker(h, ["info", "--format", "{{.ServerVersion}}"]).status, `docker on ${h.name}`).toBe(0);
             expect(docker(h, ["ps", "-a", "--format", "{{.Names}}"]).stdout, `containers on ${h.name}`).toBe("");
             expect(docker(h, ["network", "ls", "--filter", "name=lab_overlay", "-q"]).stdout, `network on ${h.name}`).toBe("");
+            if (opts.clusterStore) expect(((await engineApi(h, "/info")) as { ClusterStore?: string }).ClusterStore ?? "", `cluster store of ${h.name}`).toBe("");
         }
         opts.afterDestroy?.(lab);
     });

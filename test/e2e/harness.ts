@@ -2,6 +2,7 @@
 // Automation API with the real engine and providers (the toolchain's binaries on PATH).
 import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { main } from "../../program";
 import { defaultWorkDir, holdLabSession, Lab, labConfig, labExec, LAB_JSON, LabHost, openStack, readLab, REPO } from "../../scripts/labStack";
@@ -57,6 +58,29 @@ export function sshResult(lab: Lab, host: LabHost, command: string, input?: stri
 export function docker(host: LabHost, args: string[]): { status: number | null; stdout: string; stderr: string } {
     const r = spawnSync("docker", ["-H", `unix://${host.dockerSocket}`, ...args], { encoding: "utf8", timeout: 120_000 });
     return { status: r.status, stdout: r.stdout.trim(), stderr: r.stderr.trim() };
+}
+
+/**
+ * GET PATH of a host's Engine API through its socket, parsed as JSON: what `docker info` shows,
+ * whatever the version of the docker CLI on this machine (a 28.x client no longer shows
+ * ClusterStore).
+ */
+export function engineApi(host: LabHost, apiPath: string): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+        const req = http.get({ socketPath: host.dockerSocket, path: apiPath, timeout: 30_000 }, (res) => {
+            let body = "";
+            res.on("data", (d: Buffer) => (body += d.toString("utf8")));
+            res.on("end", () => {
+                try {
+                    resolve(JSON.parse(body));
+                } catch (e) {
+                    reject(new Error(`${host.name} GET ${apiPath}: HTTP ${res.statusCode}: ${body.slice(0, 200)} (${(e as Error).message})`));
+                }
+            });
+        });
+        req.on("timeout", () => req.destroy(new Error(`${host.name} GET ${apiPath}: no answer within 30 s`)));
+        req.on("error", reject);
+    });
 }
 
 /**

@@ -1,8 +1,18 @@
-// kv mode (the seed's recipe) on three lab hosts with etcd as the store: the real engine and
-// providers, real daemons restarted with cluster-store, and traffic across hosts.
+// kv mode (the seed's recipe) on three lab hosts with the seed's store, Consul, on lab1: the real
+// engine and providers, real daemons restarted with cluster-store consul://, traffic across
+// hosts, the seed's gateway finding service a in Consul, and the @pulumi/consul resources
+// against the real Consul server.
 import { describe } from "vitest";
+import { consulRegistryTests } from "./consul";
 import { overlayFlow } from "./flow";
 
-describe("kv mode with etcd on the lab", () => {
-    overlayFlow({ title: "kv", stackName: "e2e-kv", overrides: {}, scope: "global" });
+describe("kv mode with Consul on the lab (the seed)", () => {
+    overlayFlow({
+        title: "kv-consul",
+        stackName: "e2e-kv",
+        overrides: {},
+        scope: "global",
+        clusterStore: "consul://10.210.0.11:8500",
+        extra: (ctx) => consulRegistryTests(ctx, "kv"),
+    });
 });
