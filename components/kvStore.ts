@@ -1,5 +1,4 @@
 import * as command from "@pulumi/command";
-import * as consul from "@pulumi/consul";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { clusterStoreUrl, KvBackend, KvConfig } from "./config";
@@ -13,18 +12,14 @@ export interface KvStoreArgs {
     kv: KvConfig;
     /** The host that runs it. */
     host: DockerHost;
+    /** That host's name in the stack (`hosts[].name`), for messages. */
+    hostName: string;
     /** The host's SSH address (the Consul provider talks to the store there). */
     hostAddress: string;
     /** Pull the image (false: it must already be on the host). */
     pull: boolean;
     /** Name of the store's container on the host. */
     containerName: string;
-    /** Consul ACL token for the Consul provider (a secret). */
-    consulAclToken?: pulumi.Input<string>;
-    /** Consul only: this cluster's record, written under `recordPrefix`. */
-    record?: pulumi.Input<Record<string, pulumi.Input<string>>>;
-    /** Consul only: key prefix for the record, e.g. `docker-overlay/dev/`. */
-    recordPrefix?: string;
 }
 
 /**
@@ -41,10 +36,6 @@ export class KvStore extends pulumi.ComponentResource {
     public readonly url: pulumi.Output<string>;
     /** Consul only: the web UI. */
     public readonly uiUrl: pulumi.Output<string | undefined>;
-    /** Consul only: a provider bound to this store (for the record and service registrations). */
-    public readonly consulProvider?: consul.Provider;
-    /** Consul only: the node under which services are registered. */
-    public readonly consulNode?: consul.Node;
 
     constructor(name: string, args: KvStoreArgs, opts?: pulumi.ComponentResourceOptions) {
         super("docker-overlay:kv:KvStore", name, {}, opts);
@@ -74,13 +65,18 @@ export class KvStore extends pulumi.ComponentResource {
             { ...dockerOpts, dependsOn: [volume] },
         );
 
+        this.url = host.overlayUnderlayAddress.apply((address) => clusterStoreUrl(kv, address));
         this.ready = new command.remote.Command(
             `${name}-ready`,
             {
                 ...scriptedCommandArgs(
                     host.connection,
                     "kv-wait",
-                    { create: renderScript("kv-wait", { BACKEND: kv.backend, KV_ADDRESS: "127.0.0.1", KV_PORT: kv.port, TIMEOUT_SECONDS: 90 }) },
+                    {
+                        create: this.url.apply((url) =>
+                            renderScript("kv-wait", { BACKEND: kv.backend, KV_ADDRESS: "127.0.0.1", KV_PORT: kv.port, TIMEOUT_SECONDS: 90, HOST_LABEL: args.hostName, STORE_URL: url }),
+                        ),
+                    },
                     "stderr",
                 ),
                 triggers: [this.container.id],
@@ -88,29 +84,7 @@ export class KvStore extends pulumi.ComponentResource {
             { parent: this, dependsOn: [this.container] },
         );
 
-        this.url = host.overlayUnderlayAddress.apply((address) => clusterStoreUrl(kv, address));
         this.uiUrl = pulumi.output(kv.backend === "consul" ? `http://${args.hostAddress}:${kv.port}/ui/` : undefined);
-
-        if (kv.backend === "consul") {
-            this.consulProvider = new consul.Provider(
-                `${name}-consul`,
-                {
-                    address: `${args.hostAddress}:${kv.port}`,
-                    scheme: "http",
-                    ...(args.consulAclToken ? { token: args.consulAclToken } : {}),
-                },
-                { parent: this, dependsOn: [this.ready] },
-            );
-            const consulOpts = { parent: this, provider: this.consulProvider };
-            if (args.record && args.recordPrefix) {
-                new consul.KeyPrefix(`${name}-record`, { pathPrefix: args.recordPrefix, subkeys: args.record }, consulOpts);
-            }
-            this.consulNode = new consul.Node(
-                `${name}-node`,
-                { name: `${args.containerName}-overlay`, address: host.overlayUnderlayAddress },
-                consulOpts,
-            );
-        }
 
         this.registerOutputs({ url: this.url, uiUrl: this.uiUrl });
     }

@@ -3,6 +3,7 @@ import { ClusterConfig, HostConfig } from "./config";
 import { ConnectivityCheck, ProbeReport } from "./connectivityCheck";
 import { DaemonConfig } from "./daemonConfig";
 import { DockerHost, HostFacts } from "./dockerHost";
+import { ConsulRegistry } from "./consulRegistry";
 import { KvStore } from "./kvStore";
 import { OverlayNetwork } from "./overlayNetwork";
 import { routeTargetFor } from "./preflight";
@@ -31,6 +32,8 @@ export { routeTargetFor };
 export class OverlayCluster extends pulumi.ComponentResource {
     public readonly hosts: Record<string, DockerHost>;
     public readonly kvStore?: KvStore;
+    /** The stack's Consul as the service registry (Consul backend). */
+    public readonly consulRegistry?: ConsulRegistry;
     public readonly network: OverlayNetwork;
     public readonly services: Record<string, Service>;
     public readonly connectivity?: ConnectivityCheck;
@@ -80,16 +83,10 @@ export class OverlayCluster extends pulumi.ComponentResource {
                 {
                     kv: config.kv,
                     host: this.hosts[kvHost.name]!,
+                    hostName: kvHost.name,
                     hostAddress: kvHost.address,
                     pull: config.kv.pull,
                     containerName: `${prefix}-${config.kv.backend}`,
-                    ...(args.consulAclToken ? { consulAclToken: args.consulAclToken } : {}),
-                    record: {
-                        mode: config.mode,
-                        hosts: JSON.stringify(config.hosts.map((h) => ({ name: h.name, address: h.address }))),
-                        network: JSON.stringify(config.network),
-                    },
-                    recordPrefix: `docker-overlay/${args.stack}/`,
                 },
                 { parent: this },
             );
@@ -132,16 +129,37 @@ export class OverlayCluster extends pulumi.ComponentResource {
             Object.assign(ready, swarm.membershipOf);
         }
 
+        // Consul as the registry: after the KV host's daemon restarted (which restarts Consul with it).
+        if (this.kvStore && config.kv?.backend === "consul") {
+            const kvHost = config.hosts.find((h) => h.name === config.kv!.host)!;
+            this.consulRegistry = new ConsulRegistry(
+                `${name}-consul`,
+                {
+                    host: this.hosts[kvHost.name]!,
+                    hostName: kvHost.name,
+                    hostAddress: kvHost.address,
+                    port: config.kv.port,
+                    ...(args.consulAclToken ? { aclToken: args.consulAclToken } : {}),
+                    record: {
+                        mode: config.mode,
+                        hosts: JSON.stringify(config.hosts.map((h) => ({ name: h.name, address: h.address }))),
+                        network: JSON.stringify(config.network),
+                    },
+                    recordPrefix: `docker-overlay/${args.stack}/`,
+                    nodeName: `${prefix}-consul-overlay`,
+                    formerlyUnder: { parent: this.kvStore, prefix: `${name}-kv` },
+                },
+                { parent: this, dependsOn: [config.mode === "kv" ? ready[kvHost.name]! : this.kvStore.ready] },
+            );
+        }
+
         this.network = new OverlayNetwork(
             `${name}-net`,
             { network: config.network, attachable: config.mode === "swarm", provider: hubHost.provider, ready: [ready[hub.name]!] },
             { parent: this },
         );
 
-        const consulRegistry =
-            this.kvStore?.consulProvider && this.kvStore.consulNode
-                ? { provider: this.kvStore.consulProvider, node: this.kvStore.consulNode }
-                : undefined;
+        const consulRegistry = this.consulRegistry ? { provider: this.consulRegistry.provider, node: this.consulRegistry.node } : undefined;
         this.services = Object.fromEntries(
             config.services.map((s) => [
                 s.name,

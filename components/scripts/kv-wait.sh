@@ -12,6 +12,7 @@
 # @var KV_PORT required: its port (consul 8500, etcd 2379, zookeeper 2181)
 # @var TIMEOUT_SECONDS optional: how long to wait in all (default 60)
 # @var POLL_SECONDS optional: seconds between attempts (default 1)
+# @var STORE_URL optional: the store as the daemons will use it (their cluster-store URL), named in messages
 # @var HOST_LABEL optional: this host's name in messages (default: uname -n)
 set -euo pipefail
 
@@ -27,7 +28,8 @@ done
 [[ $KV_PORT =~ ^[0-9]+$ ]] || die 5 "KV_PORT must be a port number, got '$KV_PORT'"
 [[ $TIMEOUT_SECONDS =~ ^[0-9]+$ ]] || die 5 "TIMEOUT_SECONDS must be a whole number of seconds, got '$TIMEOUT_SECONDS'"
 case $BACKEND in consul | etcd | zookeeper) ;; *) die 5 "BACKEND must be consul, etcd or zookeeper, got '$BACKEND'" ;; esac
-where="$BACKEND at $KV_ADDRESS:$KV_PORT"
+where="$BACKEND at $KV_ADDRESS:$KV_PORT on $HOST_LABEL"
+if [[ -n ${STORE_URL:-} ]]; then where+=" (the daemons' cluster store $STORE_URL)"; fi
 
 # ask REQUEST: send REQUEST, print the whole reply; at most 5 seconds, or TIMEOUT_SECONDS if
 # shorter (a silent peer or a black-holed address must not hang us). The bash -c text is

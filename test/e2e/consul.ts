@@ -9,7 +9,7 @@ import { changes, docker, httpGet, phase } from "./harness";
 /** Consul's HTTP API on the lab's Consul server (lab1, port 8500). */
 export async function consulApi(ctx: FlowContext, apiPath: string, init: { method?: string; body?: string } = {}): Promise<{ status: number; text: string; json: () => unknown }> {
     const res = await fetch(`http://${ctx.lab.hosts[0]!.address}:8500${apiPath}`, { method: init.method ?? "GET", ...(init.body !== undefined ? { body: init.body } : {}), signal: AbortSignal.timeout(30_000) });
-    const text = await res.text();
+    const text = (await res.text()).trim();
     return { status: res.status, text, json: () => JSON.parse(text) as unknown };
 }
 

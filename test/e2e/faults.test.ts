@@ -1,7 +1,8 @@
-// Fault injection on a fresh lab of three hosts in kv mode (etcd on lab1), the real engine and
-// providers throughout. Each scenario breaks something real at a chosen moment and checks the
-// exact outcome the README promises:
-//   - the KV store unreachable during `up`: a clear error, and no daemon changed or restarted;
+// Fault injection on a fresh lab of three hosts in kv mode (Consul on lab1, the seed's store), the
+// real engine and providers throughout. Each scenario breaks something real at a chosen moment
+// and checks the exact outcome the README promises:
+//   - the KV store unreachable during `up` (Consul, and etcd with a stack of its own): a clear
+//     error naming the host and the address, and no daemon changed or restarted;
 //   - dockerd killed (with its containers) on a host after `up`: `refresh` then `up` heals;
 //   - a host's sshd stopped in the middle of `up`: the other hosts converge (--continue-on-error),
 //     the error names the host, and the next `up` converges with no manual step;
@@ -84,9 +85,16 @@ export function bytesLost(original: string | null, current: string | null): numb
         .reduce((n, [k, v]) => n + Buffer.byteLength(JSON.stringify({ [k]: v })) - 2, 0);
 }
 
+/** The stores the "unreachable" scenario runs against: the lab's Consul, and etcd. */
+const STORES = {
+    consul: { port: 8500, url: "consul://10.210.0.11:8500", overrides: {} },
+    etcd: { port: 2379, url: "etcd://10.210.0.11:2379", overrides: { kv: { backend: "etcd", host: "lab1", image: "dolab/etcd:3.4", pull: false } } },
+} as const;
+
 describe("fault injection (kv mode on the lab, canary in every free-text field)", () => {
     let lab: Lab;
     let stack: Stack;
+    let etcdStack: Stack | undefined;
     let originals: Record<string, string | null>;
     let release: () => void = () => {};
     const decode = (b64: string | null) => (b64 === null ? null : Buffer.from(b64, "base64").toString("utf8"));
@@ -130,20 +138,20 @@ describe("fault injection (kv mode on the lab, canary in every free-text field)"
             }
         }
     }
-    /** Runs `up`; returns its error's text instead of throwing. */
-    async function upResult(opts: { continueOnError?: boolean; onEvent?: (e: EngineEvent) => void } = {}): Promise<{ ok: boolean; text: string }> {
+    /** Runs `up` (of `on`, the main stack by default); returns its error's text instead of throwing. */
+    async function upResult(opts: { continueOnError?: boolean; onEvent?: (e: EngineEvent) => void } = {}, on: Stack = stack): Promise<{ ok: boolean; text: string }> {
         const lines: string[] = [];
-        dirty = true;
+        if (on === stack) dirty = true;
         try {
-            await stack.up({ onOutput: (s) => { lines.push(s); process.stdout.write(s); }, ...opts });
+            await on.up({ onOutput: (s) => { lines.push(s); process.stdout.write(s); }, ...opts });
             return { ok: true, text: lines.join("") };
         } catch (e) {
             return { ok: false, text: `${lines.join("")}\n${(e as Error).message}` };
         }
     }
-    async function destroyAndCheck(): Promise<void> {
-        await stack.destroy({ onOutput: (s) => process.stdout.write(s) });
-        dirty = false;
+    async function destroyAndCheck(on: Stack = stack): Promise<void> {
+        await on.destroy({ onOutput: (s) => process.stdout.write(s) });
+        if (on === stack) dirty = false;
         expect(daemonJsons(lab), "every daemon.json byte for byte as before").toEqual(originals);
         for (const h of lab.hosts) {
             expect(dockerUp(h), `Docker running on ${h.name}`).toBe(true);
@@ -171,12 +179,12 @@ describe("fault injection (kv mode on the lab, canary in every free-text field)"
         if (lab) {
             for (const undo of [
                 () => labSh("sshd", "lab3", "start"),
-                () => labExec("lab1", "sh", "-c", "while iptables -D INPUT -p tcp --dport 2379 -j DROP 2>/dev/null; do :; done"),
+                ...Object.values(STORES).map(({ port }) => () => labExec("lab1", "sh", "-c", `while iptables -D INPUT -p tcp --dport ${port} -j DROP 2>/dev/null; do :; done`)),
                 () => labExec("lab2", "sh", "-c", `rm -f ${FLAGS_FILE}; /usr/local/sbin/dolab-dockerd start`),
             ])
                 try { undo(); } catch (e) { console.error(`cleanup: ${e}`); }
         }
-        if (stack) await stack.destroy({ onOutput: (s) => process.stdout.write(s) }).catch((e) => console.error(`cleanup destroy failed: ${e}`));
+        for (const s of [stack, etcdStack]) if (s) await s.destroy({ onOutput: (o) => process.stdout.write(o) }).catch((e) => console.error(`cleanup destroy failed: ${e}`));
         console.log(
             "\n[faults] fault-injection results\n\n| scenario | outcome | hosts left healthy | bytes of original configuration lost |\n|---|---|---|---|\n" +
                 table.map((r) => `| ${r.scenario} | ${r.outcome} | ${r.healthy} | ${r.bytesLost} |`).join("\n") + "\n",
@@ -185,25 +193,35 @@ describe("fault injection (kv mode on the lab, canary in every free-text field)"
         release();
     }, 900_000);
 
-    it("the KV store unreachable during up: a clear error naming the store, and no daemon changed or restarted", async () => {
+    /**
+     * The store's port dropped on the KV host (lab1): its container runs, nothing answers. `up` must
+     * stop at overlay-kv-ready naming the store, its host and the address the daemons would use,
+     * with no daemon.json changed and no dockerd restarted; with the store back, the next `up`
+     * converges with no other step.
+     */
+    async function storeUnreachable(backend: keyof typeof STORES, on: Stack): Promise<void> {
+        const { port, url } = STORES[backend];
         const pids = Object.fromEntries(lab.hosts.map((h) => [h.name, dockerdPid(h)]));
-        // The store's port dropped on the KV host (lab1): its container runs, nothing answers.
-        labExec("lab1", "iptables", "-I", "INPUT", "-p", "tcp", "--dport", "2379", "-j", "DROP");
-        const up = await phase("faults: up, KV store unreachable", () => upResult());
+        labExec("lab1", "iptables", "-I", "INPUT", "-p", "tcp", "--dport", String(port), "-j", "DROP");
+        const up = await phase(`faults: up, ${backend} unreachable`, () => upResult({}, on));
         expect(up.ok).toBe(false);
-        expect(up.text).toMatch(/etcd.*(did not answer|not answer|not ready)/i);
+        expect(up.text).toContain(`${backend} at 127.0.0.1:${port} on lab1 (the daemons' cluster store ${url}) is not ready after 90s: nothing answered on that port`);
         expect(up.text).toContain("overlay-kv-ready");
         expect(daemonJsons(lab), "no daemon.json changed").toEqual(originals);
         for (const h of lab.hosts) expect(dockerdPid(h), `dockerd on ${h.name} not restarted`).toBe(pids[h.name]);
-        record("KV store unreachable during `up`", "`up` failed at overlay-kv-ready naming the store; no daemon.json changed, no dockerd restarted");
+        record(`KV store (${backend}) unreachable during \`up\``, "`up` failed at overlay-kv-ready naming the store, its host and address; no daemon.json changed, no dockerd restarted");
         expectNoCanary();
 
-        // The store back: the next up converges with no other step.
-        labExec("lab1", "iptables", "-D", "INPUT", "-p", "tcp", "--dport", "2379", "-j", "DROP");
-        const again = await phase("faults: up, KV store back", () => upResult());
+        labExec("lab1", "iptables", "-D", "INPUT", "-p", "tcp", "--dport", String(port), "-j", "DROP");
+        const again = await phase(`faults: up, ${backend} back`, () => upResult({}, on));
         expect(again.ok, again.text.slice(-3000)).toBe(true);
         expect(reaches("a") && reaches("b")).toBe(true);
+        table[table.length - 1]!.outcome += "; with the store back the next `up` converged";
         expectNoCanary();
+    }
+
+    it("Consul unreachable during up: a clear error naming the store, and no daemon changed or restarted", async () => {
+        await storeUnreachable("consul", stack);
     }, 900_000);
 
     it("the canary reached the hosts as data: in daemon.json and in the gateway's environment, with no file created", () => {
@@ -263,7 +281,7 @@ describe("fault injection (kv mode on the lab, canary in every free-text field)"
         expect(up.text).toContain("10.210.0.13");
         // lab1 and lab2 converged: their daemons on the store, their services on the overlay.
         const now = daemonJsons(lab);
-        for (const h of ["lab1", "lab2"]) expect(JSON.parse(decode(now[h]!)!)["cluster-store"], h).toMatch(/^etcd:\/\//);
+        for (const h of ["lab1", "lab2"]) expect(JSON.parse(decode(now[h]!)!)["cluster-store"], h).toBe(STORES.consul.url);
         expect(now["lab3"], "lab3's daemon.json untouched").toEqual(originals["lab3"]);
         expect(dockerUp(host("lab3"))).toBe(true);
         expect(reaches("a"), "gateway (lab1) -> a (lab2)").toBe(true);
@@ -300,6 +318,13 @@ describe("fault injection (kv mode on the lab, canary in every free-text field)"
         record("`destroy` after that failed `up`", "every host's daemon.json back byte for byte, Docker running, no containers left");
         ssh(lab, lab2, `rm -f ${FLAGS_FILE} && /usr/local/sbin/dolab-dockerd restart >/dev/null`);
         expectNoCanary();
+    }, 900_000);
+
+    it("etcd unreachable during up (a stack on etcd): the same clear error, no daemon changed, and the next up converges", async () => {
+        await startClean();
+        etcdStack = await labStack(lab, "e2e-faults-etcd", { ...canaryConfig, ...STORES.etcd.overrides });
+        await storeUnreachable("etcd", etcdStack);
+        await phase("faults: destroy (etcd)", () => destroyAndCheck(etcdStack));
         for (const r of table) expect(r.bytesLost, r.scenario).toBe(0);
     }, 900_000);
 });

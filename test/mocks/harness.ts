@@ -22,6 +22,8 @@ export interface Declared {
     provider?: string;
     dependsOn: string[];
     additionalSecretOutputs: string[];
+    /** Declared aliases, as {name, parent}: the identities this resource keeps from older stacks. */
+    aliases: unknown[];
     resource: pulumi.Resource;
 }
 
@@ -112,6 +114,7 @@ export function recordDeclarations(topName: string, top: () => pulumi.Resource):
             ...(provider ? { provider: nameOf(provider)! } : {}),
             dependsOn: depList.map((d) => nameOf(d)!),
             additionalSecretOutputs: [...((args.opts as pulumi.CustomResourceOptions).additionalSecretOutputs ?? [])],
+            aliases: (args.opts.aliases ?? []).map((a) => (typeof a === "string" || !("name" in (a as object)) ? a : { name: (a as pulumi.Alias).name, parent: nameOf((a as pulumi.Alias).parent) })),
             resource: args.resource,
         });
         return undefined;

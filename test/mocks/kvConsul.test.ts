@@ -29,6 +29,7 @@ describe("kv mode with Consul (the seed)", () => {
             [
                 "command:remote:Command overlay-connectivity-from-node1",
                 "command:remote:Command overlay-connectivity-from-node2",
+                "command:remote:Command overlay-consul-ready",
                 "command:remote:Command overlay-kv-ready",
                 "command:remote:Command overlay-node1-daemon-config-apply",
                 "command:remote:Command overlay-node1-daemon-config-backup",
@@ -38,11 +39,12 @@ describe("kv mode with Consul (the seed)", () => {
                 "command:remote:Command overlay-node2-daemon-config-backup",
                 "command:remote:Command overlay-node2-facts",
                 "command:remote:Command overlay-node2-reachable",
-                "consul:index/keyPrefix:KeyPrefix overlay-kv-record",
-                "consul:index/node:Node overlay-kv-node",
+                "consul:index/keyPrefix:KeyPrefix overlay-consul-record",
+                "consul:index/node:Node overlay-consul-node",
                 "consul:index/service:Service overlay-svc-mycentos2-registration",
                 "docker-overlay:cluster:OverlayCluster overlay",
                 "docker-overlay:connectivity:ConnectivityCheck overlay-connectivity",
+                "docker-overlay:consul:ConsulRegistry overlay-consul",
                 "docker-overlay:daemon:DaemonConfig overlay-node1-daemon-config",
                 "docker-overlay:daemon:DaemonConfig overlay-node2-daemon-config",
                 "docker-overlay:host:DockerHost overlay-node1",
@@ -63,7 +65,7 @@ describe("kv mode with Consul (the seed)", () => {
                 "docker:index/remoteImage:RemoteImage overlay-svc-mycentos1-image",
                 "docker:index/remoteImage:RemoteImage overlay-svc-mycentos2-image",
                 "docker:index/volume:Volume overlay-kv-data",
-                "pulumi:providers:consul overlay-kv-consul",
+                "pulumi:providers:consul overlay-consul-provider",
                 "pulumi:providers:docker overlay-node1-docker",
                 "pulumi:providers:docker overlay-node2-docker",
             ].sort(),
@@ -87,13 +89,25 @@ describe("kv mode with Consul (the seed)", () => {
         const script = h.scriptOf(h.byName("overlay-kv-ready").inputs);
         expect(h.varOf(script, "BACKEND")).toBe("consul");
         expect(h.varOf(script, "KV_PORT")).toBe("8500");
+        // the address host-facts detected on node1 (the mock), as the daemons will use it
+        expect(h.varOf(script, "STORE_URL")).toBe("consul://192.168.87.131:8500");
         expect(h.declaredNamed("overlay-kv-ready").dependsOn).toEqual(["overlay-kv-server"]);
-        expect(h.declaredNamed("overlay-kv-consul").dependsOn).toEqual(["overlay-kv-ready"]);
+    });
+
+    it("uses Consul as the registry only after the KV host's daemon restarted (which restarts Consul), and waits for its leader again", () => {
+        // Created after node1's daemon config (so destroy removes it before that config is undone).
+        expect(h.declaredNamed("overlay-consul").dependsOn).toEqual(["overlay-node1-daemon-config-apply"]);
+        const again = h.scriptOf(h.byName("overlay-consul-ready").inputs);
+        expect(h.varOf(again, "BACKEND")).toBe("consul");
+        expect(h.varOf(again, "STORE_URL")).toBe("http://192.168.87.133:8500");
+        expect(h.declaredNamed("overlay-consul-provider").dependsOn).toEqual(["overlay-consul-ready"]);
+        // A stack made when the provider, record and node were children of the KV store keeps them.
+        expect(h.declaredNamed("overlay-consul-record").aliases).toEqual([{ name: "overlay-kv-record", parent: "overlay-kv" }]);
     });
 
     it("points the Consul provider at the KV host and writes the cluster's record under the stack's prefix", () => {
-        expect(h.byName("overlay-kv-consul").inputs).toMatchObject({ address: "192.168.87.133:8500", scheme: "http" });
-        const record = h.byName("overlay-kv-record").inputs;
+        expect(h.byName("overlay-consul-provider").inputs).toMatchObject({ address: "192.168.87.133:8500", scheme: "http" });
+        const record = h.byName("overlay-consul-record").inputs;
         expect(record.pathPrefix).toBe("docker-overlay/test/");
         expect(record.subkeys.mode).toBe("kv");
         expect(JSON.parse(record.subkeys.hosts)).toEqual([
@@ -111,7 +125,7 @@ describe("kv mode with Consul (the seed)", () => {
                 "log-level": "warn",
                 "cluster-store": "consul://192.168.87.131:8500",
                 "cluster-advertise": "ens33:2376",
-                "cluster-store-opts": { "discovery.heartbeat": "3", "discovery.ttl": "10" },
+                "cluster-store-opts": { "discovery.heartbeat": "3", "discovery.ttl": "20" },
             });
             expect(h.varOf(script, "EXPECT_CLUSTER_STORE")).toBe("consul://192.168.87.131:8500");
             // The apply waits for this host's own gossip port before the network may be created.

@@ -146,7 +146,7 @@ describe("kv-wait (against a local server on 127.0.0.1)", () => {
         try {
             const r = await kvWait("etcd", s.port);
             expect(r).toMatchObject({ code: 0, stderr: "" });
-            expect(r.stdout).toBe(`docker-overlay: lab1: etcd at 127.0.0.1:${s.port} is ready\n`);
+            expect(r.stdout).toBe(`docker-overlay: lab1: etcd at 127.0.0.1:${s.port} on lab1 is ready\n`);
             expect(s.requests[0]).toMatch(/^GET \/v2\/keys HTTP\/1\.0\r\n/);
         } finally {
             await s.close();
@@ -158,7 +158,7 @@ describe("kv-wait (against a local server on 127.0.0.1)", () => {
         try {
             const r = await kvWait("etcd", s.port, { TIMEOUT_SECONDS: "1" });
             expect(r.code).toBe(1);
-            expect(r.stderr).toMatch(new RegExp(`^docker-overlay: lab1: etcd at 127\\.0\\.0\\.1:${s.port} is not ready after 1s: etcd answers but GET /v2/keys is 404: its v2 API is off`));
+            expect(r.stderr).toMatch(new RegExp(`^docker-overlay: lab1: etcd at 127\\.0\\.0\\.1:${s.port} on lab1 is not ready after 1s: etcd answers but GET /v2/keys is 404: its v2 API is off`));
             expect(r.stderr).toContain("--enable-v2");
             expect(r.stderr.trim().split("\n")).toHaveLength(1);
         } finally {
@@ -219,8 +219,19 @@ describe("kv-wait (against a local server on 127.0.0.1)", () => {
         const started = Date.now();
         const r = await kvWait("etcd", port, { TIMEOUT_SECONDS: "1" });
         expect(r.code).toBe(1);
-        expect(r.stderr).toBe(`docker-overlay: lab1: etcd at 127.0.0.1:${port} is not ready after 1s: nothing answered on that port. Check that the store runs and that ${port}/tcp is open between the hosts.\n`);
+        expect(r.stderr).toBe(`docker-overlay: lab1: etcd at 127.0.0.1:${port} on lab1 is not ready after 1s: nothing answered on that port. Check that the store runs and that ${port}/tcp is open between the hosts.\n`);
         expect(Date.now() - started).toBeLessThan(5000);
+    });
+
+    it("names the store as the daemons will use it when STORE_URL is given (Consul here)", async () => {
+        const s = await server(() => "");
+        const port = s.port;
+        await s.close();
+        const r = await kvWait("consul", port, { TIMEOUT_SECONDS: "1", STORE_URL: "consul://10.210.0.11:8500" });
+        expect(r.code).toBe(1);
+        expect(r.stderr).toBe(
+            `docker-overlay: lab1: consul at 127.0.0.1:${port} on lab1 (the daemons' cluster store consul://10.210.0.11:8500) is not ready after 1s: nothing answered on that port. Check that the store runs and that ${port}/tcp is open between the hosts.\n`,
+        );
     });
 
     it("does not hang on a peer that accepts and says nothing", async () => {

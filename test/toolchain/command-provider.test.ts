@@ -1,9 +1,14 @@
-// Real Pulumi runs of docker-overlay's own pulumi-resource-command (toolchain/go/command,
-// docs/command-provider.md) through the Automation API, with inline programs that use
-// @pulumi/command 1.2.1 exactly as the project does.
-// - local.Command: create/update/delete/triggers, proven by files the commands write;
-// - remote.Command: against an sshd this file starts on 127.0.0.1 (own host key, own client
-//   key, key-only login, AcceptEnv *), plus a closed port for the dial retry.
+// Upstream pulumi-resource-command 1.2.1 (built by toolchain/build-upstream.sh), run for real
+// through the Automation API with inline programs, against an sshd this file starts on
+// 127.0.0.1: what the stack relies on (its script-on-stdin commands, host key pinning, secret
+// outputs), and the sharp edges of upstream that the stack works around, shown as they are:
+//   - a failed command's error quotes the command line and its whole output, even with
+//     logging "none": so no script and no secret is ever in a command line (they travel on
+//     stdin, which no error quotes), and host scripts scrub what they print;
+//   - customTimeouts are not enforced: host scripts bound their own waits (`timeout`);
+//   - a pinned RSA host key is offered only as SHA-1 `ssh-rsa`, which OpenSSH 8.8+ refuses: the
+//     stack's config refuses RSA host keys;
+//   - the previous stdout is sent as environment variables unless addPreviousOutputInEnv is off.
 // Local file backend, plugin downloads off, the toolchain's bin dir first on PATH.
 //
 // Run as root (sshd), after the toolchain is installed:
@@ -14,6 +19,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as command from "@pulumi/command";
+import { scriptBundle, scriptCommand } from "../../components/scripts";
 import * as pulumi from "@pulumi/pulumi";
 import { LocalWorkspace, type EngineEvent, type Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -63,8 +69,8 @@ async function canConnect(port: number): Promise<boolean> {
     });
 }
 
-function keygen(file: string, passphrase = ""): { priv: string; pub: string } {
-    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", passphrase, "-C", "", "-f", file]);
+function keygen(file: string, passphrase = "", type = "ed25519"): { priv: string; pub: string } {
+    execFileSync("ssh-keygen", ["-q", "-t", type, "-N", passphrase, "-C", "", "-f", file]);
     return { priv: fs.readFileSync(file, "utf8"), pub: fs.readFileSync(`${file}.pub`, "utf8").trim() };
 }
 
@@ -76,10 +82,10 @@ interface Sshd {
     stop: () => Promise<void>;
 }
 
-/** Starts `sshd -D` on 127.0.0.1 with its own config, host key and authorized_keys. */
-async function startSshd(dir: string, authorizedKeys: string[]): Promise<Sshd> {
+/** Starts `sshd -D` on 127.0.0.1 with its own config, host key (ed25519, or HOSTKEYTYPE) and authorized_keys. */
+async function startSshd(dir: string, authorizedKeys: string[], hostKeyType = "ed25519"): Promise<Sshd> {
     fs.mkdirSync(dir, { recursive: true });
-    const host = keygen(path.join(dir, "host_ed25519"));
+    const host = keygen(path.join(dir, "host_ed25519"), "", hostKeyType);
     fs.writeFileSync(path.join(dir, "authorized_keys"), authorizedKeys.join("\n") + "\n", { mode: 0o600 });
     const port = await freePort();
     const config = [
@@ -93,7 +99,7 @@ async function startSshd(dir: string, authorizedKeys: string[]): Promise<Sshd> {
         "PermitRootLogin prohibit-password",
         "StrictModes no",
         "UsePAM no",
-        "AcceptEnv *",
+        // As a stock sshd: no AcceptEnv, so environment a client sends is refused.
         "LogLevel VERBOSE",
     ].join("\n");
     fs.writeFileSync(path.join(dir, "sshd_config"), config + "\n");
@@ -158,13 +164,6 @@ function shown(out: string[], events: EngineEvent[], error: string): string {
     return [out.join(""), diagnostics, error].join("\n");
 }
 
-/** The provider's log lines of a run (info diagnostics, ephemeral as upstream's). */
-function logged(run: Run): string {
-    return run.events
-        .flatMap((e) => (e.diagnosticEvent?.severity === "info" ? [e.diagnosticEvent.message] : []))
-        .join("");
-}
-
 function collect(): { events: EngineEvent[]; out: string[]; opts: Record<string, unknown> } {
     const events: EngineEvent[] = [];
     const out: string[] = [];
@@ -213,8 +212,6 @@ beforeAll(async () => {
     if (missing.length > 0) {
         throw new Error(`not in the toolchain bin dir ${BIN}: ${missing.join(", ")}; run \`npm run toolchain\``);
     }
-    const version = spawnSync(path.join(BIN, "pulumi-resource-command"), ["-version"], { encoding: "utf8" });
-    expect(version.stdout.trim()).toBe(COMMAND_VERSION);
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "dotc-cmdprov-"));
     const state = path.join(tmp, "state");
     fs.mkdirSync(state);
@@ -243,285 +240,148 @@ afterAll(async () => {
     }
 }, 120_000);
 
-describe("command:local:Command", () => {
-    it("runs create once, update on a change (with the previous stdout), delete on destroy", async () => {
-        const dir = path.join(tmp, "local-cud");
-        fs.mkdirSync(dir);
-        const log = path.join(dir, "log");
-        const program = (v: string) => async () => {
-            const c = new command.local.Command("cud", {
-                dir,
-                create: `echo create-$V >> log; echo out-$V`,
-                update: `echo "update-$V prev=$PULUMI_COMMAND_STDOUT" >> log; echo out-$V`,
-                delete: `echo "delete prev=$PULUMI_COMMAND_STDOUT" >> log`,
-                environment: { V: v },
-            });
-            return { stdout: c.stdout, stderr: c.stderr };
-        };
-        let r = await up("local-cud", program("1"));
-        expect(r.error).toBe("");
-        expect(r.outputs.stdout?.value).toBe("out-1"); // trailing newline trimmed
-        expect(read(log)).toBe("create-1\n");
-        r = await up("local-cud", program("1"));
-        expect(read(log)).toBe("create-1\n"); // unchanged inputs: nothing runs
-        expect(ops(r, "command:local:Command")).toEqual(["same"]);
-        // A preview of the change runs nothing and shows stdout as unknown; a refresh changes nothing.
-        const stack = await stackOf("local-cud", program("2"));
-        const pv = await stack.preview({ color: "never" });
-        expect(pv.changeSummary.update).toBe(1);
-        expect(read(log)).toBe("create-1\n");
-        const rf = await stack.refresh({ color: "never" });
-        expect(rf.summary.resourceChanges?.update ?? 0).toBe(0);
-        expect(read(log)).toBe("create-1\n");
-        r = await up("local-cud", program("2"));
-        expect(ops(r, "command:local:Command")).toEqual(["update"]);
-        expect(r.outputs.stdout?.value).toBe("out-2");
-        expect(read(log)).toBe("create-1\nupdate-2 prev=out-1\n");
-        r = await destroy("local-cud");
-        expect(r.error).toBe("");
-        expect(read(log)).toBe("create-1\nupdate-2 prev=out-1\ndelete prev=out-2\n");
-    }, 120_000);
-
-    it("without an update command, a change runs create again in place (as upstream), no delete", async () => {
-        const dir = path.join(tmp, "local-noupdate");
-        fs.mkdirSync(dir);
-        const program = (v: string) => async () => {
-            new command.local.Command("noupdate", { dir, create: `echo create-${v} >> log`, delete: "echo delete >> log" });
-        };
-        await up("local-noupdate", program("1"));
-        const r = await up("local-noupdate", program("2"));
-        expect(ops(r, "command:local:Command")).toEqual(["update"]);
-        expect(read(path.join(dir, "log"))).toBe("create-1\ncreate-2\n");
-        await destroy("local-noupdate");
-        expect(read(path.join(dir, "log"))).toBe("create-1\ncreate-2\ndelete\n");
-    }, 120_000);
-
-    it("a change of triggers replaces: create of the new one, then delete of the old one (deleteBeforeReplace: the other way round)", async () => {
-        const dir = path.join(tmp, "local-triggers");
-        fs.mkdirSync(dir);
-        const log = path.join(dir, "log");
-        const program = (t: string, dbr = false) => async () => {
-            new command.local.Command(
-                "trig",
-                { dir, create: "echo create-$T >> log", update: "echo update-$T >> log", delete: "echo delete-$T >> log", environment: { T: t }, triggers: [t] },
-                { deleteBeforeReplace: dbr },
-            );
-        };
-        await up("local-triggers", program("a"));
-        expect(read(log)).toBe("create-a\n");
-        let r = await up("local-triggers", program("b"));
-        expect(r.error).toBe("");
-        // The engine's default replacement order; the delete runs with the old resource's inputs.
-        expect(read(log)).toBe("create-a\ncreate-b\ndelete-a\n");
-        expect(ops(r, "command:local:Command")).toContain("replace");
-        r = await up("local-triggers", program("c", true));
-        expect(read(log)).toBe("create-a\ncreate-b\ndelete-a\ndelete-b\ncreate-c\n");
-        await destroy("local-triggers");
-        expect(read(log)).toBe("create-a\ncreate-b\ndelete-a\ndelete-b\ncreate-c\ndelete-c\n");
-    }, 120_000);
-
-    it("a failing command fails the update with its exit status and output", async () => {
-        const r = await up("local-fail", async () => {
-            new command.local.Command("fail", { create: "echo about-to-fail; echo local-oops >&2; exit 3" });
-        });
-        expect(r.ok).toBe(false);
-        expect(r.error).toMatch(/exit status 3: running "echo about-to-fail; echo local-oops >&2; exit 3":/);
-        expect(r.error).toContain("local-oops");
-        expect(r.error).toContain("about-to-fail");
-    }, 120_000);
-
-    it("local.runOutput runs its command on every run", async () => {
-        const dir = path.join(tmp, "local-run");
-        fs.mkdirSync(dir);
-        const program = async () => {
-            const r = command.local.runOutput({ command: "echo ran >> log; echo run-out", dir });
-            return { stdout: r.stdout };
-        };
-        let r = await up("local-run", program);
-        expect(r.error).toBe("");
-        expect(r.outputs.stdout?.value).toBe("run-out");
-        r = await up("local-run", program);
-        expect(r.outputs.stdout?.value).toBe("run-out");
-        // Once per up (the Automation API runs up with --skip-preview).
-        expect(read(path.join(dir, "log"))).toBe("ran\nran\n");
-    }, 120_000);
-
-    it("refuses assetPaths clearly", async () => {
-        const r = await up("local-assets", async () => {
-            new command.local.Command("assets", { create: "true", assetPaths: ["*.txt"] });
-        });
-        expect(r.ok).toBe(false);
-        expect(r.error).toMatch(/assetPaths.*not supported by docker-overlay's command provider/);
-    }, 120_000);
-});
-
-describe("command:remote:Command over SSH", () => {
+describe("command:remote:Command (upstream 1.2.1) over SSH, as the stack uses it", () => {
     let client: { priv: string; pub: string };
-    let encrypted: { priv: string; pub: string };
     let conn: (extra?: Partial<command.types.input.remote.ConnectionArgs>) => command.types.input.remote.ConnectionArgs;
 
     beforeAll(async () => {
         client = keygen(path.join(tmp, "client_ed25519"));
-        encrypted = keygen(path.join(tmp, "client_enc_ed25519"), "key-passphrase");
-        sshd = await startSshd(path.join(tmp, "sshd"), [client.pub, encrypted.pub]);
+        sshd = await startSshd(path.join(tmp, "sshd"), [client.pub]);
         conn = (extra = {}) => ({ host: "127.0.0.1", port: sshd!.port, user: "root", privateKey: client.priv, perDialTimeout: 5, ...extra });
     }, 60_000);
 
-    it("create with stdin and environment, update, delete, with host key pinning", async () => {
-        const dir = path.join(tmp, "remote-cud");
+    it("runs the stack's script-on-stdin commands: create, create again on a changed stdin, delete with the stdin of the last run", async () => {
+        const dir = path.join(tmp, "remote-scripts");
         fs.mkdirSync(dir);
-        const file = path.join(dir, "file");
-        const program = (content: string) => async () => {
-            const c = new command.remote.Command("cud", {
+        const log = path.join(dir, "log");
+        const program = (v: string) => async () => {
+            const c = new command.remote.Command("scripts", {
                 connection: conn({ hostKey: sshd!.hostKey }),
-                create: `cat > ${file}; echo "created $GREETING"`,
-                update: `cat > ${file}; echo "updated prev=$PULUMI_COMMAND_STDOUT"`,
-                delete: `rm ${file}; echo deleted >> ${dir}/log`,
-                stdin: content,
-                environment: { GREETING: "hello" },
+                create: scriptCommand("create", "test-create"),
+                delete: scriptCommand("delete", "test-delete"),
+                stdin: scriptBundle({ create: `echo "create ${v} as $0" >> ${log}; echo out-${v}\n`, delete: `echo "delete ${v}" >> ${log}\n` }),
+                logging: "stderr",
+                addPreviousOutputInEnv: false,
             });
             return { stdout: c.stdout };
         };
-        let r = await up("remote-cud", program("first"));
+        let r = await up("remote-scripts", program("1"));
         expect(r.error).toBe("");
-        expect(r.outputs.stdout?.value).toBe("created hello");
-        expect(read(file)).toBe("first");
-        r = await up("remote-cud", program("first"));
+        expect(r.outputs.stdout?.value).toBe("out-1");
+        expect(read(log)).toBe("create 1 as docker-overlay-test-create\n");
+        r = await up("remote-scripts", program("1"));
         expect(ops(r, "command:remote:Command")).toEqual(["same"]);
-        r = await up("remote-cud", program("second"));
+        r = await up("remote-scripts", program("2"));
         expect(ops(r, "command:remote:Command")).toEqual(["update"]);
-        expect(read(file)).toBe("second");
-        expect(r.outputs.stdout?.value).toBe("updated prev=created hello");
-        r = await destroy("remote-cud");
+        expect(r.outputs.stdout?.value).toBe("out-2");
+        r = await destroy("remote-scripts");
         expect(r.error).toBe("");
-        expect(read(file)).toBe("<absent>");
-        expect(read(path.join(dir, "log"))).toBe("deleted\n");
+        expect(read(log)).toBe("create 1 as docker-overlay-test-create\ncreate 2 as docker-overlay-test-create\ndelete 2\n");
+        // Nothing of the scripts is in a command line.
+        expect([scriptCommand("create", "test-create"), scriptCommand("delete", "test-delete")].join(" ")).not.toContain(log);
     }, 180_000);
 
-    it("logs in with an encrypted private key and its privateKeyPassword", async () => {
-        const r = await up("remote-enc", async () => {
-            const c = new command.remote.Command("enc", {
-                connection: conn({ privateKey: encrypted.priv, privateKeyPassword: "key-passphrase" }),
-                create: "echo via-encrypted-key",
+    it("a failed command's error quotes the command line and its whole output, never its stdin: a secret on stdin stays out of it and out of the state", async () => {
+        const token = `SWMTKN-1-${process.pid}${Date.now()}-secret`;
+        const r = await up("remote-fail-stdin", async () => {
+            new command.remote.Command("fail", {
+                connection: conn(),
+                create: scriptCommand("create", "join"),
+                // The script holds the secret and prints only a scrubbed message, as swarm-join.sh does.
+                stdin: pulumi.secret(scriptBundle({ create: `TOKEN='${token}'\necho "joining failed: [join token hidden]" >&2\nexit 3\n` })),
+                logging: "stderr",
+                addPreviousOutputInEnv: false,
             });
-            return { stdout: c.stdout };
+        });
+        expect(r.ok).toBe(false);
+        expect(r.error).toContain(`Process exited with status 3: running "${scriptCommand("create", "join").replace(/"/g, '\\"')}"`);
+        expect(r.error).toContain("joining failed: [join token hidden]");
+        expect(r.text).not.toContain(token);
+        expect(r.text).not.toContain(token.slice(9, 30));
+    }, 120_000);
+
+    it("(upstream) quotes a failed command's text in full, and its whole output even with logging \"none\": why nothing secret is ever in either", async () => {
+        const marker = `visible-${process.pid}-${Date.now()}`;
+        const r = await up("remote-fail-text", async () => {
+            new command.remote.Command("failtext", {
+                connection: conn(),
+                create: `echo ${marker}-out; echo ${marker}-err >&2; exit 7`,
+                logging: "none",
+            });
+        });
+        expect(r.ok).toBe(false);
+        expect(r.error).toContain(`Process exited with status 7: running "echo ${marker}-out; echo ${marker}-err >&2; exit 7"`);
+        expect(r.error).toContain(`${marker}-out`);
+        expect(r.error).toContain(`${marker}-err`);
+    }, 120_000);
+
+    it("(upstream) does not enforce customTimeouts: a command that takes 8 s with a 2 s create timeout succeeds after 8 s, so host scripts bound their own waits", async () => {
+        const started = Date.now();
+        const r = await up("remote-timeout", async () => {
+            new command.remote.Command("slow", { connection: conn(), create: "sleep 8; echo done", addPreviousOutputInEnv: false }, { customTimeouts: { create: "2s" } });
         });
         expect(r.error).toBe("");
-        expect(r.outputs.stdout?.value).toBe("via-encrypted-key");
-        await destroy("remote-enc");
+        expect(Date.now() - started).toBeGreaterThanOrEqual(8000);
     }, 120_000);
 
-    it("streams output lines to the engine; a changed connection alone is an update that re-runs the command (as upstream)", async () => {
-        const dir = path.join(tmp, "remote-conn");
-        fs.mkdirSync(dir);
-        const program = (timeout: number) => async () => {
-            new command.remote.Command("conn", {
-                connection: conn({ perDialTimeout: timeout }),
-                create: `echo ran >> ${dir}/log; echo streamed-line-one; echo streamed-line-two >&2`,
-            });
+    it("(upstream) sends the previous stdout as environment on an update unless addPreviousOutputInEnv is off: a stock sshd refuses it with a warning each time", async () => {
+        const program = (v: string, addPrevious: boolean) => async () => {
+            new command.remote.Command("env", { connection: conn(), create: `echo run-${v}`, addPreviousOutputInEnv: addPrevious });
         };
-        let r = await up("remote-conn", program(5));
-        expect(r.error).toBe("");
-        expect(logged(r)).toContain("streamed-line-one");
-        expect(logged(r)).toContain("streamed-line-two");
-        r = await up("remote-conn", program(6));
-        expect(ops(r, "command:remote:Command")).toEqual(["update"]);
-        expect(read(path.join(dir, "log"))).toBe("ran\nran\n");
-        await destroy("remote-conn");
-    }, 120_000);
+        await up("remote-env-on", program("1", true));
+        const on = await up("remote-env-on", program("2", true));
+        expect(on.error).toBe("");
+        expect(on.text).toContain("Unable to set 'PULUMI_COMMAND_STDOUT'");
+        await up("remote-env-off", program("1", false));
+        const off = await up("remote-env-off", program("2", false));
+        expect(off.error).toBe("");
+        expect(off.text).not.toContain("PULUMI_COMMAND_STDOUT");
+    }, 180_000);
 
-    it("refuses a host that presents another key than hostKey, naming the host", async () => {
+    it("refuses a host that presents another key than the pinned hostKey, and runs nothing there", async () => {
         const other = keygen(path.join(tmp, "other_host_key"));
         const marker = path.join(tmp, "hostkey-marker");
         const r = await up("remote-hostkey", async () => {
-            new command.remote.Command("pinned", {
-                connection: conn({ hostKey: other.pub }),
-                create: `touch ${marker}`,
-            });
+            new command.remote.Command("pinned", { connection: conn({ hostKey: other.pub, dialErrorLimit: 1 }), create: `touch ${marker}` });
         });
         expect(r.ok).toBe(false);
-        expect(r.error).toContain(`host key mismatch for 127.0.0.1:${sshd!.port}`);
-        expect(r.error).toContain("nothing was run");
+        expect(r.error).toMatch(/ssh: handshake failed: ssh: host key mismatch/);
         expect(fs.existsSync(marker)).toBe(false);
-        // Not retried: one attempt, no "retrying".
-        expect(r.text).not.toContain("retrying");
     }, 120_000);
 
-    it("a failing command's error has the exit status, the command and its output", async () => {
-        const r = await up("remote-fail", async () => {
-            new command.remote.Command("fail", {
-                connection: conn(),
-                create: "echo remote-out; echo remote-err >&2; exit 7",
+    it("(upstream) cannot connect to a current OpenSSH with a pinned RSA host key (it offers only SHA-1 ssh-rsa): why the stack's config refuses RSA host keys", async () => {
+        const rsaSshd = await startSshd(path.join(tmp, "sshd-rsa"), [client.pub], "rsa");
+        try {
+            expect(rsaSshd.hostKey).toMatch(/^ssh-rsa /);
+            const pinned = await up("remote-rsa", async () => {
+                new command.remote.Command("rsa", {
+                    connection: { host: "127.0.0.1", port: rsaSshd.port, privateKey: client.priv, hostKey: rsaSshd.hostKey, dialErrorLimit: 1, perDialTimeout: 5 },
+                    create: "echo reached",
+                });
             });
-        });
-        expect(r.ok).toBe(false);
-        expect(r.error).toContain('Process exited with status 7: running "echo remote-out; echo remote-err >&2; exit 7":');
-        expect(r.error).toContain("remote-err");
-        expect(r.error).toContain("remote-out");
-        // The private key never shows up anywhere.
-        const keyBody = client.priv.split("\n")[1]!;
-        expect(r.text).not.toContain(keyBody);
-    }, 120_000);
-
-    it("logging: none keeps output and secrets out of the engine's output and of the error", async () => {
-        const token = `tok-${process.pid}-${Date.now()}`;
-        // Positive control: with logging on, the same output does reach the engine.
-        const shown = await up("remote-logging-on", async () => {
-            new command.remote.Command("on", { connection: conn(), create: `echo visible-${token}` });
-        });
-        expect(shown.error).toBe("");
-        expect(logged(shown)).toContain(`visible-${token}`);
-        expect(shown.text).toContain(`visible-${token}`);
-
-        const quiet = await up("remote-logging-none", async () => {
-            new command.remote.Command("quiet", {
-                connection: conn(),
-                create: "cat; echo; echo out-$SECRET_ENV; echo err-$SECRET_ENV >&2",
-                stdin: pulumi.secret(`stdin-${token}`),
-                environment: { SECRET_ENV: pulumi.secret(`env-${token}`) },
-                logging: "none",
+            expect(pinned.ok).toBe(false);
+            expect(pinned.error).toMatch(/no common algorithm for host key/);
+            // The same server, not pinned: reachable (so the failure is the pinned key's algorithm).
+            const unpinned = await up("remote-rsa-unpinned", async () => {
+                const c = new command.remote.Command("rsa", {
+                    connection: { host: "127.0.0.1", port: rsaSshd.port, privateKey: client.priv, dialErrorLimit: 1, perDialTimeout: 5 },
+                    create: "echo reached",
+                });
+                return { stdout: c.stdout };
             });
-        });
-        expect(quiet.error).toBe("");
-        expect(quiet.ok).toBe(true);
-        expect(quiet.text).not.toContain(token);
+            expect(unpinned.error).toBe("");
+            expect(unpinned.outputs.stdout?.value).toBe("reached");
+        } finally {
+            await rsaSshd.stop();
+        }
+    }, 180_000);
 
-        const failing = await up("remote-logging-none-fail", async () => {
-            new command.remote.Command("quietfail", {
-                connection: conn(),
-                // The token comes from the environment, so the command's text (which the error
-                // names, as upstream) does not contain it.
-                create: "echo out-$T; echo err-$T >&2; exit 9",
-                environment: { T: token },
-                logging: "none",
-            });
-        });
-        expect(failing.ok).toBe(false);
-        expect(failing.error).toContain("Process exited with status 9");
-        expect(failing.error).toContain('output not shown: logging is "none"');
-        expect(failing.text).not.toContain(`out-${token}`);
-        expect(failing.text).not.toContain(`err-${token}`);
-
-        // With logging on, a secret input echoed by the command is hidden in the log and error.
-        const secretEcho = await up("remote-secret-echo", async () => {
-            new command.remote.Command("secretecho", {
-                connection: conn(),
-                create: "cat; echo; exit 4",
-                stdin: pulumi.secret(`stdin-${token}`),
-            });
-        });
-        expect(secretEcho.ok).toBe(false);
-        expect(secretEcho.error).toContain("Process exited with status 4");
-        expect(secretEcho.error).toContain("[secret]");
-        expect(secretEcho.text).not.toContain(`stdin-${token}`);
-    }, 240_000);
-
-    it("a stdout in additionalSecretOutputs is stored encrypted", async () => {
+    it("a stdout in additionalSecretOutputs and a secret stdin are stored encrypted", async () => {
         const value = `secret-stdout-${process.pid}-${Date.now()}`;
         const r = await up("remote-secret", async () => {
             const c = new command.remote.Command(
                 "secret",
-                { connection: conn(), create: `echo ${"$"}{PREFIX}-${value.slice(14)}`, environment: { PREFIX: "secret-stdout" }, logging: "none" },
+                { connection: conn(), create: "cat", stdin: pulumi.secret(value), logging: "none", addPreviousOutputInEnv: false },
                 { additionalSecretOutputs: ["stdout"] },
             );
             return { stdout: c.stdout };
@@ -538,56 +398,31 @@ describe("command:remote:Command over SSH", () => {
         const resource = (JSON.parse(exported) as { deployment: { resources: { type: string; outputs: Record<string, unknown> }[] } })
             .deployment.resources.find((r) => r.type === "command:remote:Command");
         expect(JSON.stringify(resource?.outputs.stdout)).toContain("ciphertext");
+        expect(JSON.stringify(resource?.outputs.stdin)).toContain("ciphertext");
         expect(exported).not.toContain(value);
         // The connection (with the private key) is a secret too.
         expect(JSON.stringify(resource?.outputs.connection)).toContain("ciphertext");
         expect(exported).not.toContain(client.priv.split("\n")[1]!);
-        // And so is the state file itself.
-        const stateFiles = (fs.readdirSync(path.join(tmp, "state"), { recursive: true }) as string[])
-            .map((f) => path.join(tmp, "state", f))
-            .filter((f) => fs.statSync(f).isFile() && f.includes("remote-secret"));
-        expect(stateFiles.length).toBeGreaterThan(0);
-        expect(stateFiles.filter((f) => fs.readFileSync(f, "utf8").includes(value))).toEqual([]);
     }, 120_000);
 
-    it("retries dialing a closed port up to dialErrorLimit, then fails naming host:port", async () => {
+    it("retries dialing a closed port dialErrorLimit times, then fails naming the address", async () => {
         const closed = await freePort();
         const started = Date.now();
         const r = await up("remote-closed", async () => {
-            new command.remote.Command("closed", {
-                connection: conn({ port: closed, dialErrorLimit: 2, perDialTimeout: 2 }),
-                create: "true",
-            });
+            new command.remote.Command("closed", { connection: conn({ port: closed, dialErrorLimit: 2, perDialTimeout: 2 }), create: "true" });
         });
         expect(r.ok).toBe(false);
-        expect(r.error).toContain(`ssh dial 127.0.0.1:${closed} failed after 3 attempts (dialErrorLimit 2)`);
-        expect(r.error).toContain("connection refused");
+        expect(r.error).toContain(`dial tcp 127.0.0.1:${closed}: connect: connection refused`);
+        expect(r.error).toMatch(/after \d+ failed attempts/);
         expect(Date.now() - started).toBeLessThan(60_000);
-    }, 120_000);
-
-    it("delete on a host that is gone fails clearly, naming the host", async () => {
-        const gone = await startSshd(path.join(tmp, "sshd-gone"), [client.pub]);
-        const program = async () => {
-            new command.remote.Command("gone", {
-                connection: { host: "127.0.0.1", port: gone.port, privateKey: client.priv, dialErrorLimit: 1, perDialTimeout: 2 },
-                create: "true",
-                delete: "true",
-            });
-        };
-        try {
-            const r = await up("remote-gone", program);
-            expect(r.error).toBe("");
-        } finally {
-            await gone.stop();
-        }
-        const d = await destroy("remote-gone");
-        expect(d.ok).toBe(false);
-        expect(d.error).toContain(`ssh dial 127.0.0.1:${gone.port} failed after 2 attempts (dialErrorLimit 1)`);
     }, 120_000);
 });
 
 describe("plugin", () => {
-    it("serves a schema of version 1.2.1 with both Command types", () => {
+    it("is upstream's module, stamped 1.2.1, and serves a schema of that version with both Command types", () => {
+        const m = spawnSync("go", ["version", "-m", path.join(BIN, "pulumi-resource-command")], { encoding: "utf8" });
+        expect(m.stdout).toMatch(/\tmod\tgithub\.com\/pulumi\/pulumi-command\/provider\t/);
+        expect(m.stdout).toContain(`-X github.com/pulumi/pulumi-command/provider/pkg/version.Version=${COMMAND_VERSION}`);
         // By path: by name, get-schema would try to download the plugin.
         const out = execFileSync(path.join(BIN, "pulumi"), ["package", "get-schema", path.join(BIN, "pulumi-resource-command")], {
             encoding: "utf8",
@@ -596,6 +431,6 @@ describe("plugin", () => {
         const schema = JSON.parse(out) as { name: string; version: string; resources: Record<string, unknown> };
         expect(schema.name).toBe("command");
         expect(schema.version).toBe(COMMAND_VERSION);
-        expect(Object.keys(schema.resources).sort()).toEqual(["command:local:Command", "command:remote:Command"]);
+        expect(Object.keys(schema.resources).sort()).toEqual(expect.arrayContaining(["command:local:Command", "command:remote:Command"]));
     }, 60_000);
 });

@@ -1,34 +1,36 @@
-// Real Pulumi runs of docker-overlay's own pulumi-resource-consul (toolchain/go/consul,
-// docs/consul-provider.md) through the Automation API, with inline programs that use
-// @pulumi/consul 3.15.1 as the project does (components/kvStore.ts, components/service.ts),
-// against the fake Consul HTTP API of fakeConsul.ts on 127.0.0.1 (no Consul can run here):
-// - KeyPrefix: create, update (a subkey changed, one removed), refresh finding drift made
-//   behind Pulumi's back, up repairing it, destroy leaving nothing;
-// - Node and Service: catalog register, update, drift, deregister;
+// Upstream pulumi-resource-consul 3.15.1 (Terraform's consul provider through the bridge, built
+// by toolchain/build-upstream.sh), run for real through the Automation API with inline programs
+// that use @pulumi/consul as the project does (components/consulRegistry.ts,
+// components/service.ts), against a real Consul server: the toolchain's Consul 1.14.11 in -dev
+// mode on 127.0.0.1 with ACLs on (default deny), so every request must carry the token.
+// - KeyPrefix: create, a no-op up that writes nothing, update (a subkey changed, one removed),
+//   refresh finding drift made behind Pulumi's back, up repairing it, destroy removing only its
+//   own keys;
+// - Node and Service: catalog register, update, drift (a changed port, a deregistered service),
+//   deregister;
 // - Keys: create/update/delete honouring `delete`;
-// - the ACL token: sent as X-Consul-Token, never in the engine's output, encrypted in the state;
-// - clear errors: unreachable Consul, a refused token, health checks.
+// - the ACL token: never in the engine's output, encrypted in the state; a refused token and an
+//   unreachable Consul fail with what Consul or the network said.
 // Local file backend, plugin downloads off, the toolchain's bin dir first on PATH.
 //
 // Run after the toolchain is installed:
 //   npx vitest run test/toolchain/consul-provider.test.ts
 import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as consul from "@pulumi/consul";
 import * as pulumi from "@pulumi/pulumi";
 import { LocalWorkspace, type EngineEvent, type Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startFakeConsul, type FakeConsul } from "./fakeConsul";
+import { consulBinary, freePort, startConsul, type RealConsul } from "./realConsul";
 
 const REPO = path.join(__dirname, "..", "..");
 const PKG = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")) as {
     dependencies: Record<string, string>;
 };
 const CONSUL_VERSION = PKG.dependencies["@pulumi/consul"]!;
-/** The ACL token the fake demands; it must never appear in clear outside Consul's requests. */
+/** The management token of the test's Consul (ACLs default deny); it must never appear in clear. */
 const TOKEN = `tok-${process.pid}-5b0c2a77e1d94f3c`;
 
 /** The toolchain's bin dir: DOCKER_OVERLAY_TOOLCHAIN_BIN (env.sh) or what toolchain/lib.sh says. */
@@ -45,7 +47,7 @@ function toolchainBin(): string {
 const BIN = toolchainBin();
 let tmp = "";
 let env: Record<string, string> = {};
-let fake: FakeConsul;
+let server: RealConsul;
 const stacks: Stack[] = [];
 type Program = () => Promise<Record<string, unknown> | void>;
 
@@ -148,29 +150,8 @@ async function exported(name: string): Promise<{ text: string; resources: { type
     return { text: JSON.stringify(d), resources: d.resources };
 }
 
-/** The KV pairs under PREFIX, sorted. */
-function kvUnder(prefix: string): [string, string][] {
-    return [...fake.kv.entries()].filter(([k]) => k.startsWith(prefix)).sort((a, b) => a[0].localeCompare(b[0]));
-}
-
-/** Requests to the fake made after MARK (an index into fake.details). */
-function since(mark: number) {
-    return fake.details.slice(mark);
-}
-
-function provider(name: string, address = fake.address, token: string = TOKEN): consul.Provider {
+function provider(name: string, address = server.address, token: string = TOKEN): consul.Provider {
     return new consul.Provider(name, { address, scheme: "http", token: pulumi.secret(token) });
-}
-
-async function closedPort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const srv = net.createServer();
-        srv.once("error", reject);
-        srv.listen(0, "127.0.0.1", () => {
-            const port = (srv.address() as net.AddressInfo).port;
-            srv.close(() => resolve(port));
-        });
-    });
 }
 
 beforeAll(async () => {
@@ -180,6 +161,8 @@ beforeAll(async () => {
     }
     const version = spawnSync(path.join(BIN, "pulumi-resource-consul"), ["-version"], { encoding: "utf8" });
     expect(version.stdout.trim()).toBe(CONSUL_VERSION);
+    const m = spawnSync("go", ["version", "-m", path.join(BIN, "pulumi-resource-consul")], { encoding: "utf8" });
+    expect(m.stdout, "upstream's module").toMatch(/\tmod\tgithub\.com\/pulumi\/pulumi-consul\/provider\/v3\t/);
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "dotc-consulprov-"));
     const state = path.join(tmp, "state");
     fs.mkdirSync(state);
@@ -196,14 +179,14 @@ beforeAll(async () => {
     process.env.PATH = env.PATH;
     process.env.PULUMI_BACKEND_URL = env.PULUMI_BACKEND_URL;
     process.env.PULUMI_CONFIG_PASSPHRASE = env.PULUMI_CONFIG_PASSPHRASE;
-    fake = await startFakeConsul("dc1", { token: TOKEN });
+    server = await startConsul(consulBinary(REPO), path.join(tmp, "consul"), TOKEN);
 }, 60_000);
 
 afterAll(async () => {
     for (const s of stacks) {
         await s.workspace.removeStack(s.name, { force: true }).catch(() => undefined);
     }
-    await fake?.close();
+    await server?.stop();
     if (tmp) {
         fs.rmSync(tmp, { recursive: true, force: true });
     }
@@ -213,69 +196,55 @@ describe("consul:index/keyPrefix:KeyPrefix", () => {
     const PREFIX = "docker-overlay/test/";
     const program = (subkeys: Record<string, string>) => async () => {
         const p = provider("kv");
-        const kp = new consul.KeyPrefix(
-            "record",
-            {
-                pathPrefix: PREFIX,
-                subkeys,
-                subkeyCollection: [{ path: "flagged", value: "f", flags: 42 }],
-            },
-            { provider: p },
-        );
+        const kp = new consul.KeyPrefix("record", { pathPrefix: PREFIX, subkeys, subkeyCollection: [{ path: "flagged", value: "f", flags: 42 }] }, { provider: p });
         return { datacenter: kp.datacenter, subkeys: kp.subkeys };
     };
     const runs: Run[] = [];
 
-    it("create writes every subkey, with the token, and records the agent's datacenter", async () => {
-        const mark = fake.details.length;
+    it("create writes every subkey (with flags), through ACLs with the token, and records the datacenter", async () => {
+        await server.put("someone-else/config", "keep me");
         const r = await run("keyprefix", program({ a: "1", b: "2", c: "3" }), "up");
         runs.push(r);
         expect(r.error).toBe("");
         expect(ops(r, "consul:index/keyPrefix:KeyPrefix")).toEqual(["create"]);
-        expect(kvUnder(PREFIX)).toEqual([
+        expect(await server.kvUnder(PREFIX)).toEqual([
             [`${PREFIX}a`, "1"],
             [`${PREFIX}b`, "2"],
             [`${PREFIX}c`, "3"],
             [`${PREFIX}flagged`, "f"],
         ]);
-        const flagged = since(mark).find((d) => d.method === "PUT" && d.path === `/v1/kv/${PREFIX}flagged`);
-        expect(flagged?.query).toContain("flags=42");
+        const flagged = JSON.parse((await server.api("GET", `/v1/kv/${PREFIX}flagged`)).text) as { Flags: number }[];
+        expect(flagged[0]!.Flags).toBe(42);
         expect(r.outputs.datacenter?.value).toBe("dc1");
-        // Every request carried the token in X-Consul-Token (the fake refuses others with 403).
-        expect(since(mark).length).toBeGreaterThan(4);
-        expect(since(mark).every((d) => d.token === TOKEN)).toBe(true);
-        expect(since(mark).some((d) => d.query.includes(TOKEN) || d.path.includes(TOKEN))).toBe(false);
+        // Without the token, Consul refuses (so the provider did send it).
+        expect((await server.api("GET", `/v1/kv/${PREFIX}a`, undefined, "")).status).toBe(403);
     }, 180_000);
 
     it("a second up with the same inputs changes nothing and writes nothing", async () => {
-        const mark = fake.details.length;
+        const before = await Promise.all(["a", "b", "c", "flagged"].map((k) => server.modifyIndex(`${PREFIX}${k}`)));
         const r = await run("keyprefix", program({ a: "1", b: "2", c: "3" }), "up");
         runs.push(r);
         expect(ops(r, "consul:index/keyPrefix:KeyPrefix")).toEqual(["same"]);
-        expect(since(mark).filter((d) => d.method !== "GET")).toEqual([]);
+        expect(await Promise.all(["a", "b", "c", "flagged"].map((k) => server.modifyIndex(`${PREFIX}${k}`)))).toEqual(before);
     }, 180_000);
 
-    it("update writes the changed subkey and deletes the removed one, nothing else", async () => {
-        const mark = fake.details.length;
+    it("update writes the changed subkey and deletes the removed one, and leaves the others as they were", async () => {
+        const untouched = await server.modifyIndex(`${PREFIX}a`);
         const r = await run("keyprefix", program({ a: "1", b: "20" }), "up");
         runs.push(r);
         expect(r.error).toBe("");
         expect(ops(r, "consul:index/keyPrefix:KeyPrefix")).toEqual(["update"]);
-        expect(kvUnder(PREFIX)).toEqual([
+        expect(await server.kvUnder(PREFIX)).toEqual([
             [`${PREFIX}a`, "1"],
             [`${PREFIX}b`, "20"],
             [`${PREFIX}flagged`, "f"],
         ]);
-        const writes = since(mark)
-            .filter((d) => d.method !== "GET")
-            .map((d) => `${d.method} ${d.path}${d.query} ${d.body}`);
-        // In the datacenter the agent reported (the provider sets none).
-        expect(writes).toEqual([`PUT /v1/kv/${PREFIX}b?dc=dc1 20`, `DELETE /v1/kv/${PREFIX}c?dc=dc1 `]);
+        expect(await server.modifyIndex(`${PREFIX}a`)).toBe(untouched);
     }, 180_000);
 
     it("refresh finds drift made behind Pulumi's back; the next up repairs it", async () => {
-        fake.kv.set(`${PREFIX}b`, "tampered");
-        fake.kv.set(`${PREFIX}intruder`, "x");
+        await server.put(`${PREFIX}b`, "tampered");
+        await server.put(`${PREFIX}intruder`, "x");
         let r = await run("keyprefix", program({ a: "1", b: "20" }), "refresh");
         runs.push(r);
         expect(r.error).toBe("");
@@ -283,37 +252,23 @@ describe("consul:index/keyPrefix:KeyPrefix", () => {
         const state = await exported("keyprefix");
         const kp = state.resources.find((x) => x.type === "consul:index/keyPrefix:KeyPrefix");
         expect(kp?.outputs?.subkeys).toEqual({ a: "1", b: "tampered", intruder: "x" });
-        // Preview now shows the repair; up does it.
         r = await run("keyprefix", program({ a: "1", b: "20" }), "preview");
         expect(r.summary.update).toBe(1);
         r = await run("keyprefix", program({ a: "1", b: "20" }), "up");
         runs.push(r);
         expect(ops(r, "consul:index/keyPrefix:KeyPrefix")).toEqual(["update"]);
-        expect(kvUnder(PREFIX)).toEqual([
+        expect(await server.kvUnder(PREFIX)).toEqual([
             [`${PREFIX}a`, "1"],
             [`${PREFIX}b`, "20"],
             [`${PREFIX}flagged`, "f"],
         ]);
-        // And a refresh after that finds nothing.
         r = await run("keyprefix", program({ a: "1", b: "20" }), "refresh");
         expect(r.summary.update ?? 0).toBe(0);
     }, 300_000);
 
     it("the token is never in the engine's output and only encrypted in the state", async () => {
         expect(runs.length).toBeGreaterThanOrEqual(5);
-        for (const r of runs) {
-            expect(leaks(r, TOKEN)).toEqual([]);
-        }
-        // The Automation API's export decrypts secrets (it runs `stack export --show-secrets`), but
-        // still marks them: the provider's token input and output are secrets.
-        const state = await exported("keyprefix");
-        const prov = state.resources.find((x) => x.type === "pulumi:providers:consul") as
-            | { inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }
-            | undefined;
-        for (const t of [prov?.inputs?.token, prov?.outputs?.token]) {
-            expect(t).toMatchObject({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270" }); // Pulumi's secret signature
-        }
-        // `pulumi stack export` has it only as ciphertext.
+        for (const r of runs) expect(leaks(r, TOKEN)).toEqual([]);
         const cli = execFileSync("pulumi", ["stack", "export", "--stack", "keyprefix", "--cwd", path.join(tmp, "work", "keyprefix")], {
             encoding: "utf8",
             env: { ...process.env, ...env },
@@ -322,26 +277,27 @@ describe("consul:index/keyPrefix:KeyPrefix", () => {
             "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
             ciphertext: expect.any(String),
         });
-        expect(cli).toContain("4dabf18193072939515e22adb298388d");
         expect(cli).not.toContain(TOKEN);
     }, 120_000);
 
-    it("destroy removes every key under the prefix", async () => {
+    it("destroy removes every key of its prefix and nothing else", async () => {
         const r = await run("keyprefix", program({ a: "1", b: "20" }), "destroy");
         expect(r.error).toBe("");
         expect(leaks(r, TOKEN)).toEqual([]);
-        expect(kvUnder(PREFIX)).toEqual([]);
+        expect(await server.kvUnder(PREFIX)).toEqual([]);
+        expect(await server.kvUnder("someone-else/")).toEqual([["someone-else/config", "keep me"]]);
     }, 180_000);
 
-    it("create refuses a prefix that already holds keys (as upstream)", async () => {
-        fake.kv.set("taken/k", "v");
+    it("(upstream) create refuses a prefix that already holds keys, writing nothing", async () => {
+        await server.put("taken/k", "v");
         const r = await run("keyprefix-taken", async () => {
             new consul.KeyPrefix("taken", { pathPrefix: "taken/", subkeys: { a: "1" } }, { provider: provider("kv") });
         }, "up");
         expect(r.ok).toBe(false);
-        expect(r.error).toMatch(/1 keys already exist under "taken\/" in Consul at http:\/\/127\.0\.0\.1:\d+/);
-        expect(fake.kv.get("taken/a")).toBeUndefined();
-        fake.kv.delete("taken/k");
+        // Terraform's own words, through the bridge.
+        expect(r.error).toContain("1 keys already exist under taken/; delete them before managing this prefix with Terraform");
+        expect(await server.kvUnder("taken/")).toEqual([["taken/k", "v"]]);
+        await server.del("taken/k");
     }, 180_000);
 });
 
@@ -349,95 +305,59 @@ describe("consul:index/node:Node and consul:index/service:Service", () => {
     const program = (port: number, meta: Record<string, string>) => async () => {
         const p = provider("catalog");
         const node = new consul.Node("node", { name: "kv-overlay", address: "10.210.0.11", meta }, { provider: p });
-        const svc = new consul.Service(
-            "registration",
-            { name: "web", node: node.name, address: "10.0.9.2", port, tags: ["docker-overlay"] },
-            { provider: p },
-        );
+        const svc = new consul.Service("registration", { name: "web", node: node.name, address: "10.0.9.2", port, tags: ["docker-overlay"] }, { provider: p });
         return { nodeId: node.id, serviceId: svc.serviceId, serviceDc: svc.datacenter };
     };
 
     it("registers the node and its service", async () => {
         const r = await run("catalog", program(80, { rack: "r1" }), "up");
         expect(r.error).toBe("");
-        expect(r.outputs.nodeId?.value).toBe("kv-overlay-10.210.0.11");
         expect(r.outputs.serviceId?.value).toBe("web");
         expect(r.outputs.serviceDc?.value).toBe("dc1");
-        const n = fake.nodes.get("kv-overlay");
+        const n = await server.node("kv-overlay");
         expect(n?.Address).toBe("10.210.0.11");
-        expect(n?.Meta).toEqual({ rack: "r1" });
-        const s = n?.services.get("web");
-        expect(s).toMatchObject({ Service: "web", Address: "10.0.9.2", Port: 80, Tags: ["docker-overlay"] });
-        expect(s?.Meta).toEqual({ "external-source": "terraform" });
+        expect(n?.Meta).toMatchObject({ rack: "r1" });
+        expect(n?.services.web).toMatchObject({ Service: "web", Address: "10.0.9.2", Port: 80, Tags: ["docker-overlay"] });
     }, 180_000);
 
-    it("updates the service's port and the node's meta in place", async () => {
+    it("updates the service's port and the node's meta", async () => {
         const r = await run("catalog", program(8080, { rack: "r2" }), "up");
         expect(r.error).toBe("");
         expect(ops(r, "consul:index/service:Service")).toEqual(["update"]);
-        expect(ops(r, "consul:index/node:Node")).toEqual(["update"]);
-        expect(fake.nodes.get("kv-overlay")?.services.get("web")?.Port).toBe(8080);
-        expect(fake.nodes.get("kv-overlay")?.Meta).toEqual({ rack: "r2" });
+        expect((await server.node("kv-overlay"))?.services.web?.Port).toBe(8080);
+        expect((await server.node("kv-overlay"))?.Meta).toMatchObject({ rack: "r2" });
     }, 180_000);
 
     it("refresh finds a changed port and a deregistered service; up puts them back", async () => {
-        fake.nodes.get("kv-overlay")!.services.get("web")!.Port = 9999;
+        const reregister = (port: number) =>
+            server.api("PUT", "/v1/catalog/register", JSON.stringify({ Node: "kv-overlay", Address: "10.210.0.11", SkipNodeUpdate: true, Service: { ID: "web", Service: "web", Address: "10.0.9.2", Port: port, Tags: ["docker-overlay"] } }));
+        expect((await reregister(9999)).text).toBe("true");
         let r = await run("catalog", program(8080, { rack: "r2" }), "refresh");
         expect(r.error).toBe("");
         expect(r.summary.update).toBe(1);
         r = await run("catalog", program(8080, { rack: "r2" }), "up");
         expect(ops(r, "consul:index/service:Service")).toEqual(["update"]);
-        expect(fake.nodes.get("kv-overlay")?.services.get("web")?.Port).toBe(8080);
+        expect((await server.node("kv-overlay"))?.services.web?.Port).toBe(8080);
 
-        fake.nodes.get("kv-overlay")!.services.delete("web");
+        expect((await server.api("PUT", "/v1/catalog/deregister", JSON.stringify({ Node: "kv-overlay", ServiceID: "web" }))).text).toBe("true");
         r = await run("catalog", program(8080, { rack: "r2" }), "refresh");
         expect(r.error).toBe("");
         expect(r.summary.delete).toBe(1);
         r = await run("catalog", program(8080, { rack: "r2" }), "up");
         expect(ops(r, "consul:index/service:Service")).toEqual(["create"]);
-        expect(fake.nodes.get("kv-overlay")?.services.get("web")?.Port).toBe(8080);
+        expect((await server.node("kv-overlay"))?.services.web?.Port).toBe(8080);
     }, 300_000);
 
     it("destroy deregisters the service and the node", async () => {
         const r = await run("catalog", program(8080, { rack: "r2" }), "destroy");
         expect(r.error).toBe("");
-        expect([...fake.nodes.keys()]).toEqual([]);
-    }, 180_000);
-
-    it("a service on a node Consul does not know fails clearly", async () => {
-        const r = await run("catalog-nonode", async () => {
-            new consul.Service("orphan", { name: "orphan", node: "no-such-node", port: 1 }, { provider: provider("catalog") });
-        }, "up");
-        expect(r.ok).toBe(false);
-        expect(r.error).toMatch(/consul:index\/service:Service "orphan".*node "no-such-node" does not exist in the catalog of Consul at http:\/\/127\.0\.0\.1:\d+/s);
-    }, 180_000);
-
-    it("health checks are refused with a clear error", async () => {
-        const r = await run("catalog-checks", async () => {
-            new consul.Service(
-                "checked",
-                { name: "checked", node: "n", checks: [{ checkId: "c", name: "c", interval: "10s", timeout: "1s", tcp: "127.0.0.1:1" }] },
-                { provider: provider("catalog") },
-            );
-        }, "up");
-        expect(r.ok).toBe(false);
-        expect(r.error).toContain("health checks are not supported by docker-overlay's consul provider");
-        expect([...fake.nodes.keys()]).toEqual([]);
+        expect(await server.node("kv-overlay")).toBeUndefined();
     }, 180_000);
 });
 
 describe("consul:index/keys:Keys", () => {
-    const program = (value: string, keepPath = "keys/keep") => async () => {
-        const k = new consul.Keys(
-            "keys",
-            {
-                keys: [
-                    { path: "keys/managed", value, delete: true },
-                    { path: keepPath, value: "stays" },
-                ],
-            },
-            { provider: provider("keys") },
-        );
+    const program = (value: string) => async () => {
+        const k = new consul.Keys("keys", { keys: [{ path: "keys/managed", value, delete: true }, { path: "keys/keep", value: "stays" }] }, { provider: provider("keys") });
         return { paths: k.keys.apply((ks) => (ks ?? []).map((x) => x.path).sort()) };
     };
 
@@ -445,46 +365,45 @@ describe("consul:index/keys:Keys", () => {
         let r = await run("keys", program("v1"), "up");
         expect(r.error).toBe("");
         expect(r.outputs.paths?.value).toEqual(["keys/keep", "keys/managed"]);
-        expect(kvUnder("keys/")).toEqual([
+        expect(await server.kvUnder("keys/")).toEqual([
             ["keys/keep", "stays"],
             ["keys/managed", "v1"],
         ]);
         r = await run("keys", program("v2"), "up");
         expect(ops(r, "consul:index/keys:Keys")).toEqual(["update"]);
-        expect(fake.kv.get("keys/managed")).toBe("v2");
-        // Drift of a key's value shows on refresh.
-        fake.kv.set("keys/managed", "tampered");
+        expect(await server.kvUnder("keys/managed")).toEqual([["keys/managed", "v2"]]);
+        await server.put("keys/managed", "tampered");
         r = await run("keys", program("v2"), "refresh");
         expect(r.summary.update).toBe(1);
         r = await run("keys", program("v2"), "up");
-        expect(fake.kv.get("keys/managed")).toBe("v2");
+        expect(await server.kvUnder("keys/managed")).toEqual([["keys/managed", "v2"]]);
         r = await run("keys", program("v2"), "destroy");
         expect(r.error).toBe("");
-        // As upstream, a key without delete: true stays in Consul.
-        expect(kvUnder("keys/")).toEqual([["keys/keep", "stays"]]);
-        fake.kv.delete("keys/keep");
+        expect(await server.kvUnder("keys/")).toEqual([["keys/keep", "stays"]]);
+        await server.del("keys/keep");
     }, 300_000);
 });
 
 describe("errors", () => {
     it("an unreachable Consul fails with the address and the cause", async () => {
-        const port = await closedPort();
+        const port = await freePort();
         const r = await run("unreachable", async () => {
             new consul.KeyPrefix("nowhere", { pathPrefix: "x/", subkeys: { a: "1" } }, { provider: provider("down", `127.0.0.1:${port}`) });
         }, "up");
         expect(r.ok).toBe(false);
-        expect(r.error).toMatch(new RegExp(`creating consul:index/keyPrefix:KeyPrefix "nowhere": cannot reach Consul at http://127\\.0\\.0\\.1:${port}: .*connection refused`));
+        expect(r.error).toContain(`127.0.0.1:${port}`);
+        expect(r.error).toMatch(/connection refused/);
         expect(leaks(r, TOKEN)).toEqual([]);
     }, 180_000);
 
-    it("a refused token fails with Consul's HTTP answer, not the token", async () => {
+    it("a refused token fails with Consul's answer, not the token", async () => {
         const wrong = `wrong-${TOKEN}`;
         const r = await run("badtoken", async () => {
-            new consul.KeyPrefix("denied", { pathPrefix: "denied/", subkeys: { a: "1" } }, { provider: provider("bad", fake.address, wrong) });
+            new consul.KeyPrefix("denied", { pathPrefix: "denied/", subkeys: { a: "1" } }, { provider: provider("bad", server.address, wrong) });
         }, "up");
         expect(r.ok).toBe(false);
-        expect(r.error).toMatch(/creating consul:index\/keyPrefix:KeyPrefix "denied": listing the keys under "denied\/": Consul at http:\/\/127\.0\.0\.1:\d+ (\(datacenter dc1\) )?answered HTTP 403: Permission denied/);
+        expect(r.error).toMatch(/403|ACL not found|Permission denied/);
         expect(leaks(r, wrong)).toEqual([]);
-        expect(kvUnder("denied/")).toEqual([]);
+        expect(await server.kvUnder("denied/")).toEqual([]);
     }, 180_000);
 });

@@ -4,8 +4,8 @@
 // - "provider plugins": preview -> up -> preview (no changes) -> destroy of a tiny program
 //   (smoke-program/) with one resource from each of the three provider plugins.
 // Targets are local only: this machine's shell, a dockerd that this test starts in a network
-// namespace of its own (dockerd-netns.sh), and a fake Consul KV endpoint on 127.0.0.1
-// (fakeConsul.ts).
+// namespace of its own (dockerd-netns.sh), and the toolchain's Consul server on 127.0.0.1
+// (realConsul.ts).
 //
 // Run as root, after the toolchain is installed:
 //   source toolchain/env.sh && npx vitest run test/toolchain
@@ -15,7 +15,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { LocalWorkspace, type EngineEvent, type Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startFakeConsul, type FakeConsul } from "./fakeConsul";
+import { consulBinary, startConsul, type RealConsul } from "./realConsul";
 
 const REPO = path.join(__dirname, "..", "..");
 const PROGRAM = path.join(__dirname, "smoke-program");
@@ -50,7 +50,7 @@ let engineStack: Stack | undefined;
 let dockerDir = "";
 let dockerHost = "";
 let dockerStarted = false;
-let consul: FakeConsul | undefined;
+let consul: RealConsul | undefined;
 let stack: Stack | undefined;
 let destroyed = false;
 let upLog = "";
@@ -181,7 +181,7 @@ describe("CLI and language host", () => {
 describe("provider plugins", () => {
     beforeAll(async () => {
         requireToolchain(PLUGIN_BINARIES);
-        consul = await startFakeConsul("dc1");
+        consul = await startConsul(consulBinary(REPO), path.join(tmp, "consul"));
         dockerDir = path.join(tmp, "docker");
         dockerHost = execFileSync("bash", [DOCKERD, "start", dockerDir, netns], { encoding: "utf8" }).trim();
         dockerStarted = true;
@@ -202,7 +202,7 @@ describe("provider plugins", () => {
             if (dockerStarted) {
                 execFileSync("bash", [DOCKERD, "stop", dockerDir, netns], { stdio: "inherit" });
             }
-            await consul?.close();
+            await consul?.stop();
         }
     }, 300_000);
 
@@ -224,10 +224,9 @@ describe("provider plugins", () => {
         expect(out.networkName).toBe(`smoke-${marker}`);
         // The network exists on the test's own dockerd, with the id Pulumi recorded.
         expect(docker(["network", "inspect", "--format", "{{.Id}}", `smoke-${marker}`]).stdout).toBe(out.networkId);
-        // The Consul provider wrote the key through the fake KV endpoint.
+        // The Consul provider wrote the key into the test's Consul server.
         expect(out.consulKeyPath).toBe(`docker-overlay/smoke/${marker}`);
-        expect([...consul!.kv.entries()]).toEqual([[`docker-overlay/smoke/${marker}`, marker]]);
-        expect(consul!.requests).toContainEqual({ method: "PUT", path: `/v1/kv/docker-overlay/smoke/${marker}` });
+        expect(await consul!.kvUnder("docker-overlay/smoke/")).toEqual([[`docker-overlay/smoke/${marker}`, marker]]);
     }, 600_000);
 
     it("used the toolchain's binaries and downloaded no plugin", async () => {
@@ -263,6 +262,6 @@ describe("provider plugins", () => {
         destroyed = true;
         expect(result.summary.result).toBe("succeeded");
         expect(docker(["network", "inspect", `smoke-${marker}`]).status).not.toBe(0);
-        expect([...consul!.kv.keys()]).toEqual([]);
+        expect(await consul!.kvUnder("docker-overlay/smoke/")).toEqual([]);
     }, 600_000);
 });

@@ -11,7 +11,7 @@ const config = new pulumi.Config();
 const marker = config.require("marker");
 /** unix:// socket of the test's own dockerd. */
 const dockerHost = config.require("dockerHost");
-/** host:port of the test's fake Consul KV endpoint on 127.0.0.1. */
+/** host:port of the test's Consul server on 127.0.0.1. */
 const consulAddress = config.require("consulAddress");
 
 const echo = new command.local.Command("smoke-echo", {
