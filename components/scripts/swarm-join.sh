@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # swarm-join: join this daemon to the swarm that MANAGER_ADDRESS manages.
 #
 # Already an active member of a swarm whose managers include MANAGER_ADDRESS: left alone. A
-# member of another swarm: refused (docker-overlay never leaves a swarm it did not join). Else
-# `docker swarm join --token JOIN_TOKEN --advertise-addr ADVERTISE_ADDRESS MANAGER_ADDRESS` and
-# $STATE_DIR/swarm-joined (holding the node ID) is written so that swarm-leave undoes only that.
-# The token decides the role; ROLE is what the caller chose it for, and is checked afterwards.
-# JOIN_TOKEN is never printed: anything token-shaped is scrubbed from docker's output first.
+# member of another swarm: refused (docker-overlay never leaves a swarm it did not join). Else it
+# joins through the Engine API (POST /swarm/join, what `docker swarm join` sends) over
+# `docker system dial-stdio`, with the request on that command's stdin: the token is in no
+# process's arguments (`docker swarm join --token` would show it to every user in `ps` and
+# /proc). Then $STATE_DIR/swarm-joined (holding the node ID) is written so that swarm-leave undoes
+# only that. The token decides the role; ROLE is what the caller chose it for, and is checked
+# afterwards. JOIN_TOKEN is never printed: anything token-shaped is scrubbed from docker's output.
 # Prints one JSON line: {"nodeId":"...","joined":true|false,"role":"manager|worker"}; "joined"
 # says whether docker-overlay joined this node (on this run or an earlier one).
 #
@@ -23,7 +26,8 @@ DOCKER=${DOCKER:-docker}
 STATE_DIR=${STATE_DIR:-/var/lib/docker-overlay}
 HOST_LABEL=${HOST_LABEL:-$(uname -n)}
 
-die() { local code=$1; shift; printf 'docker-overlay: %s: %s\n' "$HOST_LABEL" "$*" >&2; exit "$code"; }
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh" # @include
 # scrub TEXT: one line, with the join token and anything token-shaped replaced.
 scrub() {
   local s=${1//$'\r'/ }
@@ -46,6 +50,26 @@ marker_file=$STATE_DIR/swarm-joined
 
 role_now() { if [[ $(dk info --format '{{.Swarm.ControlAvailable}}') == true ]]; then echo manager; else echo worker; fi; }
 
+# api_join: POST /swarm/join with the token in the body, through dial-stdio; the request goes to
+# that command's stdin from printf (a builtin: no process gets it as an argument). Prints
+# docker's error (its "message") and fails when the daemon refuses.
+api_join() {
+  local body reply status message
+  body=$(printf '{"ListenAddr":"0.0.0.0:2377","AdvertiseAddr":%s,"RemoteAddrs":[%s],"JoinToken":%s,"Availability":"active"}' \
+    "$(json_str "$ADVERTISE_ADDRESS")" "$(json_str "$MANAGER_ADDRESS")" "$(json_str "$JOIN_TOKEN")")
+  if ! reply=$(LC_ALL=C printf 'POST /swarm/join HTTP/1.0\r\nHost: docker\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' \
+    "$(LC_ALL=C; printf '%s' "${#body}")" "$body" | dk system dial-stdio 2>&1); then
+    printf '%s' "$reply"
+    return 1
+  fi
+  status=${reply%%$'\r\n'*}
+  [[ $status =~ ^HTTP/1\.[01]\ 200 ]] && return 0
+  message=${reply#*$'\r\n\r\n'}
+  if [[ $message =~ \"message\":\"(([^\"\\]|\\.)*)\" ]]; then message=${BASH_REMATCH[1]}; fi
+  printf '%s (%s)' "$message" "${status:-no HTTP answer}"
+  return 1
+}
+
 if ! state=$(dk info --format '{{.Swarm.LocalNodeState}}' 2>&1); then
   die 1 "Docker is not answering ($(scrub "$state")); start Docker and run again"
 fi
@@ -60,8 +84,11 @@ case $state in
     printf 'docker-overlay: %s: already in the swarm managed at %s; left alone\n' "$HOST_LABEL" "$MANAGER_ADDRESS" >&2
     ;;
   inactive)
-    if ! out=$(dk swarm join --token "$JOIN_TOKEN" --advertise-addr "$ADVERTISE_ADDRESS" "$MANAGER_ADDRESS" 2>&1); then
-      die 1 "docker swarm join $MANAGER_ADDRESS as $ROLE failed: $(scrub "$out"). Check that $MANAGER_ADDRESS is reachable (2377/tcp) and that the token is the current $ROLE token."
+    if ! out=$(api_join); then
+      if [[ $out == *"'dial-stdio' is not a docker command"* ]]; then
+        die 1 "this host's docker CLI has no 'system dial-stdio' (it is older than 18.09), which docker-overlay joins swarms through so that the join token is in no command line; update the docker CLI on this host"
+      fi
+      die 1 "joining the swarm at $MANAGER_ADDRESS as $ROLE failed: $(scrub "$out"). Check that $MANAGER_ADDRESS is reachable (2377/tcp) and that the token is the current $ROLE token."
     fi
     install -d -m 0700 -- "$STATE_DIR"
     dk info --format '{{.Swarm.NodeID}}' >"$marker_file"

@@ -101,7 +101,7 @@ describe("swarm-tokens", () => {
 describe("swarm-join", () => {
     const vars = { MANAGER_ADDRESS: "10.210.0.11:2377", JOIN_TOKEN: TOKEN, ADVERTISE_ADDRESS: "10.210.0.12", ROLE: "worker" };
 
-    it("joins and writes the marker, never printing the token", async () => {
+    it("joins through the Engine API with the token in the request body, in no command's arguments, and writes the marker", async () => {
         host.setState("swarm-valid-token", TOKEN);
         const r = await run("swarm-join", vars);
         expect(r).toMatchObject({ code: 0, stderr: "" });
@@ -109,18 +109,32 @@ describe("swarm-join", () => {
         expect(out).toEqual({ nodeId: host.state("swarm-node-id")!.trim(), joined: true, role: "worker" });
         expect(fs.readFileSync(marker("swarm-joined"), "utf8").trim()).toBe(out.nodeId);
         expect(r.stdout + r.stderr).not.toContain("SWMTKN");
+        // What `docker swarm join` would send, as the body of POST /swarm/join on dial-stdio's stdin ...
+        expect(JSON.parse(host.state("swarm-join-body")!)).toEqual({
+            ListenAddr: "0.0.0.0:2377",
+            AdvertiseAddr: "10.210.0.12",
+            RemoteAddrs: ["10.210.0.11:2377"],
+            JoinToken: TOKEN,
+            Availability: "active",
+        });
+        // ... and the docker CLI never had it as an argument (calls.log holds every invocation's argv).
+        expect(host.state("calls.log")).toContain("system dial-stdio");
+        expect(host.state("calls.log")).not.toContain(TOKEN);
+        expect(host.state("calls.log")).not.toContain("swarm join");
     });
 
     it("scrubs the token from docker's error output", async () => {
         host.setState("swarm-valid-token", "SWMTKN-1-the-right-one");
         const r = await runRendered("swarm-join", { DOCKER: host.commonVars().DOCKER!, STATE_DIR: host.stateDir, HOST_LABEL: "lab1", ...vars }, host.fakeEnv());
         expect(r.code).toBe(1);
-        expect(r.stderr).toContain("docker-overlay: lab1: docker swarm join 10.210.0.11:2377 as worker failed: Error response from daemon");
-        expect(r.stderr).toContain("[join token hidden]");
+        expect(r.stderr).toContain(
+            "docker-overlay: lab1: joining the swarm at 10.210.0.11:2377 as worker failed: rpc error: code = InvalidArgument desc = invalid join token [join token hidden] for 10.210.0.11:2377 (HTTP/1.0 500 Internal Server Error)",
+        );
         expect(r.stdout + r.stderr).not.toContain(TOKEN);
         expect(r.stdout + r.stderr).not.toContain("SWMTKN");
-        // the fake daemon really did print it, so the scrubbing is what kept it out
-        expect(host.state("calls.log")).toContain(TOKEN);
+        // the fake daemon really did echo it back, so the scrubbing is what kept it out
+        expect(host.state("swarm-join-body")).toContain(TOKEN);
+        expect(host.state("calls.log")).not.toContain(TOKEN);
         expect(fs.existsSync(marker("swarm-joined"))).toBe(false);
     });
 
@@ -151,6 +165,16 @@ describe("swarm-join", () => {
         expect(JSON.parse(r.stdout).role).toBe("worker");
         expect(r.stderr).toContain("this node is a swarm worker, not a manager as asked");
         expect(r.stderr).not.toContain("SWMTKN");
+    });
+
+    it("says what to do when the host's docker CLI has no dial-stdio (older than 18.09), and never falls back to the token as an argument", async () => {
+        host.setState("swarm-valid-token", TOKEN);
+        host.noDialStdio = true;
+        const r = await run("swarm-join", vars);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain("this host's docker CLI has no 'system dial-stdio' (it is older than 18.09)");
+        expect(host.state("calls.log")).not.toContain(TOKEN);
+        expect(host.state("swarm-state")).toBeUndefined();
     });
 
     it("refuses a bad ROLE without echoing anything token-shaped", async () => {
