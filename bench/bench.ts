@@ -161,8 +161,19 @@ async function destroyStack(name: string): Promise<void> {
     fs.rmSync(stack.workspace.workDir, { recursive: true, force: true });
 }
 
+/** The lab stack's services without their Consul registration (the floors register nothing). */
+function plainServices(): Record<string, unknown>[] {
+    const services = L.readStackFile(`${L.REPO}/Pulumi.lab.yaml`)[`${L.NS}:services`] as Record<string, unknown>[];
+    return services.map(({ registerInConsul: _r, ...s }) => s);
+}
+
 function swarmOverrides(): Record<string, unknown> {
-    return { mode: "swarm", kv: undefined };
+    return { mode: "swarm", kv: undefined, services: plainServices() };
+}
+
+/** kv mode on etcd, as bench/floor-kv.sh does it (the lab stack itself runs Consul). */
+function kvOverrides(): Record<string, unknown> {
+    return { kv: { backend: "etcd", host: "lab1", image: "dolab/etcd:3.4", pull: false }, services: plainServices() };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -565,7 +576,7 @@ async function run(): Promise<void> {
         const floor = await floorRun(mode);
         phase(`1 cold up, 3 hosts, ${mode} mode: pulumi up`);
         const name = `bench-${mode}`;
-        const { lab, stack, seconds, outputs } = await coldUp(3, name, mode === "swarm" ? swarmOverrides() : {});
+        const { lab, stack, seconds, outputs } = await coldUp(3, name, mode === "swarm" ? swarmOverrides() : kvOverrides());
         rows.push(S.row({ section: "1 cold up", measure: `cold \`pulumi up\`, 3 hosts, ${mode}${mode === "kv" ? " (etcd on lab1)" : ""}`, value: seconds, floor, floorIs: `bench/floor-${mode}.sh (docker CLI, same end state)`, unit: "s" }));
         phase(`3 steady state, ${mode} mode`);
         await steadyState(stack, mode, emptyPreview);

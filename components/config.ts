@@ -10,7 +10,7 @@ export const CONFIG_NAMESPACE = "docker-overlay";
 export const MODES = ["kv", "swarm"] as const;
 /** What a stack file may ask for: a mode, or `auto` (decided from the engines preflight finds). */
 export const REQUESTED_MODES = [...MODES, "auto"] as const;
-export const KV_BACKENDS = ["consul", "etcd", "zookeeper"] as const;
+export const KV_BACKENDS = ["consul", "etcd"] as const;
 export type Mode = (typeof MODES)[number];
 export type RequestedMode = (typeof REQUESTED_MODES)[number];
 export type KvBackend = (typeof KV_BACKENDS)[number];
@@ -19,8 +19,16 @@ export type KvBackend = (typeof KV_BACKENDS)[number];
 export const KV_DEFAULTS: Readonly<Record<KvBackend, { image: string; port: number; scheme: string }>> = {
     consul: { image: "hashicorp/consul:1.15.4", port: 8500, scheme: "consul" },
     etcd: { image: "quay.io/coreos/etcd:v3.4.34", port: 2379, scheme: "etcd" },
-    zookeeper: { image: "zookeeper:3.8", port: 2181, scheme: "zk" },
 };
+
+/**
+ * Why the third store Docker's `cluster-store` accepts is refused (test/e2e/zookeeper.test.ts
+ * shows it on the lab): libkv's ZooKeeper client lists keys by their last path element, so
+ * libnetwork never finds a network's endpoint count and dockerd dies on a nil pointer the moment
+ * a container joins the overlay.
+ */
+export const ZOOKEEPER_REFUSED =
+    "Docker's ZooKeeper cluster store crashes dockerd (a nil pointer in libnetwork's endpointCnt.Key) as soon as a container joins an overlay network, which would leave the hosts without Docker: seen with Engine 20.10.24, moby's build and Debian's (libkv's ZooKeeper client lists keys by their last path element, so libnetwork never finds the network's endpoint count). Use `backend: consul` (the seed's store) or `backend: etcd`";
 
 /** Heartbeat every 3 s (Docker's default is 20 s), entries expire after 10 s without one. */
 /**
@@ -88,7 +96,7 @@ const hostSchema = z.strictObject({
 });
 
 const kvSchema = z.strictObject({
-    backend: z.enum(KV_BACKENDS).default("consul"),
+    backend: z.enum(KV_BACKENDS, { error: (issue) => (issue.input === "zookeeper" ? ZOOKEEPER_REFUSED : "expected consul or etcd") }).default("consul"),
     /** The `hosts[].name` that runs the KV store. */
     host: z.string({ error: "expected the name of one of `hosts` (the host that runs the KV store)" }),
     image: image.optional(),

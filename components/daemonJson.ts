@@ -11,7 +11,7 @@
  */
 
 export interface ClusterOptions {
-    /** e.g. `etcd://10.210.0.11:2379`, `consul://10.210.0.11:8500`, `zk://10.210.0.11:2181`. */
+    /** e.g. `etcd://10.210.0.11:2379` or `consul://10.210.0.11:8500`. */
     clusterStore: string;
     /** e.g. `eth0:2376` or `10.210.0.12:2376`. */
     clusterAdvertise: string;
@@ -195,8 +195,8 @@ function str(value: string): JsonValue {
 
 function checkOptions(options: ClusterOptions, hostLabel: string): void {
     const problems: string[] = [];
-    if (!/^(consul|etcd|zk):\/\/\S+$/.test(options.clusterStore ?? "")) {
-        problems.push(`cluster-store must look like etcd://HOST:PORT, consul://HOST:PORT or zk://HOST:PORT, got ${JSON.stringify(options.clusterStore)}`);
+    if (!/^(consul|etcd):\/\/\S+$/.test(options.clusterStore ?? "")) {
+        problems.push(`cluster-store must look like etcd://HOST:PORT or consul://HOST:PORT, got ${JSON.stringify(options.clusterStore)}`);
     }
     if (!/^\S+:[0-9]+$/.test(options.clusterAdvertise ?? "")) {
         problems.push(`cluster-advertise must be INTERFACE:PORT or ADDRESS:PORT, got ${JSON.stringify(options.clusterAdvertise)}`);

@@ -42,12 +42,5 @@ export function kvContainerSpec(kv: KvConfig, iface: string, address: string): K
                 dataPath: "/etcd-data",
             };
         }
-        case "zookeeper":
-            return {
-                command: [],
-                // `ruok` is how kv-wait.sh knows the server is up.
-                envs: ["ZOO_4LW_COMMANDS_WHITELIST=ruok,srvr", ...(kv.port === 2181 ? [] : [`ZOO_CFG_EXTRA=clientPort=${kv.port}`])],
-                dataPath: "/data",
-            };
     }
 }

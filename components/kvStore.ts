@@ -25,7 +25,8 @@ export interface KvStoreArgs {
 /**
  * The key-value store behind the legacy overlay, run as the seed runs Consul: one server in a
  * container on the host network, bound to the host's detected interface, with a data volume
- * and `restart: always`. etcd (v2 API on) and ZooKeeper are the alternatives Docker accepts.
+ * and `restart: always`. etcd (v2 API on) is the alternative (ZooKeeper, which Docker also
+ * accepts, is refused by the config: see ZOOKEEPER_REFUSED).
  */
 export class KvStore extends pulumi.ComponentResource {
     public readonly backend: KvBackend;

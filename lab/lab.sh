@@ -6,6 +6,8 @@
 #   lab/lab.sh status                show the lab's hosts; exit 0 only if all are healthy
 #   lab/lab.sh exec HOST CMD...      run CMD inside lab host HOST's namespaces (no ssh needed)
 #   lab/lab.sh sshd HOST stop|start  stop or start HOST's sshd (fault injection: host unreachable)
+#   lab/lab.sh load-image zookeeper [HOST...]
+#                                    make dolab/zookeeper:3.8 (on demand: it is large) on HOSTs
 #
 # A lab host labK is a set of namespaces held open by bind files:
 #   - network namespace dolab-labK, eth0 = 10.210.0.(10+K)/24 on the bridge dolab0 (10.210.0.1)
@@ -31,7 +33,10 @@ CACHE=${DOCKER_OVERLAY_CACHE:-${HOME:-/root}/.cache/docker-overlay}/lab-images
 IMAGE_BUSYBOX=dolab/busybox:1
 IMAGE_ETCD=dolab/etcd:3.4
 IMAGE_CONSUL=dolab/consul:1.14
-IMAGE_RECIPE=2 # bump when the root filesystems below change
+IMAGE_ZOOKEEPER=dolab/zookeeper:3.8 # loaded only on demand (lab.sh load-image zookeeper)
+# Debian's JDK 17: jlink makes the small Java runtime of the ZooKeeper image.
+JDK=/usr/lib/jvm/java-17-openjdk-amd64
+IMAGE_RECIPE=3 # bump when the root filesystems below change
 # The binaries the toolchain builds for the lab (toolchain/build-upstream.sh): copied here at
 # `up`, so that hosts and dolab-dockerd use one fixed path whatever the checkout.
 LAB_BIN=$STATE/bin
@@ -48,7 +53,7 @@ die() { printf '[lab] ERROR: %s\n' "$*" >&2; exit 1; }
 
 usage() {
   cat <<EOF
-usage: $0 up [N] [--recreate] | down | status | exec HOST CMD... | sshd HOST stop|start
+usage: $0 up [N] [--recreate] | down | status | exec HOST CMD... | sshd HOST stop|start | load-image zookeeper [HOST...]
   up [N]       start a lab of N Docker hosts (default 3); if a lab of N hosts is already up and
                healthy, say so and change nothing; otherwise (other N, broken) recreate it.
   --recreate   always tear down and build a fresh lab.
@@ -60,6 +65,9 @@ usage: $0 up [N] [--recreate] | down | status | exec HOST CMD... | sshd HOST sto
   sshd HOST stop|start
                stop HOST's sshd with every session it serves (the host becomes unreachable,
                as with a network outage or a crashed sshd), or start it again.
+  load-image zookeeper [HOST...]
+               make $IMAGE_ZOOKEEPER (Debian's ZooKeeper 3.8 on a Java runtime made with
+               jlink) and load it on HOSTs (default: every host); not part of up, it is large.
 EOF
 }
 
@@ -211,6 +219,53 @@ fi
 exec consul "$@"
 EOF
   chmod 0755 "$d/usr/local/bin/docker-entrypoint.sh"
+  [ -x "$d/usr/local/bin/consul" ] && [ -x "$d/usr/local/bin/docker-entrypoint.sh" ]
+}
+
+# The lab's stand-in for the zookeeper image: Debian's ZooKeeper 3.8 (its jars at their Debian
+# paths, which zookeeper.jar's Class-Path names) on a Java runtime made with jlink, and an
+# entrypoint that writes /conf/zoo.cfg from the variables the official image documents:
+# ZOO_4LW_COMMANDS_WHITELIST, ZOO_ADMINSERVER_ENABLED (default true, as there), ZOO_CFG_EXTRA.
+ZK_MODULES=java.base,java.management,java.naming,java.security.jgss,java.security.sasl,java.logging,java.xml,jdk.unsupported,jdk.management,java.desktop,java.sql
+zookeeper_jars() {
+  printf '%s\n' /usr/share/java/zookeeper.jar /usr/share/java/slf4j-simple.jar
+  unzip -p /usr/share/java/zookeeper.jar META-INF/MANIFEST.MF | tr -d '\r' |
+    awk '/^Class-Path:/ {on = 1; sub(/^Class-Path: /, "")} on && /^[A-Z][A-Za-z-]*:/ && !/^Class-Path:/ {on = 0} on {sub(/^ /, ""); printf "%s", $0} END {print ""}' |
+    tr ' ' '\n' | grep -v '^$'
+}
+build_rootfs_zookeeper() { # $1 = target dir
+  local d=$1 jar lib
+  build_rootfs_busybox "$d"
+  "$JDK/bin/jlink" --add-modules "$ZK_MODULES" --strip-debug --no-header-files --no-man-pages --compress=2 --output "$d/opt/java" >/dev/null
+  for lib in $(ldd "$d/opt/java/bin/java" "$d/opt/java/lib/"*.so 2>/dev/null | awk '/=>/ {print $3} /^\t\// {print $1}' | sort -u); do
+    [ -f "$lib" ] || continue
+    mkdir -p "$d$(dirname "$lib")"
+    cp -L "$lib" "$d$lib"
+  done
+  mkdir -p "$d/usr/share/java" "$d/usr/local/bin" "$d/conf" "$d/data" "$d/datalog"
+  for jar in $(zookeeper_jars); do cp -L "$jar" "$d$jar"; done
+  cat >"$d/usr/local/bin/docker-entrypoint.sh" <<'EOF'
+#!/bin/sh
+# dolab/zookeeper's entrypoint (written by lab/lab.sh): /conf/zoo.cfg from ZOO_* variables, then
+# ZooKeeper in the foreground.
+set -e
+{
+  echo "dataDir=/data"
+  echo "dataLogDir=/datalog"
+  echo "tickTime=2000"
+  echo "initLimit=5"
+  echo "syncLimit=2"
+  echo "clientPort=2181"
+  echo "admin.enableServer=${ZOO_ADMINSERVER_ENABLED:-true}"
+  [ -z "$ZOO_4LW_COMMANDS_WHITELIST" ] || echo "4lw.commands.whitelist=$ZOO_4LW_COMMANDS_WHITELIST"
+  for line in $ZOO_CFG_EXTRA; do echo "$line"; done
+} >/conf/zoo.cfg
+exec /opt/java/bin/java -cp /usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar \
+  org.apache.zookeeper.server.quorum.QuorumPeerMain /conf/zoo.cfg
+EOF
+  chmod 0755 "$d/usr/local/bin/docker-entrypoint.sh"
+  # what the image needs to start (the steps above run without errexit under `|| die`)
+  [ -x "$d/opt/java/bin/java" ] && [ -s "$d/usr/share/java/zookeeper.jar" ] && [ -x "$d/usr/local/bin/docker-entrypoint.sh" ]
 }
 
 build_rootfs_etcd() { # $1 = target dir
@@ -227,20 +282,21 @@ build_rootfs_etcd() { # $1 = target dir
   done
 }
 
-image_tarball() { # $1 = busybox|etcd|consul ; prints the cached tarball path, building it if needed
+image_tarball() { # $1 = busybox|etcd|consul|zookeeper ; prints the cached tarball path, building it if needed
   local kind=$1 key tarball tmp
   key=$( {
     echo "recipe $IMAGE_RECIPE $kind $busybox_applets"
     sha256sum /bin/busybox
     [ "$kind" = etcd ] && sha256sum "$(command -v etcd)"
     [ "$kind" = consul ] && sha256sum "$LAB_SRC/consul"
+    [ "$kind" = zookeeper ] && { echo "$ZK_MODULES"; "$JDK/bin/java" -version 2>&1; zookeeper_jars | xargs sha256sum; }
     true
   } | sha256sum | cut -c1-16)
   tarball="$CACHE/$kind-$key.tar"
   if [ ! -s "$tarball" ]; then
     mkdir -p "$CACHE"
     tmp=$(mktemp -d)
-    "build_rootfs_$kind" "$tmp/rootfs"
+    "build_rootfs_$kind" "$tmp/rootfs" || die "building the root filesystem of $kind failed"
     tar -C "$tmp/rootfs" --numeric-owner --owner=0 --group=0 -cf "$tmp/rootfs.tar" .
     mv "$tmp/rootfs.tar" "$tarball"
     rm -rf "$tmp"
@@ -414,13 +470,13 @@ write_lab_json() {
   done
   jq -n --argjson hosts "$hosts" --arg priv "$STATE/ssh/id_ed25519" --arg pub "$STATE/ssh/id_ed25519.pub" \
     --arg restart "$RESTART_CMD" --arg bb "$IMAGE_BUSYBOX" --arg etcd "$IMAGE_ETCD" --arg consul "$IMAGE_CONSUL" \
-    --arg engine "$(lab_engine)" --arg dockerd "$LAB_BIN/dockerd" \
+    --arg zk "$IMAGE_ZOOKEEPER" --arg engine "$(lab_engine)" --arg dockerd "$LAB_BIN/dockerd" \
     --arg bridge "$BRIDGE" --arg subnet "$SUBNET" --arg kh "$STATE/ssh/known_hosts" \
     --arg cfg "$STATE/ssh/config" \
     '{hosts: $hosts, privateKeyPath: $priv, publicKeyPath: $pub, knownHostsPath: $kh,
       sshConfigPath: $cfg, restartCommand: [$restart, "restart"],
       daemonLogCommand: ["tail", "-n", "50", "/var/log/dockerd.log"],
-      images: {busybox: $bb, etcd: $etcd, consul: $consul}, engine: $engine, dockerd: $dockerd,
+      images: {busybox: $bb, etcd: $etcd, consul: $consul, zookeeper: $zk}, engine: $engine, dockerd: $dockerd,
       bridge: $bridge, subnet: $subnet}' >"$STATE/lab.json.tmp"
   mv "$STATE/lab.json.tmp" "$STATE/lab.json"
 }
@@ -705,6 +761,35 @@ lab_host_arg() { # $1 = host name; dies unless it is a host of the running lab
   fi
 }
 
+cmd_load_image() { # $1 = zookeeper, then hosts (default: every host)
+  [ "${1:-}" = zookeeper ] || die "usage: $0 load-image zookeeper [HOST...]"
+  shift
+  local hosts=("$@") h missing=()
+  if [ ${#hosts[@]} -eq 0 ]; then
+    mapfile -t hosts < <(find "$STATE/ns" -name '*.holder' -printf '%f\n' | sed 's/\.holder$//' | sort)
+  fi
+  for h in "${hosts[@]}"; do lab_host_arg "$h"; done
+  [ -x "$JDK/bin/jlink" ] || missing+=(openjdk-17-jdk-headless)
+  [ -f /usr/share/java/zookeeper.jar ] || missing+=(zookeeper)
+  [ -f /usr/share/java/slf4j-simple.jar ] || missing+=(libslf4j-java)
+  command -v unzip >/dev/null || missing+=(unzip)
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing missing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
+      { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; } ||
+      die "apt-get install ${missing[*]} failed"
+  fi
+  local tar
+  tar=$(image_tarball zookeeper)
+  for h in "${hosts[@]}"; do
+    docker -H "unix://$(host_dir "$h")/run/docker.sock" import \
+      --change 'ENV PATH=/opt/java/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+      --change 'ENTRYPOINT ["docker-entrypoint.sh"]' "$tar" "$IMAGE_ZOOKEEPER" >/dev/null
+    log "$h: $IMAGE_ZOOKEEPER loaded"
+  done
+}
+
 cmd_exec() {
   lab_host_arg "${1:-}"
   local h=$1
@@ -729,10 +814,10 @@ cmd_sshd() {
 main() {
   local cmd=${1:-}
   case $cmd in
-    exec | sshd)
+    exec | sshd | load-image)
       need_root "$@"
       shift
-      "cmd_$cmd" "$@"
+      "cmd_${cmd/-/_}" "$@"
       return
       ;;
     up | down | status) need_root "$@" ;;

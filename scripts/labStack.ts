@@ -30,7 +30,12 @@ export interface Lab {
     hosts: LabHost[];
     privateKeyPath: string;
     restartCommand: string[];
-    images: { busybox: string; etcd: string };
+    images: { busybox: string; etcd: string; consul: string; zookeeper: string };
+    publicKeyPath: string;
+    /** A hash of the lab's dockerd, consul and image recipe (lab.sh recreates a lab made with others). */
+    engine: string;
+    /** The lab's dockerd: moby v20.10.24 built by the toolchain, with Consul's store. */
+    dockerd: string;
     bridge: string;
     subnet: string;
 }

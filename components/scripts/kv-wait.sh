@@ -3,13 +3,12 @@
 # Uses bash's /dev/tcp only (no curl, no nc).
 #   consul:    GET /v1/status/leader returns a non-empty quoted leader ("10.0.0.1:8300")
 #   etcd:      GET /v2/keys returns HTTP 200 (the v2 API, the only one Docker's store speaks)
-#   zookeeper: the four-letter word ruok gets imok
 # Exits 0 when ready; 1 with the last thing seen when TIMEOUT_SECONDS pass first. Prints
 # one line on stdout when ready.
 #
-# @var BACKEND required: consul, etcd or zookeeper
+# @var BACKEND required: consul or etcd
 # @var KV_ADDRESS required: address of the KV store
-# @var KV_PORT required: its port (consul 8500, etcd 2379, zookeeper 2181)
+# @var KV_PORT required: its port (consul 8500, etcd 2379)
 # @var TIMEOUT_SECONDS optional: how long to wait in all (default 60)
 # @var POLL_SECONDS optional: seconds between attempts (default 1)
 # @var STORE_URL optional: the store as the daemons will use it (their cluster-store URL), named in messages
@@ -27,7 +26,7 @@ for name in BACKEND KV_ADDRESS KV_PORT; do
 done
 [[ $KV_PORT =~ ^[0-9]+$ ]] || die 5 "KV_PORT must be a port number, got '$KV_PORT'"
 [[ $TIMEOUT_SECONDS =~ ^[0-9]+$ ]] || die 5 "TIMEOUT_SECONDS must be a whole number of seconds, got '$TIMEOUT_SECONDS'"
-case $BACKEND in consul | etcd | zookeeper) ;; *) die 5 "BACKEND must be consul, etcd or zookeeper, got '$BACKEND'" ;; esac
+case $BACKEND in consul | etcd) ;; *) die 5 "BACKEND must be consul or etcd, got '$BACKEND'" ;; esac
 where="$BACKEND at $KV_ADDRESS:$KV_PORT on $HOST_LABEL"
 if [[ -n ${STORE_URL:-} ]]; then where+=" (the daemons' cluster store $STORE_URL)"; fi
 
@@ -72,16 +71,6 @@ ready() {
         problem="etcd answers but GET /v2/keys is 404: its v2 API is off, and Docker's cluster store speaks only the v2 API. Start etcd with --enable-v2 (etcd 3.4/3.5; 3.6 has no v2 store)"
       else
         problem="GET /v2/keys answered HTTP $status"
-      fi
-      return 1
-      ;;
-    zookeeper)
-      local reply
-      reply=$(ask ruok) || true
-      if [[ $reply == imok* ]]; then return 0; fi
-      if [[ -z $reply ]]; then problem='nothing answered ruok on that port'
-      elif [[ $reply == *whitelist* ]]; then problem="ZooKeeper refuses ruok: add ruok to 4lw.commands.whitelist in zoo.cfg"
-      else problem="ruok got '${reply:0:80}' instead of imok"
       fi
       return 1
       ;;

@@ -23,6 +23,8 @@ export interface FlowOptions {
     scope: string;
     /** kv mode: the cluster store every daemon must report after up (`docker info`), e.g. consul://10.210.0.11:8500. */
     clusterStore?: string;
+    /** Runs on the fresh lab before the stack is made (e.g. to load an image made on demand). */
+    prepareLab?: (lab: Lab) => void;
     /** Tests of this mode, run after refresh and before destroy. */
     extra?: (ctx: FlowContext) => void;
     afterDestroy?: (lab: Lab) => void;
@@ -51,6 +53,7 @@ export function overlayFlow(opts: FlowOptions) {
     beforeAll(async () => {
         release = await holdLabSession();
         lab = await phase(`${opts.title}: lab set-up`, () => freshLab(3));
+        opts.prepareLab?.(lab);
         ssh(lab, lab.hosts[1]!, "mkdir -p /etc/docker && cat > /etc/docker/daemon.json && /usr/local/sbin/dolab-dockerd restart >/dev/null", UNRELATED);
         before = daemonJsons(lab);
         expect(before).toEqual({ lab1: null, lab2: Buffer.from(UNRELATED).toString("base64"), lab3: null });

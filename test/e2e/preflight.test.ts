@@ -113,7 +113,7 @@ describe("preflight in `pulumi preview` on the lab", () => {
 
     it("`mode: auto` picks kv on the lab's Docker 20.10 and says why", async () => {
         const r = await preview("mode auto", { mode: "auto" });
-        expect(r.text).toMatch(/docker-overlay: `mode: auto` chose kv: every engine is 22 or older \(lab1 20\.10\.[\w.+~-]+, lab2 20\.10\.[\w.+~-]+, lab3 20\.10\.[\w.+~-]+\) and `kv` is set \(etcd on lab1\)/);
+        expect(r.text).toMatch(/docker-overlay: `mode: auto` chose kv: every engine is 22 or older \(lab1 20\.10\.[\w.+~-]+, lab2 20\.10\.[\w.+~-]+, lab3 20\.10\.[\w.+~-]+\) and `kv` is set \(consul on lab1\)/);
         expect(r.text).not.toContain("preflight found");
         expect(hostState()).toEqual(before);
     }, 300_000);

@@ -10,6 +10,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Lab, LabHost } from "../../scripts/labStack";
 
 const ROOT = path.resolve(__dirname, "../..");
 const LAB_SH = path.join(ROOT, "lab", "lab.sh");
@@ -17,24 +18,6 @@ const STATE = "/var/lib/docker-overlay-lab";
 const LAB_JSON = path.join(STATE, "lab.json");
 const TAG = "docker-overlay-lab";
 
-interface LabHost {
-    name: string;
-    hostname: string;
-    address: string;
-    sshPort: number;
-    sshUser: string;
-    hostKey: string;
-    dockerSocket: string;
-}
-interface Lab {
-    hosts: LabHost[];
-    privateKeyPath: string;
-    publicKeyPath: string;
-    restartCommand: string[];
-    images: { busybox: string; etcd: string };
-    bridge: string;
-    subnet: string;
-}
 interface Run {
     code: number;
     stdout: string;
@@ -302,7 +285,14 @@ describe("lab.sh basics", () => {
         }
         expect(current.hosts[0]!.hostKey).not.toBe(current.hosts[1]!.hostKey);
         expect(current.restartCommand).toEqual(["/usr/local/sbin/dolab-dockerd", "restart"]);
-        expect(current.images).toEqual({ busybox: "dolab/busybox:1", etcd: "dolab/etcd:3.4" });
+        expect(current.images).toEqual({ busybox: "dolab/busybox:1", etcd: "dolab/etcd:3.4", consul: "dolab/consul:1.14", zookeeper: "dolab/zookeeper:3.8" });
+        // Every host runs the toolchain's dockerd (moby's build, with Consul's store), not Debian's.
+        expect(current.dockerd).toBe(`${STATE}/bin/dockerd`);
+        expect(current.engine).toMatch(/^[0-9a-f]{16}$/);
+        for (const h of current.hosts) {
+            expect(on(h.name, "readlink /proc/$(cat /var/run/docker.pid)/exe")).toBe(current.dockerd);
+        }
+        expect(on("lab1", `${current.dockerd} --version`)).toBe("Docker version 20.10.24, build 5d6db84");
         expect(current.bridge).toBe("dolab0");
         expect(current.subnet).toBe("10.210.0.0/24");
         expect(fs.readFileSync(current.publicKeyPath, "utf8")).toMatch(/^ssh-ed25519 /);

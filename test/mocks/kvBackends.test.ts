@@ -1,17 +1,17 @@
 // kv mode with etcd under mocks: the store's container, the restart order and the URL every
-// daemon gets. (Consul: kvConsul.test.ts; ZooKeeper: kvZookeeper.test.ts.) Real etcd-backed
+// daemon gets. (Consul: kvConsul.test.ts; ZooKeeper is refused by the config.) Real etcd-backed
 // overlays: test/e2e.
 import { beforeAll, describe, expect, it } from "vitest";
 import * as h from "./harness";
 
-const config = (backend: "etcd" | "zookeeper", host: string) => ({
+const config = (backend: "etcd", host: string) => ({
     mode: "kv",
     hosts: [
         { name: "lab1", address: "10.210.0.11" },
         { name: "lab2", address: "10.210.0.12" },
         { name: "lab3", address: "10.210.0.13" },
     ],
-    kv: { backend, host, image: backend === "etcd" ? "dolab/etcd:3.4" : "zookeeper:3.8", pull: backend !== "etcd" },
+    kv: { backend, host, image: "dolab/etcd:3.4", pull: false },
     network: { name: "lab_overlay", subnet: "10.220.0.0/24" },
     services: [],
     connectivity: { enabled: false },

@@ -51,7 +51,7 @@ describe("parseConfig accepts and fills defaults", () => {
     });
 
     it("uses each backend's own port and image", () => {
-        for (const backend of ["consul", "etcd", "zookeeper"] as const) {
+        for (const backend of ["consul", "etcd"] as const) {
             const c = parseConfig(withChange((x) => ((x.kv as Record<string, unknown>).backend = backend)), "Pulumi.dev.yaml");
             expect(c.kv?.port).toBe(KV_DEFAULTS[backend].port);
             expect(c.kv?.image).toBe(KV_DEFAULTS[backend].image);
@@ -68,7 +68,7 @@ describe("parseConfig accepts and fills defaults", () => {
     it("builds the cluster-store URL Docker expects, bracketing IPv6", () => {
         const kv = { backend: "etcd", host: "x", image: "i", port: 2379, pull: false } as const;
         expect(clusterStoreUrl(kv, "10.0.0.1")).toBe("etcd://10.0.0.1:2379");
-        expect(clusterStoreUrl({ ...kv, backend: "zookeeper", port: 2181 }, "fd00::1")).toBe("zk://[fd00::1]:2181");
+        expect(clusterStoreUrl({ ...kv, backend: "etcd", port: 2379 }, "fd00::1")).toBe("etcd://[fd00::1]:2379");
         expect(clusterStoreUrl({ ...kv, backend: "consul", port: 8500 }, "node1.lan")).toBe("consul://node1.lan:8500");
     });
 });
@@ -101,6 +101,12 @@ describe("parseConfig refuses, naming the key, the value and the fix", () => {
         ["a one-letter container name, which Docker refuses", (c) => (c.services[0]!.name = "a"), '`docker-overlay:services[0].name` is "a": expected 2 to 63 letters'],
         ["duplicate service names", (c) => c.services.push({ name: "mycentos1", host: "node2", image: "centos:7" }), "service name \"mycentos1\" is used 2 times"],
         ["Consul registration without Consul", (c) => ((c.kv as Record<string, unknown>).backend = "etcd", ((c.services[0] as Record<string, unknown>).registerInConsul = true)), "`docker-overlay:services[0].registerInConsul` is true: needs `kv.backend: consul`"],
+        [
+            "ZooKeeper, whose Docker store crashes dockerd when a container joins the overlay",
+            (c) => ((c.kv as Record<string, unknown>).backend = "zookeeper"),
+            "`docker-overlay:kv.backend` is \"zookeeper\": Docker's ZooKeeper cluster store crashes dockerd (a nil pointer in libnetwork's endpointCnt.Key) as soon as a container joins an overlay network, which would leave the hosts without Docker: seen with Engine 20.10.24, moby's build and Debian's",
+        ],
+        ["an unknown KV backend", (c) => ((c.kv as Record<string, unknown>).backend = "redis"), "`docker-overlay:kv.backend` is \"redis\": expected consul or etcd"],
         ["an MTU too small", (c) => ((c.network as Record<string, unknown>).mtu = 100), "`docker-overlay:network.mtu` is 100: expected an MTU from 576 to 9000"],
         [
             "a discovery TTL that Docker's Consul store cannot use (its session would be under Consul's 10 s)",
