@@ -99,13 +99,14 @@ export async function main() {
         throw e;
     }
     const { clusterConfig, cluster } = built;
+    // Only the outputs this stack has: the engine warns about every output left undefined.
     return {
         mode: clusterConfig.mode,
         network: clusterConfig.network.name,
         serviceAddresses: cluster.serviceAddresses,
-        kvUrl: cluster.kvUrl,
-        consulUiUrl: cluster.consulUiUrl,
-        connectivityReport: cluster.connectivityReport,
+        ...(clusterConfig.mode === "kv" && clusterConfig.kv ? { kvUrl: cluster.kvUrl } : {}),
+        ...(clusterConfig.kv?.backend === "consul" ? { consulUiUrl: cluster.consulUiUrl } : {}),
+        ...(clusterConfig.connectivity.enabled ? { connectivityReport: cluster.connectivityReport } : {}),
         hosts: cluster.hostFacts,
     };
 }
