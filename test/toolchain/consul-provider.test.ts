@@ -119,7 +119,7 @@ function ops(r: Run, type: string): string[] {
  * except one kind that the provider cannot influence: @pulumi/pulumi's own debug diagnostic
  * "RegisterResource RPC finished: ... resp: ..." (runtime/resource.js), which prints every
  * registered resource's outputs, a provider's inputs with its secret token among them, at debug
- * severity (shown only with --debug). docs/consul-provider.md says so.
+ * severity (shown only with --debug); docs/toolchain.md notes it.
  */
 function leaks(r: Run, secret: string): string[] {
     const found: string[] = [];
