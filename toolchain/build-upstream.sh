@@ -122,7 +122,7 @@ inputs="$(
     [[ "$COMPONENT" == consul-server ]] && printf 'module %s@%s\n' "$MODULE" "$VERSION"
     [[ "$COMPONENT" == dockerd ]] && printf 'go119 %s\n' "$DOCKERD_GO"
     [[ -d "$PATCHES" ]] && (cd "$PATCHES" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
-    sha256sum "${BASH_SOURCE[0]}"
+    sha256sum <"${BASH_SOURCE[0]}" # the content only: another clone of the same script is the same input
   } | sha256sum | cut -c1-16
 )"
 stamp="$OUT/.$BIN.inputs"
