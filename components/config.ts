@@ -97,8 +97,10 @@ const hostSchema = z.strictObject({
 
 const kvSchema = z.strictObject({
     backend: z.enum(KV_BACKENDS, { error: (issue) => (issue.input === "zookeeper" ? ZOOKEEPER_REFUSED : "expected consul or etcd") }).default("consul"),
-    /** The `hosts[].name` that runs the KV store. */
-    host: z.string({ error: "expected the name of one of `hosts` (the host that runs the KV store)" }),
+    /** The `hosts[].name` that runs the KV store (one server). */
+    host: z.string({ error: "expected the name of one of `hosts` (the host that runs the KV store)" }).optional(),
+    /** A cluster instead: the 3 or 5 `hosts[].name`s that run its servers. */
+    servers: z.array(z.string({ error: "expected the name of one of `hosts`" })).optional(),
     image: image.optional(),
     port: port.optional(),
     /** Pull the image (false: it must already be on the host). */
@@ -197,7 +199,10 @@ export interface HostConfig {
 }
 export interface KvConfig {
     backend: KvBackend;
+    /** The first server: where the stack talks to the store (the registry), the hub of kv mode. */
     host: string;
+    /** Every server (`kv.servers`, or just `kv.host`); more than one is a cluster. */
+    servers: string[];
     image: string;
     port: number;
     pull: boolean;
@@ -317,6 +322,35 @@ function discoveryTimerProblems(c: Parsed, input: unknown): string[] {
     return out;
 }
 
+/** The servers of the store: `kv.host` for one, or `kv.servers` for a cluster of 3 or 5. */
+function kvServerProblems(kv: NonNullable<Parsed["kv"]>, hostNames: ReadonlySet<string>, input: unknown): string[] {
+    const known = `expected one of the names in \`hosts\` (${[...hostNames].join(", ")})`;
+    if (kv.host !== undefined && kv.servers !== undefined)
+        return [problem(input, ["kv", "servers"], "`kv.host` is set too: give `kv.host` for one server, or `kv.servers` (3 or 5 hosts) for a cluster, not both")];
+    if (kv.host === undefined && kv.servers === undefined)
+        return [problem(input, ["kv"], "needs the host that runs the store: `kv.host` (one server) or `kv.servers` (3 or 5 hosts, a cluster)")];
+    if (kv.host !== undefined) return hostNames.has(kv.host) ? [] : [problem(input, ["kv", "host"], known)];
+    const servers = kv.servers!;
+    const out: string[] = [];
+    servers.forEach((s, i) => {
+        if (!hostNames.has(s)) out.push(problem(input, ["kv", "servers", i], known));
+    });
+    for (const [name, idx] of duplicates(servers, (s) => s))
+        out.push(problem(input, ["kv", "servers", idx[1]!], `"${name}" is listed ${idx.length} times; each server is a different host`));
+    if (servers.length === 1) out.push(problem(input, ["kv", "servers"], `one server is not a cluster: write \`kv.host: ${servers[0]}\` instead`));
+    else if (servers.length !== 3 && servers.length !== 5)
+        out.push(
+            problem(
+                input,
+                ["kv", "servers"],
+                servers.length % 2 === 0
+                    ? `${servers.length} servers: a cluster needs a majority of its servers to work, so ${servers.length} survive no more losses than ${servers.length - 1}. Use 3 servers (survives the loss of one) or 5 (survives two)`
+                    : `${servers.length} servers: use 3 (survives the loss of one) or 5 (survives two); more servers make every write slower`,
+            ),
+        );
+    return out;
+}
+
 /** Checks across fields that a schema of single fields cannot express. */
 function crossCheck(c: Parsed, input: unknown): string[] {
     const out: string[] = [];
@@ -336,17 +370,13 @@ function crossCheck(c: Parsed, input: unknown): string[] {
             out.push(problem(input, ["services", i, "registerInConsul"], "needs `kv.backend: consul` (the registry is the stack's Consul)"));
     });
 
-    if (c.mode === "kv") {
-        if (!c.kv) out.push(problem(input, ["kv"], "`mode: kv` needs a KV store: set `kv.host` (and `kv.backend`), or use `mode: swarm`"));
-        else if (!hostNames.has(c.kv.host)) out.push(problem(input, ["kv", "host"], known));
-    }
-    if (c.mode === "auto" && c.kv && !hostNames.has(c.kv.host)) out.push(problem(input, ["kv", "host"], known));
+    if (c.mode === "kv" && !c.kv) out.push(problem(input, ["kv"], "`mode: kv` needs a KV store: set `kv.host` (and `kv.backend`), or use `mode: swarm`"));
+    if (c.kv) out.push(...kvServerProblems(c.kv, hostNames, input));
     if (c.mode === "swarm") {
         if (!c.hosts.some((h, i) => (h.swarmRole ?? (i === 0 ? "manager" : "worker")) === "manager"))
             out.push(problem(input, ["hosts"], "swarm mode needs at least one host with `swarmRole: manager`"));
         if (c.kv && c.kv.backend !== "consul")
             out.push(problem(input, ["kv", "backend"], "in swarm mode `kv` only runs Consul as the service registry; remove `kv` or use `backend: consul`"));
-        else if (c.kv && !hostNames.has(c.kv.host)) out.push(problem(input, ["kv", "host"], known));
     }
 
     out.push(...discoveryTimerProblems(c, input));
@@ -434,9 +464,11 @@ export function parseStackConfig(input: unknown, stackFile: string): StackConfig
     const problems = crossCheck(c, input);
     if (problems.length > 0) throw new ConfigError(stackFile, problems);
 
+    const servers = c.kv ? (c.kv.servers ?? [c.kv.host!]) : [];
     const kv = c.kv && {
         backend: c.kv.backend,
-        host: c.kv.host,
+        host: servers[0]!,
+        servers,
         image: c.kv.image ?? KV_DEFAULTS[c.kv.backend].image,
         port: c.kv.port ?? KV_DEFAULTS[c.kv.backend].port,
         pull: c.kv.pull,
@@ -453,8 +485,22 @@ export function parseStackConfig(input: unknown, stackFile: string): StackConfig
     };
 }
 
-/** The URL Docker's `cluster-store` option takes for this KV store. */
-export function clusterStoreUrl(kv: KvConfig, kvAddress: string): string {
-    const host = kvAddress.includes(":") ? `[${kvAddress}]` : kvAddress;
-    return `${KV_DEFAULTS[kv.backend].scheme}://${host}:${kv.port}`;
+/** `address:port`, the address bracketed when it is IPv6. */
+function endpoint(address: string, port: number): string {
+    return `${address.includes(":") ? `[${address}]` : address}:${port}`;
+}
+
+/**
+ * The URL a host's daemon gets as `cluster-store`. One server: that server. A Consul cluster: the
+ * Consul agent on the host itself (Docker's Consul store takes one address, and every host runs an
+ * agent of the cluster). An etcd cluster: every member, which Docker's etcd store takes in one URL
+ * (checked on the lab: it keeps working with a member down).
+ * @param self this host's address on the overlay's underlay
+ * @param servers the servers' addresses, in `kv.servers` order
+ */
+export function clusterStoreUrl(kv: { backend: KvBackend; port: number; servers: readonly string[] }, self: string, servers: readonly string[]): string {
+    const scheme = KV_DEFAULTS[kv.backend].scheme;
+    if (kv.servers.length === 1) return `${scheme}://${endpoint(servers[0]!, kv.port)}`;
+    if (kv.backend === "consul") return `${scheme}://${endpoint(self, kv.port)}`;
+    return `${scheme}://${servers.map((s) => endpoint(s, kv.port)).join(",")}`;
 }

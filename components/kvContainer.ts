@@ -1,4 +1,5 @@
-// How each KV store runs in its container. Pure: tests check the arguments directly.
+// How each KV store runs in its containers, one per host of the store. Pure: tests check the
+// arguments directly.
 import { KvConfig } from "./config";
 
 export interface KvContainerSpec {
@@ -8,37 +9,64 @@ export interface KvContainerSpec {
     dataPath: string;
 }
 
+/** What a host of the store runs: a server (one of `kv.servers`), or a Consul client agent. */
+export type KvRole = "server" | "client";
+
+/** One host of the store as the others see it: its stack name and its underlay address. */
+export interface KvPeer {
+    name: string;
+    address: string;
+}
+
+const bracket = (address: string) => (address.includes(":") ? `[${address}]` : address);
+
 /**
- * The container command and environment for a single-server store on the host network.
+ * The container command and environment of one host of the store, on the host network.
  * @param iface the host interface that routes to the peers (Consul binds to it, as in the seed)
- * @param address the host's address on that interface (what the other daemons connect to)
+ * @param self this host (its name and its address on that interface)
+ * @param servers every server of the store, in `kv.servers` order (with `self` when it is one)
  */
-export function kvContainerSpec(kv: KvConfig, iface: string, address: string): KvContainerSpec {
+export function kvContainerSpec(kv: KvConfig, iface: string, self: KvPeer, role: KvRole, servers: readonly KvPeer[]): KvContainerSpec {
+    const cluster = servers.length > 1;
+    const others = servers.filter((s) => s.name !== self.name);
     switch (kv.backend) {
-        case "consul":
+        case "consul": {
             // The seed runs `consul agent -dev`: in-memory, so a restart forgets every network.
-            // A single server with a data directory keeps the overlay's state across restarts.
-            return {
-                // raft_multiplier 1: HashiCorp's production setting (the default 5 is for small dev
-                // machines); a restarted server elects itself in about a second, not five.
-                command: ["agent", "-server", "-bootstrap-expect=1", "-ui", "-client=0.0.0.0", `-http-port=${kv.port}`, "-data-dir=/consul/data", "-hcl=performance { raft_multiplier = 1 }"],
-                envs: [`CONSUL_BIND_INTERFACE=${iface}`],
-                dataPath: "/consul/data",
-            };
+            // Servers keep their data in a volume. raft_multiplier 1: HashiCorp's production
+            // setting (the default 5 is for small dev machines); a restarted server elects itself
+            // in about a second, not five.
+            const common = ["-client=0.0.0.0", `-http-port=${kv.port}`, "-data-dir=/consul/data"];
+            const join = others.map((s) => `-retry-join=${bracket(s.address)}`);
+            const command =
+                role === "client"
+                    ? ["agent", ...common, ...join]
+                    : ["agent", "-server", `-bootstrap-expect=${servers.length}`, "-ui", ...common, "-hcl=performance { raft_multiplier = 1 }", ...join];
+            return { command, envs: [`CONSUL_BIND_INTERFACE=${iface}`], dataPath: "/consul/data" };
+        }
         case "etcd": {
-            const host = address.includes(":") ? `[${address}]` : address;
+            if (role === "client") throw new Error("docker-overlay: an etcd store has no client agents; every daemon talks to its members");
+            const peerUrl = (p: KvPeer) => `http://${bracket(p.address)}:2380`;
+            // Docker's libkv speaks etcd's v2 API, which 3.4 serves only when asked to.
             return {
-                // Docker's libkv speaks etcd's v2 API, which 3.4 serves only when asked to.
                 command: [
                     "etcd",
-                    "--name=docker-overlay",
+                    `--name=${cluster ? self.name : "docker-overlay"}`,
                     "--data-dir=/etcd-data",
                     "--enable-v2=true",
                     `--listen-client-urls=http://0.0.0.0:${kv.port}`,
-                    `--advertise-client-urls=http://${host}:${kv.port}`,
-                    "--listen-peer-urls=http://127.0.0.1:2380",
-                    "--initial-advertise-peer-urls=http://127.0.0.1:2380",
-                    "--initial-cluster=docker-overlay=http://127.0.0.1:2380",
+                    `--advertise-client-urls=http://${bracket(self.address)}:${kv.port}`,
+                    ...(cluster
+                        ? [
+                              `--listen-peer-urls=${peerUrl(self)}`,
+                              `--initial-advertise-peer-urls=${peerUrl(self)}`,
+                              `--initial-cluster=${servers.map((s) => `${s.name}=${peerUrl(s)}`).join(",")}`,
+                              "--initial-cluster-state=new",
+                          ]
+                        : [
+                              "--listen-peer-urls=http://127.0.0.1:2380",
+                              "--initial-advertise-peer-urls=http://127.0.0.1:2380",
+                              "--initial-cluster=docker-overlay=http://127.0.0.1:2380",
+                          ]),
                 ],
                 envs: [],
                 dataPath: "/etcd-data",

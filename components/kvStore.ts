@@ -3,90 +3,146 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { clusterStoreUrl, KvBackend, KvConfig } from "./config";
 import { DockerHost } from "./dockerHost";
-import { kvContainerSpec } from "./kvContainer";
+import { kvContainerSpec, KvPeer, KvRole } from "./kvContainer";
 import { scriptedCommandArgs } from "./remoteScript";
 import { renderScript } from "./scripts";
 
-export interface KvStoreArgs {
-    /** Which store, its image and port. */
-    kv: KvConfig;
-    /** The host that runs it. */
+/** One host of the store. */
+export interface KvMember {
+    /** Its name in the stack (`hosts[].name`). */
+    name: string;
     host: DockerHost;
-    /** That host's name in the stack (`hosts[].name`), for messages. */
-    hostName: string;
-    /** The host's SSH address (the Consul provider talks to the store there). */
+    role: KvRole;
+}
+
+export interface KvStoreArgs {
+    /** Which store, its image, port and servers. */
+    kv: KvConfig;
+    /** Every host of the store: the servers in `kv.servers` order, then (a Consul cluster) the client agents. */
+    members: KvMember[];
+    /** The first server's SSH address (the Consul UI is there). */
     hostAddress: string;
-    /** Pull the image (false: it must already be on the host). */
+    /** Pull the image (false: it must already be on the hosts). */
     pull: boolean;
-    /** Name of the store's container on the host. */
+    /** Name of the store's container on each host. */
     containerName: string;
 }
 
 /**
- * The key-value store behind the legacy overlay, run as the seed runs Consul: one server in a
- * container on the host network, bound to the host's detected interface, with a data volume
- * and `restart: always`. etcd (v2 API on) is the alternative (ZooKeeper, which Docker also
- * accepts, is refused by the config: see ZOOKEEPER_REFUSED).
+ * The key-value store behind the legacy overlay, run as the seed runs Consul: in containers on the
+ * host network, bound to each host's detected interface, with a data volume and `restart: always`.
+ * One server (`kv.host`), or a cluster (`kv.servers`, 3 or 5): Consul servers that form one Raft
+ * cluster (`bootstrap-expect`, `retry-join` over the servers' underlay addresses) with a Consul
+ * client agent on every other host, or an etcd cluster. etcd (v2 API on) is the alternative to
+ * Consul (ZooKeeper, which Docker also accepts, is refused by the config: see ZOOKEEPER_REFUSED).
  */
 export class KvStore extends pulumi.ComponentResource {
     public readonly backend: KvBackend;
-    public readonly container: docker.Container;
-    /** Succeeds once the store answers; daemons are pointed at it only after this. */
+    /** Each member's container, by host name. */
+    public readonly containers: Record<string, docker.Container>;
+    /**
+     * Succeeds once the store answers with a leader and, for a cluster, every member has joined;
+     * daemons are pointed at it only after this.
+     */
     public readonly ready: command.remote.Command;
-    /** The value for Docker's `cluster-store` option, e.g. `consul://10.0.0.1:8500`. */
+    /** The first server's daemon's `cluster-store` URL, e.g. `consul://10.0.0.1:8500`. */
     public readonly url: pulumi.Output<string>;
     /** Consul only: the web UI. */
     public readonly uiUrl: pulumi.Output<string | undefined>;
+    private readonly servers: pulumi.Output<KvPeer[]>;
+    private readonly kv: KvConfig;
 
     constructor(name: string, args: KvStoreArgs, opts?: pulumi.ComponentResourceOptions) {
         super("docker-overlay:kv:KvStore", name, {}, opts);
-        const { kv, host } = args;
+        const { kv } = args;
+        this.kv = kv;
         this.backend = kv.backend;
-        const dockerOpts = { parent: this, provider: host.provider };
+        const cluster = kv.servers.length > 1;
+        const serverMembers = kv.servers.map((s) => args.members.find((m) => m.name === s)!);
+        this.servers = pulumi.all(serverMembers.map((m) => m.host.overlayUnderlayAddress.apply((address) => ({ name: m.name, address }))));
 
-        const image = args.pull
-            ? new docker.RemoteImage(`${name}-image`, { name: kv.image, keepLocally: true }, { ...dockerOpts, dependsOn: [host.factsCommand] }).imageId
-            : pulumi.output(kv.image);
-        const volume = new docker.Volume(`${name}-data`, { name: `${args.containerName}-data` }, { ...dockerOpts, dependsOn: [host.factsCommand] });
-        const spec = pulumi
-            .all([host.interface, host.overlayUnderlayAddress])
-            .apply(([iface, address]) => kvContainerSpec(kv, iface, address));
+        // One server keeps the names the stack has always used; a cluster names each member's.
+        const named = (m: KvMember, what: string) => (cluster ? `${name}-${m.name}-${what}` : `${name}-${what}`);
+        this.containers = {};
+        const memberReady: command.remote.Command[] = [];
+        for (const m of args.members) {
+            const dockerOpts = { parent: this, provider: m.host.provider };
+            const image = args.pull
+                ? new docker.RemoteImage(named(m, "image"), { name: kv.image, keepLocally: true }, { ...dockerOpts, dependsOn: [m.host.factsCommand] }).imageId
+                : pulumi.output(kv.image);
+            const volume = new docker.Volume(named(m, "data"), { name: `${args.containerName}-data` }, { ...dockerOpts, dependsOn: [m.host.factsCommand] });
+            const spec = pulumi
+                .all([m.host.interface, m.host.overlayUnderlayAddress, this.servers])
+                .apply(([iface, address, servers]) => kvContainerSpec(kv, iface, { name: m.name, address }, m.role, servers));
+            const container = new docker.Container(
+                named(m, m.role === "client" ? "agent" : "server"),
+                {
+                    name: args.containerName,
+                    image,
+                    networkMode: "host",
+                    restart: "always",
+                    envs: spec.envs,
+                    command: spec.command,
+                    volumes: [{ volumeName: volume.name, containerPath: spec.dataPath }],
+                },
+                { ...dockerOpts, dependsOn: [volume] },
+            );
+            this.containers[m.name] = container;
+            if (cluster) memberReady.push(this.waitCommand(named(m, "ready"), m, [container], {}));
+        }
 
-        this.container = new docker.Container(
-            `${name}-server`,
-            {
-                name: args.containerName,
-                image,
-                networkMode: "host",
-                restart: "always",
-                envs: spec.envs,
-                command: spec.command,
-                volumes: [{ volumeName: volume.name, containerPath: spec.dataPath }],
-            },
-            { ...dockerOpts, dependsOn: [volume] },
-        );
-
-        this.url = host.overlayUnderlayAddress.apply((address) => clusterStoreUrl(kv, address));
-        this.ready = new command.remote.Command(
+        // The store as a whole, asked on the first server: a leader, and every member joined.
+        const first = serverMembers[0]!;
+        this.ready = this.waitCommand(
             `${name}-ready`,
+            first,
+            cluster ? memberReady : [this.containers[first.name]!],
+            cluster ? { EXPECT_MEMBERS: kv.backend === "consul" ? args.members.length : kv.servers.length } : {},
+        );
+        this.url = this.urlFor(first);
+        this.uiUrl = pulumi.output(kv.backend === "consul" ? `http://${args.hostAddress}:${kv.port}/ui/` : undefined);
+
+        this.registerOutputs({ url: this.url, uiUrl: this.uiUrl });
+    }
+
+    /** The `cluster-store` URL of one host's daemon (clusterStoreUrl). */
+    urlFor(member: { name: string; host: DockerHost }): pulumi.Output<string> {
+        return pulumi.all([member.host.overlayUnderlayAddress, this.servers]).apply(([self, servers]) =>
+            clusterStoreUrl(
+                this.kv,
+                self,
+                servers.map((s) => s.address),
+            ),
+        );
+    }
+
+    /** kv-wait on MEMBER's own host against its local agent or member, after DEPS, again whenever a container is replaced. */
+    private waitCommand(resourceName: string, member: KvMember, deps: pulumi.Resource[], extra: { EXPECT_MEMBERS?: number }): command.remote.Command {
+        const containers = deps.filter((d): d is docker.Container => d instanceof docker.Container);
+        return new command.remote.Command(
+            resourceName,
             {
                 ...scriptedCommandArgs(
-                    host.connection,
+                    member.host.connection,
                     "kv-wait",
                     {
-                        create: this.url.apply((url) =>
-                            renderScript("kv-wait", { BACKEND: kv.backend, KV_ADDRESS: "127.0.0.1", KV_PORT: kv.port, TIMEOUT_SECONDS: 90, HOST_LABEL: args.hostName, STORE_URL: url }),
+                        create: this.urlFor(member).apply((url) =>
+                            renderScript("kv-wait", {
+                                BACKEND: this.kv.backend,
+                                KV_ADDRESS: "127.0.0.1",
+                                KV_PORT: this.kv.port,
+                                TIMEOUT_SECONDS: 90,
+                                HOST_LABEL: member.name,
+                                STORE_URL: url,
+                                ...extra,
+                            }),
                         ),
                     },
                     "stderr",
                 ),
-                triggers: [this.container.id],
+                triggers: containers.length > 0 ? containers.map((c) => c.id) : Object.values(this.containers).map((c) => c.id),
             },
-            { parent: this, dependsOn: [this.container] },
+            { parent: this, dependsOn: deps },
         );
-
-        this.uiUrl = pulumi.output(kv.backend === "consul" ? `http://${args.hostAddress}:${kv.port}/ui/` : undefined);
-
-        this.registerOutputs({ url: this.url, uiUrl: this.uiUrl });
     }
 }

@@ -76,17 +76,23 @@ export class OverlayCluster extends pulumi.ComponentResource {
         );
         const hubHost = this.hosts[hub.name]!;
 
-        if (config.kv) {
-            const kvHost = config.hosts.find((h) => h.name === config.kv!.host)!;
+        const kvConfig = config.kv;
+        if (kvConfig) {
+            const kvHost = config.hosts.find((h) => h.name === kvConfig.host)!;
+            // The servers; in a Consul cluster every other host runs a client agent (each daemon
+            // talks to the agent on its own host: Docker's Consul store takes one address).
+            const clients = kvConfig.servers.length > 1 && kvConfig.backend === "consul" ? config.hosts.filter((h) => !kvConfig.servers.includes(h.name)).map((h) => h.name) : [];
             this.kvStore = new KvStore(
                 `${name}-kv`,
                 {
-                    kv: config.kv,
-                    host: this.hosts[kvHost.name]!,
-                    hostName: kvHost.name,
+                    kv: kvConfig,
+                    members: [
+                        ...kvConfig.servers.map((s) => ({ name: s, host: this.hosts[s]!, role: "server" as const })),
+                        ...clients.map((c) => ({ name: c, host: this.hosts[c]!, role: "client" as const })),
+                    ],
                     hostAddress: kvHost.address,
-                    pull: config.kv.pull,
-                    containerName: `${prefix}-${config.kv.backend}`,
+                    pull: kvConfig.pull,
+                    containerName: `${prefix}-${kvConfig.backend}`,
                 },
                 { parent: this },
             );
@@ -105,7 +111,7 @@ export class OverlayCluster extends pulumi.ComponentResource {
                     `${name}-${h.name}-daemon-config`,
                     {
                         host,
-                        clusterStore: kv.url,
+                        clusterStore: kv.urlFor({ name: h.name, host }),
                         clusterAdvertise: pulumi.interpolate`${host.interface}:${config.docker.advertisePort}`,
                         clusterStoreOpts: config.docker.clusterStoreOpts,
                         restartCommand: config.docker.restartCommand,
@@ -115,11 +121,15 @@ export class OverlayCluster extends pulumi.ComponentResource {
                     { parent: this, dependsOn: after },
                 );
             };
-            // The KV host's daemon restarts first (its store container restarts with it); the
-            // others then restart in parallel against a store that is up.
-            const first = configure(hub, [kv.ready]);
-            ready[hub.name] = first.apply;
-            for (const h of config.hosts.filter((h) => h !== hub)) ready[h.name] = configure(h, [kv.ready, first.apply]).apply;
+            // Restarting a server's daemon restarts its store container: the servers go one at a
+            // time (the KV host, the hub, first), so that a cluster never loses its majority; then
+            // every other host in parallel, against a store that is up.
+            let previous: pulumi.Resource = kv.ready;
+            for (const s of config.kv!.servers) {
+                const h = config.hosts.find((x) => x.name === s)!;
+                previous = ready[h.name] = configure(h, previous === kv.ready ? [kv.ready] : [kv.ready, previous]).apply;
+            }
+            for (const h of config.hosts.filter((x) => !config.kv!.servers.includes(x.name))) ready[h.name] = configure(h, [kv.ready, previous]).apply;
         } else {
             const swarm = new Swarm(
                 `${name}-swarm`,
@@ -129,7 +139,7 @@ export class OverlayCluster extends pulumi.ComponentResource {
             Object.assign(ready, swarm.membershipOf);
         }
 
-        // Consul as the registry: after the KV host's daemon restarted (which restarts Consul with it).
+        // Consul as the registry: after every server's daemon restarted (which restarts its Consul).
         if (this.kvStore && config.kv?.backend === "consul") {
             const kvHost = config.hosts.find((h) => h.name === config.kv!.host)!;
             this.consulRegistry = new ConsulRegistry(
@@ -149,7 +159,7 @@ export class OverlayCluster extends pulumi.ComponentResource {
                     nodeName: `${prefix}-consul-overlay`,
                     formerlyUnder: { parent: this.kvStore, prefix: `${name}-kv` },
                 },
-                { parent: this, dependsOn: [config.mode === "kv" ? ready[kvHost.name]! : this.kvStore.ready] },
+                { parent: this, dependsOn: config.mode === "kv" ? config.kv.servers.map((s) => ready[s]!) : [this.kvStore.ready] },
             );
         }
 

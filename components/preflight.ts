@@ -1,7 +1,7 @@
 // Preflight: what the hosts' facts say about the cluster before anything is changed. Pure: no
 // Pulumi, no I/O; components/hostProbe.ts gathers the facts over SSH, program.ts turns the
 // problems into a failed run. Every problem is one line that names the host(s) and the fix.
-import type { HostConfig, Mode, StackConfig } from "./config";
+import { clusterStoreUrl, type HostConfig, type Mode, type StackConfig } from "./config";
 
 /** One network interface of a host. */
 export interface InterfaceFacts {
@@ -154,6 +154,40 @@ export function daemonJsonError(content: string): string | undefined {
  * mode the run will use (undefined: `mode: auto` could not decide; mode-specific checks are
  * then left out, since the unreadable host is a problem of its own).
  */
+/**
+ * kv mode: daemons already on another cluster store than the one this stack gives them (another
+ * store of someone's, or this stack's own before `kv` changed, e.g. from `kv.host` to
+ * `kv.servers`). The overlay's networks and endpoints live in the store, so moving a daemon loses
+ * them: refused, never half-moved. Internal; exported for tests.
+ */
+export function storeMoveProblems(config: PreflightConfig, hub: HostConfig, facts: ReadonlyMap<string, PreflightFacts>): string[] {
+    const kv = config.kv;
+    if (!kv) return [];
+    // The address each host uses on the underlay, as host-facts.sh reads it: the source of its route.
+    const addressOf = (name: string): string | undefined => {
+        const h = config.hosts.find((x) => x.name === name);
+        const target = h && routeTargetFor(h, config.hosts, hub);
+        const r = facts.get(name)?.routes.find((x) => x.to === target);
+        return r && r.error === "" && r.source !== "" ? r.source : undefined;
+    };
+    const servers = kv.servers.map(addressOf);
+    if (servers.some((a) => a === undefined)) return []; // a server without facts is reported elsewhere
+    const problems: string[] = [];
+    for (const [name, f] of facts) {
+        const dj = f.daemonJson;
+        if (!dj.present || "error" in dj || daemonJsonError(dj.content) !== undefined || dj.content.trim() === "") continue;
+        const current = (JSON.parse(dj.content) as Record<string, unknown>)["cluster-store"];
+        const self = addressOf(name);
+        if (typeof current !== "string" || current === "" || self === undefined) continue;
+        const planned = clusterStoreUrl(kv, self, servers as string[]);
+        if (current === planned) continue;
+        problems.push(
+            `host ${name}'s daemon is on the cluster store ${current} (its /etc/docker/daemon.json), and this stack would move it to ${planned}. The overlay's networks and endpoints live in the store: a daemon moved to another store loses them, and the containers on them their connections. Fix: to change \`kv\` (say from \`kv.host\` to \`kv.servers\`), run \`pulumi destroy\` first (every daemon goes back as it was), then \`pulumi up\` with the new \`kv\`; or keep \`kv\` as it was`,
+        );
+    }
+    return problems;
+}
+
 export function findProblems(config: PreflightConfig, mode: Mode | undefined, outcomes: readonly ProbeOutcome[]): string[] {
     const problems: string[] = [];
     const indexOf = (name: string) => config.hosts.findIndex((h) => h.name === name);
@@ -309,6 +343,8 @@ export function findProblems(config: PreflightConfig, mode: Mode | undefined, ou
             );
         }
     }
+
+    if (mode === "kv") problems.push(...storeMoveProblems(config, hub, facts));
 
     // --- swarm membership ---
     if (mode === "swarm") {

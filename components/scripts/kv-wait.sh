@@ -3,6 +3,9 @@
 # Uses bash's /dev/tcp only (no curl, no nc).
 #   consul:    GET /v1/status/leader returns a non-empty quoted leader ("10.0.0.1:8300")
 #   etcd:      GET /v2/keys returns HTTP 200 (the v2 API, the only one Docker's store speaks)
+# and, with EXPECT_MEMBERS (a cluster), until that many members have joined:
+#   consul:    GET /v1/agent/members lists that many alive ("Status":1): servers and clients
+#   etcd:      GET /v2/members lists that many started members (with client URLs)
 # Exits 0 when ready; 1 with the last thing seen when TIMEOUT_SECONDS pass first. Prints
 # one line on stdout when ready.
 #
@@ -11,6 +14,7 @@
 # @var KV_PORT required: its port (consul 8500, etcd 2379)
 # @var TIMEOUT_SECONDS optional: how long to wait in all (default 60)
 # @var POLL_SECONDS optional: seconds between attempts (default 1)
+# @var EXPECT_MEMBERS optional: a cluster: wait until this many agents (Consul) or members (etcd) have joined
 # @var STORE_URL optional: the store as the daemons will use it (their cluster-store URL), named in messages
 # @var HOST_LABEL optional: this host's name in messages (default: uname -n)
 set -euo pipefail
@@ -25,6 +29,7 @@ for name in BACKEND KV_ADDRESS KV_PORT; do
   [[ -n ${!name-} ]] || die 5 "$name is required and was not given (see the @var lines at the top of this script)"
 done
 [[ $KV_PORT =~ ^[0-9]+$ ]] || die 5 "KV_PORT must be a port number, got '$KV_PORT'"
+[[ ${EXPECT_MEMBERS:-} =~ ^[0-9]*$ ]] || die 5 "EXPECT_MEMBERS must be a whole number, got '$EXPECT_MEMBERS'"
 [[ $TIMEOUT_SECONDS =~ ^[0-9]+$ ]] || die 5 "TIMEOUT_SECONDS must be a whole number of seconds, got '$TIMEOUT_SECONDS'"
 case $BACKEND in consul | etcd) ;; *) die 5 "BACKEND must be consul or etcd, got '$BACKEND'" ;; esac
 where="$BACKEND at $KV_ADDRESS:$KV_PORT on $HOST_LABEL"
@@ -52,6 +57,19 @@ http_get() {
   fi
 }
 
+# joined TEXT WHAT: 0 when the body holds TEXT EXPECT_MEMBERS times (or none is expected).
+joined() {
+  [[ -n ${EXPECT_MEMBERS:-} ]] || return 0
+  local rest=$body n=0
+  while [[ $rest == *"$1"* ]]; do
+    n=$((n + 1))
+    rest=${rest#*"$1"}
+  done
+  if ((n >= EXPECT_MEMBERS)); then return 0; fi
+  problem="$n of $EXPECT_MEMBERS $2 have joined"
+  return 1
+}
+
 # ready: 0 when the store is ready; otherwise sets problem to what was seen.
 ready() {
   case $BACKEND in
@@ -59,14 +77,25 @@ ready() {
       http_get /v1/status/leader
       if [[ -z $status ]]; then problem='nothing answered on that port'; return 1; fi
       if [[ $status != 200 ]]; then problem="GET /v1/status/leader answered HTTP $status"; return 1; fi
-      if [[ $body =~ \"[^\"]+\" ]]; then return 0; fi
-      problem='Consul answers but has no leader yet'
-      return 1
+      if ! [[ $body =~ \"[^\"]+\" ]]; then
+        problem='Consul answers but has no leader yet'
+        return 1
+      fi
+      [[ -n ${EXPECT_MEMBERS:-} ]] || return 0
+      http_get /v1/agent/members
+      if [[ $status != 200 ]]; then problem="GET /v1/agent/members answered HTTP ${status:-nothing}"; return 1; fi
+      joined '"Status":1' 'Consul agents (servers and clients)'
       ;;
     etcd)
       http_get /v2/keys
       if [[ -z $status ]]; then problem='nothing answered on that port'; return 1; fi
-      if [[ $status == 200 ]]; then return 0; fi
+      if [[ $status == 200 ]]; then
+        [[ -n ${EXPECT_MEMBERS:-} ]] || return 0
+        http_get /v2/members
+        if [[ $status != 200 ]]; then problem="GET /v2/members answered HTTP ${status:-nothing}"; return 1; fi
+        joined '"clientURLs":["http' 'etcd members'
+        return
+      fi
       if [[ $status == 404 ]]; then
         problem="etcd answers but GET /v2/keys is 404: its v2 API is off, and Docker's cluster store speaks only the v2 API. Start etcd with --enable-v2 (etcd 3.4/3.5; 3.6 has no v2 store)"
       else

@@ -190,6 +190,40 @@ describe("kv-wait (against a local server on 127.0.0.1)", () => {
         }
     });
 
+    it("consul cluster: with EXPECT_MEMBERS waits until that many agents are alive, and says how many joined", async () => {
+        const member = (status: number) => `{"Name":"n","Addr":"10.0.0.1","Status":${status},"Tags":{}}`;
+        let alive = 3;
+        const s = await server((req) =>
+            req.startsWith("GET /v1/status/leader ") ? http("200 OK", '"10.210.0.11:8300"') : http("200 OK", `[${[...Array(5)].map((_, i) => member(i < alive ? 1 : 4)).join(",")}]`),
+        );
+        try {
+            const short = await kvWait("consul", s.port, { EXPECT_MEMBERS: "5", TIMEOUT_SECONDS: "1" });
+            expect(short.code).toBe(1);
+            expect(short.stderr).toContain("is not ready after 1s: 3 of 5 Consul agents (servers and clients) have joined");
+            alive = 5;
+            const r = await kvWait("consul", s.port, { EXPECT_MEMBERS: "5" });
+            expect(r.code).toBe(0);
+            expect(s.requests.some((q) => q.startsWith("GET /v1/agent/members HTTP/1.0\r\n"))).toBe(true);
+        } finally {
+            await s.close();
+        }
+    });
+
+    it("etcd cluster: with EXPECT_MEMBERS waits until that many members have started", async () => {
+        const started = (name: string) => `{"id":"1","name":"${name}","peerURLs":["http://a:2380"],"clientURLs":["http://a:2379"]}`;
+        const unstarted = '{"id":"2","name":"","peerURLs":["http://b:2380"],"clientURLs":[]}';
+        let members = [started("lab1"), started("lab2"), unstarted];
+        const s = await server((req) => (req.startsWith("GET /v2/members ") ? http("200 OK", `{"members":[${members.join(",")}]}`) : http("200 OK", '{"action":"get"}')));
+        try {
+            const short = await kvWait("etcd", s.port, { EXPECT_MEMBERS: "3", TIMEOUT_SECONDS: "1" });
+            expect(short.stderr).toContain("2 of 3 etcd members have joined");
+            members = [started("lab1"), started("lab2"), started("lab3")];
+            expect((await kvWait("etcd", s.port, { EXPECT_MEMBERS: "3" })).code).toBe(0);
+        } finally {
+            await s.close();
+        }
+    });
+
     it("times out clearly when nothing listens", async () => {
         const s = await server(() => "");
         const port = s.port;

@@ -35,7 +35,7 @@ function withChange(change: (c: ReturnType<typeof base>) => void) {
 describe("parseConfig accepts and fills defaults", () => {
     it("takes the seed's setup and fills every default", () => {
         const c = parseConfig(base(), "Pulumi.dev.yaml");
-        expect(c.kv).toEqual({ backend: "consul", host: "node1", image: KV_DEFAULTS.consul.image, port: 8500, pull: true });
+        expect(c.kv).toEqual({ backend: "consul", host: "node1", servers: ["node1"], image: KV_DEFAULTS.consul.image, port: 8500, pull: true });
         expect(c.hosts.map((h) => [h.sshPort, h.sshUser, h.swarmRole])).toEqual([
             [22, "root", "manager"],
             [22, "root", "worker"],
@@ -66,10 +66,22 @@ describe("parseConfig accepts and fills defaults", () => {
     });
 
     it("builds the cluster-store URL Docker expects, bracketing IPv6", () => {
-        const kv = { backend: "etcd", host: "x", image: "i", port: 2379, pull: false } as const;
-        expect(clusterStoreUrl(kv, "10.0.0.1")).toBe("etcd://10.0.0.1:2379");
-        expect(clusterStoreUrl({ ...kv, backend: "etcd", port: 2379 }, "fd00::1")).toBe("etcd://[fd00::1]:2379");
-        expect(clusterStoreUrl({ ...kv, backend: "consul", port: 8500 }, "node1.lan")).toBe("consul://node1.lan:8500");
+        const one = { backend: "etcd", port: 2379, servers: ["x"] } as const;
+        // one server: that server, whatever host asks
+        expect(clusterStoreUrl(one, "10.0.0.2", ["10.0.0.1"])).toBe("etcd://10.0.0.1:2379");
+        expect(clusterStoreUrl(one, "fd00::2", ["fd00::1"])).toBe("etcd://[fd00::1]:2379");
+        expect(clusterStoreUrl({ ...one, backend: "consul", port: 8500 }, "10.0.0.2", ["node1.lan"])).toBe("consul://node1.lan:8500");
+        // a Consul cluster: the agent on the host itself (Docker's Consul store takes one address)
+        const three = ["10.0.0.1", "10.0.0.2", "10.0.0.3"];
+        expect(clusterStoreUrl({ backend: "consul", port: 8500, servers: ["a", "b", "c"] }, "10.0.0.9", three)).toBe("consul://10.0.0.9:8500");
+        // an etcd cluster: every member in one URL
+        expect(clusterStoreUrl({ backend: "etcd", port: 2379, servers: ["a", "b", "c"] }, "10.0.0.9", three)).toBe("etcd://10.0.0.1:2379,10.0.0.2:2379,10.0.0.3:2379");
+    });
+
+    it("reads kv.servers as a cluster, its first server as the store's host", () => {
+        const hosts = ["n1", "n2", "n3", "n4"].map((name, i) => ({ name, address: `10.0.0.${i + 1}` }));
+        const c = parseConfig({ mode: "kv", hosts, kv: { servers: ["n2", "n3", "n4"] } }, "Pulumi.dev.yaml");
+        expect(c.kv).toMatchObject({ backend: "consul", host: "n2", servers: ["n2", "n3", "n4"] });
     });
 });
 
@@ -107,6 +119,19 @@ describe("parseConfig refuses, naming the key, the value and the fix", () => {
             "`docker-overlay:kv.backend` is \"zookeeper\": Docker's ZooKeeper cluster store crashes dockerd (a nil pointer in libnetwork's endpointCnt.Key) as soon as a container joins an overlay network, which would leave the hosts without Docker: seen with Engine 20.10.24, moby's build and Debian's",
         ],
         ["an unknown KV backend", (c) => ((c.kv as Record<string, unknown>).backend = "redis"), "`docker-overlay:kv.backend` is \"redis\": expected consul or etcd"],
+        ["kv with neither host nor servers", (c) => (delete (c.kv as Record<string, unknown>).host, ((c.kv as Record<string, unknown>).backend = "consul")), "`docker-overlay:kv` is {\"backend\":\"consul\"}: needs the host that runs the store: `kv.host` (one server) or `kv.servers` (3 or 5 hosts, a cluster)"],
+        ["kv with both host and servers", (c) => ((c.kv as Record<string, unknown>).servers = ["node1", "node2", "node3"]), "`docker-overlay:kv.servers` is [\"node1\",\"node2\",\"node3\"]: `kv.host` is set too"],
+        [
+            "an even number of servers",
+            (c) => (delete (c.kv as Record<string, unknown>).host, ((c.kv as Record<string, unknown>).servers = ["node1", "node2"])),
+            "`docker-overlay:kv.servers` is [\"node1\",\"node2\"]: 2 servers: a cluster needs a majority of its servers to work, so 2 survive no more losses than 1. Use 3 servers (survives the loss of one) or 5 (survives two)",
+        ],
+        [
+            "a server that is not one of the hosts",
+            (c) => (delete (c.kv as Record<string, unknown>).host, ((c.kv as Record<string, unknown>).servers = ["node1", "node2", "node9"])),
+            "`docker-overlay:kv.servers[2]` is \"node9\": expected one of the names in `hosts` (node1, node2)",
+        ],
+        ["one server as a list", (c) => (delete (c.kv as Record<string, unknown>).host, ((c.kv as Record<string, unknown>).servers = ["node1"])), "one server is not a cluster: write `kv.host: node1` instead"],
         ["an MTU too small", (c) => ((c.network as Record<string, unknown>).mtu = 100), "`docker-overlay:network.mtu` is 100: expected an MTU from 576 to 9000"],
         [
             "a discovery TTL that Docker's Consul store cannot use (its session would be under Consul's 10 s)",

@@ -149,7 +149,7 @@ describe("one problem per issue, naming the hosts and the fix", () => {
 
     it("the same cluster option in daemon.json and in the unit, or in the unit where kv mode writes it", () => {
         const both = (f: PreflightFacts) => {
-            f.daemonJson = { present: true, content: '{"cluster-store": "etcd://10.0.0.1:2379", "cluster-store-opts": {"a": "b"}}' };
+            f.daemonJson = { present: true, content: '{"cluster-store": "etcd://10.210.0.11:2379", "cluster-store-opts": {"a": "b"}}' };
             f.unitOptions = [
                 { file: "/lib/systemd/system/docker.service", line: 12, option: "cluster-store" },
                 { file: "/etc/systemd/system/docker.service.d/kv.conf", line: 3, option: "cluster-store" },
@@ -288,5 +288,31 @@ describe("mode: auto", () => {
         expect(() => parseStackConfig(raw({ preflight: { enabled: true, timeoutSeconds: 0 } }), "Pulumi.lab.yaml")).toThrow("`docker-overlay:preflight.timeoutSeconds` is 0: expected 1 to 300 seconds");
         expect(() => parseStackConfig(raw({ preflight: { enable: true } as never }), "Pulumi.lab.yaml")).toThrow("`docker-overlay:preflight.enable` is not a known key");
         expect(() => parseStackConfig(raw({ mode: "auto", kv: { host: "lab9" } }), "Pulumi.lab.yaml")).toThrow('`docker-overlay:kv.host` is "lab9": expected one of the names in `hosts` (lab1, lab2, lab3)');
+    });
+});
+
+describe("daemons already on another cluster store (never half-moved)", () => {
+    const onStore = (url: string) => (f: PreflightFacts) => (f.daemonJson = { present: true, content: JSON.stringify({ "cluster-store": url, "log-level": "info" }) });
+    const single = "etcd://10.210.0.11:2379";
+
+    it("a daemon already on the store this stack gives it is fine (a second up)", () => {
+        expect(findProblems(stack(), "kv", lab({ lab1: onStore(single), lab2: onStore(single), lab3: onStore(single) }))).toEqual([]);
+        const three = stack({ kv: { backend: "consul", servers: ["lab1", "lab2", "lab3"] } });
+        const own = (n: Lab) => onStore(`consul://${ADDR[n]}:8500`);
+        expect(findProblems(three, "kv", lab({ lab1: own("lab1"), lab2: own("lab2"), lab3: own("lab3") }))).toEqual([]);
+    });
+
+    it("growing from kv.host to kv.servers on a running stack is refused for every daemon, with what to do", () => {
+        const three = stack({ kv: { backend: "etcd", servers: ["lab1", "lab2", "lab3"] } });
+        const problems = findProblems(three, "kv", lab({ lab1: onStore(single), lab2: onStore(single), lab3: onStore(single) }));
+        expect(problems).toHaveLength(3);
+        expect(problems[1]).toBe(
+            "host lab2's daemon is on the cluster store etcd://10.210.0.11:2379 (its /etc/docker/daemon.json), and this stack would move it to etcd://10.210.0.11:2379,10.210.0.12:2379,10.210.0.13:2379. The overlay's networks and endpoints live in the store: a daemon moved to another store loses them, and the containers on them their connections. Fix: to change `kv` (say from `kv.host` to `kv.servers`), run `pulumi destroy` first (every daemon goes back as it was), then `pulumi up` with the new `kv`; or keep `kv` as it was",
+        );
+    });
+
+    it("a daemon on someone else's store is refused too; swarm mode does not look", () => {
+        expect(findProblems(stack(), "kv", lab({ lab3: onStore("consul://10.9.9.9:8500") }))).toEqual([expect.stringMatching(/^host lab3's daemon is on the cluster store consul:\/\/10\.9\.9\.9:8500 /)]);
+        expect(findProblems(stack({ mode: "swarm", kv: undefined }), "swarm", lab({ lab3: onStore("consul://10.9.9.9:8500") }))).toEqual([]);
     });
 });
