@@ -3,6 +3,7 @@
 // end-to-end tests run it as an Automation API inline program (see README, "Toolchain").
 import * as pulumi from "@pulumi/pulumi";
 import { type ClusterConfig, CONFIG_NAMESPACE, ConfigError, configSchema, parseStackConfig, resolveMode, type StackConfig } from "./components/config";
+import { consulAnswers, pickConsulServer } from "./components/consulEndpoint";
 import { probeHosts } from "./components/hostProbe";
 import { OverlayCluster } from "./components/overlayCluster";
 import { decideMode, describeFacts, findProblems, hubOf, preflightFailure, routeTargetFor } from "./components/preflight";
@@ -46,6 +47,21 @@ async function preflight(stack: StackConfig, privateKey: string, stackFile: stri
     return resolveMode(stack, decision.mode!, decision.why, stackFile);
 }
 
+/**
+ * A Consul cluster: the server the stack's Consul provider goes through, the first that answers
+ * (so that a refresh or an up works while a server is down: `pulumi up --refresh --run-program`
+ * after a loss). Only with preflight, which is where the program may reach the hosts.
+ */
+async function consulRegistryServer(c: ClusterConfig): Promise<string | undefined> {
+    const kv = c.kv;
+    if (!kv || kv.backend !== "consul" || kv.servers.length < 2 || !c.preflight.enabled) return undefined;
+    const servers = kv.servers.map((name) => ({ name, address: c.hosts.find((h) => h.name === name)!.address }));
+    const { server, skipped } = await pickConsulServer(servers, (s) => consulAnswers(s.address, kv.port));
+    if (skipped.length > 0)
+        pulumi.log.info(`docker-overlay: Consul on ${skipped.map((s) => `${s.name} (${s.address}:${kv.port})`).join(", ")} does not answer; the stack's Consul resources go through ${server.name} (${server.address}:${kv.port})`);
+    return server.name;
+}
+
 /** Builds the stack; returns its outputs. */
 export async function main() {
     const stack = pulumi.getStack();
@@ -81,9 +97,11 @@ export async function main() {
         const consulAclToken = readSecret("consulAclToken", "`pulumi config set --secret consulAclToken TOKEN`");
         // The key in plain text, only for preflight's own SSH connections (never logged).
         const clusterConfig = await preflight(stackConfig, config.require("sshPrivateKey"), stackFile);
+        const registryServer = await consulRegistryServer(clusterConfig);
         const cluster = new OverlayCluster("overlay", {
             config: clusterConfig,
             sshPrivateKey,
+            ...(registryServer ? { registryServer } : {}),
             ...(consulAclToken ? { consulAclToken } : {}),
             stack,
         });

@@ -6,12 +6,14 @@ import { scriptedCommandArgs } from "./remoteScript";
 import { renderScript } from "./scripts";
 
 export interface ConsulRegistryArgs {
-    /** The host that runs the Consul server (the KV store's host). */
+    /** The host of the Consul server the stack talks to (the KV store's host, or in a cluster the first server that answers). */
     host: DockerHost;
     /** That host's name in the stack (`hosts[].name`), for messages. */
     hostName: string;
     /** The host's SSH address: the Consul provider talks to Consul there. */
     hostAddress: string;
+    /** The catalog node's address: the first server's, whichever server the provider goes through. */
+    nodeAddress: pulumi.Input<string>;
     /** Consul's HTTP port. */
     port: number;
     /** Consul ACL token for the Consul provider (a secret). */
@@ -84,7 +86,7 @@ export class ConsulRegistry extends pulumi.ComponentResource {
         );
         const consulOpts = { parent: this, provider: this.provider };
         this.record = new consul.KeyPrefix(`${name}-record`, { pathPrefix: args.recordPrefix, subkeys: args.record }, { ...consulOpts, ...former("record") });
-        this.node = new consul.Node(`${name}-node`, { name: args.nodeName, address: host.overlayUnderlayAddress }, { ...consulOpts, ...former("node") });
+        this.node = new consul.Node(`${name}-node`, { name: args.nodeName, address: args.nodeAddress }, { ...consulOpts, ...former("node") });
 
         this.registerOutputs({});
     }

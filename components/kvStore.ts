@@ -51,11 +51,16 @@ export class KvStore extends pulumi.ComponentResource {
     public readonly uiUrl: pulumi.Output<string | undefined>;
     private readonly servers: pulumi.Output<KvPeer[]>;
     private readonly kv: KvConfig;
+    private readonly name: string;
+    private readonly first: KvMember;
+    private readonly memberCount: number;
 
     constructor(name: string, args: KvStoreArgs, opts?: pulumi.ComponentResourceOptions) {
         super("docker-overlay:kv:KvStore", name, {}, opts);
         const { kv } = args;
         this.kv = kv;
+        this.name = name;
+        this.memberCount = kv.backend === "consul" ? args.members.length : kv.servers.length;
         this.backend = kv.backend;
         const cluster = kv.servers.length > 1;
         const serverMembers = kv.servers.map((s) => args.members.find((m) => m.name === s)!);
@@ -93,16 +98,27 @@ export class KvStore extends pulumi.ComponentResource {
 
         // The store as a whole, asked on the first server: a leader, and every member joined.
         const first = serverMembers[0]!;
-        this.ready = this.waitCommand(
-            `${name}-ready`,
-            first,
-            cluster ? memberReady : [this.containers[first.name]!],
-            cluster ? { EXPECT_MEMBERS: kv.backend === "consul" ? args.members.length : kv.servers.length } : {},
-        );
+        this.first = first;
+        this.ready = this.waitCommand(`${name}-ready`, first, cluster ? memberReady : [this.containers[first.name]!], cluster ? this.clusterExpectations() : {});
         this.url = this.urlFor(first);
         this.uiUrl = pulumi.output(kv.backend === "consul" ? `http://${args.hostAddress}:${kv.port}/ui/` : undefined);
 
         this.registerOutputs({ url: this.url, uiUrl: this.uiUrl });
+    }
+
+    /**
+     * A cluster once every server's daemon has restarted (AFTER): a leader again and every member
+     * back. Restarting a server's daemon restarts its store container, and the cluster answers
+     * writes with errors ("leadership lost while committing log") while it elects again; nothing
+     * may write to the store (a network, a container joining it) before this.
+     */
+    settledAfter(after: pulumi.Resource): command.remote.Command {
+        return this.waitCommand(`${this.name}-settled`, this.first, [after], this.clusterExpectations());
+    }
+
+    /** What a healthy cluster is: every member joined, and (Consul) every server a voter again. */
+    private clusterExpectations(): { EXPECT_MEMBERS: number; EXPECT_VOTERS?: number } {
+        return { EXPECT_MEMBERS: this.memberCount, ...(this.kv.backend === "consul" ? { EXPECT_VOTERS: this.kv.servers.length } : {}) };
     }
 
     /** The `cluster-store` URL of one host's daemon (clusterStoreUrl). */
@@ -117,7 +133,7 @@ export class KvStore extends pulumi.ComponentResource {
     }
 
     /** kv-wait on MEMBER's own host against its local agent or member, after DEPS, again whenever a container is replaced. */
-    private waitCommand(resourceName: string, member: KvMember, deps: pulumi.Resource[], extra: { EXPECT_MEMBERS?: number }): command.remote.Command {
+    private waitCommand(resourceName: string, member: KvMember, deps: pulumi.Resource[], extra: { EXPECT_MEMBERS?: number; EXPECT_VOTERS?: number }): command.remote.Command {
         const containers = deps.filter((d): d is docker.Container => d instanceof docker.Container);
         return new command.remote.Command(
             resourceName,

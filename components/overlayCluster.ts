@@ -17,6 +17,8 @@ export interface OverlayClusterArgs {
     sshPrivateKey: pulumi.Input<string>;
     /** Consul ACL token for the Consul provider (a secret). */
     consulAclToken?: pulumi.Input<string>;
+    /** A Consul cluster: the server the Consul provider goes through (default: the first of `kv.servers`). */
+    registryServer?: string;
     /** Names containers on the hosts and the Consul key prefix (the stack name). */
     stack: string;
 }
@@ -103,6 +105,8 @@ export class OverlayCluster extends pulumi.ComponentResource {
         // host that fails (unreachable, daemon refused) holds back nothing that does not need it:
         // with `pulumi up --continue-on-error` the other hosts converge.
         const ready: Record<string, pulumi.Resource> = {};
+        /** What the network (the first write to the store) waits for. */
+        let hubReady: pulumi.Resource | undefined;
         if (config.mode === "kv") {
             const kv = this.kvStore!;
             const configure = (h: HostConfig, after: pulumi.Resource[]) => {
@@ -130,6 +134,8 @@ export class OverlayCluster extends pulumi.ComponentResource {
                 previous = ready[h.name] = configure(h, previous === kv.ready ? [kv.ready] : [kv.ready, previous]).apply;
             }
             for (const h of config.hosts.filter((x) => !config.kv!.servers.includes(x.name))) ready[h.name] = configure(h, [kv.ready, previous]).apply;
+            // A cluster settles after its last server's restart before anything writes to it.
+            hubReady = config.kv!.servers.length > 1 ? kv.settledAfter(previous) : ready[hub.name];
         } else {
             const swarm = new Swarm(
                 `${name}-swarm`,
@@ -141,13 +147,14 @@ export class OverlayCluster extends pulumi.ComponentResource {
 
         // Consul as the registry: after every server's daemon restarted (which restarts its Consul).
         if (this.kvStore && config.kv?.backend === "consul") {
-            const kvHost = config.hosts.find((h) => h.name === config.kv!.host)!;
+            const via = config.hosts.find((h) => h.name === (args.registryServer ?? config.kv!.host))!;
             this.consulRegistry = new ConsulRegistry(
                 `${name}-consul`,
                 {
-                    host: this.hosts[kvHost.name]!,
-                    hostName: kvHost.name,
-                    hostAddress: kvHost.address,
+                    host: this.hosts[via.name]!,
+                    hostName: via.name,
+                    hostAddress: via.address,
+                    nodeAddress: this.hosts[config.kv.host]!.overlayUnderlayAddress,
                     port: config.kv.port,
                     ...(args.consulAclToken ? { aclToken: args.consulAclToken } : {}),
                     record: {
@@ -159,13 +166,13 @@ export class OverlayCluster extends pulumi.ComponentResource {
                     nodeName: `${prefix}-consul-overlay`,
                     formerlyUnder: { parent: this.kvStore, prefix: `${name}-kv` },
                 },
-                { parent: this, dependsOn: config.mode === "kv" ? config.kv.servers.map((s) => ready[s]!) : [this.kvStore.ready] },
+                { parent: this, dependsOn: [config.mode === "kv" ? hubReady! : this.kvStore.ready] },
             );
         }
 
         this.network = new OverlayNetwork(
             `${name}-net`,
-            { network: config.network, attachable: config.mode === "swarm", provider: hubHost.provider, ready: [ready[hub.name]!] },
+            { network: config.network, attachable: config.mode === "swarm", provider: hubHost.provider, ready: [hubReady ?? ready[hub.name]!] },
             { parent: this },
         );
 

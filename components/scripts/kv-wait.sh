@@ -4,7 +4,10 @@
 #   consul:    GET /v1/status/leader returns a non-empty quoted leader ("10.0.0.1:8300")
 #   etcd:      GET /v2/keys returns HTTP 200 (the v2 API, the only one Docker's store speaks)
 # and, with EXPECT_MEMBERS (a cluster), until that many members have joined:
-#   consul:    GET /v1/agent/members lists that many alive ("Status":1): servers and clients
+#   consul:    GET /v1/agent/members lists that many alive ("Status":1): servers and clients; and
+#              with EXPECT_VOTERS, autopilot says the cluster is healthy with that many voting
+#              servers (a server back from a failure votes again only after autopilot's
+#              stabilization time: until then one more loss would stop the cluster)
 #   etcd:      GET /v2/members lists that many started members (with client URLs)
 # Exits 0 when ready; 1 with the last thing seen when TIMEOUT_SECONDS pass first. Prints
 # one line on stdout when ready.
@@ -15,6 +18,7 @@
 # @var TIMEOUT_SECONDS optional: how long to wait in all (default 60)
 # @var POLL_SECONDS optional: seconds between attempts (default 1)
 # @var EXPECT_MEMBERS optional: a cluster: wait until this many agents (Consul) or members (etcd) have joined
+# @var EXPECT_VOTERS optional: a Consul cluster: wait until autopilot is healthy with this many voting servers
 # @var STORE_URL optional: the store as the daemons will use it (their cluster-store URL), named in messages
 # @var HOST_LABEL optional: this host's name in messages (default: uname -n)
 set -euo pipefail
@@ -29,6 +33,7 @@ for name in BACKEND KV_ADDRESS KV_PORT; do
   [[ -n ${!name-} ]] || die 5 "$name is required and was not given (see the @var lines at the top of this script)"
 done
 [[ $KV_PORT =~ ^[0-9]+$ ]] || die 5 "KV_PORT must be a port number, got '$KV_PORT'"
+[[ ${EXPECT_VOTERS:-} =~ ^[0-9]*$ ]] || die 5 "EXPECT_VOTERS must be a whole number, got '$EXPECT_VOTERS'"
 [[ ${EXPECT_MEMBERS:-} =~ ^[0-9]*$ ]] || die 5 "EXPECT_MEMBERS must be a whole number, got '$EXPECT_MEMBERS'"
 [[ $TIMEOUT_SECONDS =~ ^[0-9]+$ ]] || die 5 "TIMEOUT_SECONDS must be a whole number of seconds, got '$TIMEOUT_SECONDS'"
 case $BACKEND in consul | etcd) ;; *) die 5 "BACKEND must be consul or etcd, got '$BACKEND'" ;; esac
@@ -57,16 +62,15 @@ http_get() {
   fi
 }
 
-# joined TEXT WHAT: 0 when the body holds TEXT EXPECT_MEMBERS times (or none is expected).
+# joined TEXT COUNT WHAT: 0 when the body holds TEXT at least COUNT times; else says how many.
 joined() {
-  [[ -n ${EXPECT_MEMBERS:-} ]] || return 0
   local rest=$body n=0
   while [[ $rest == *"$1"* ]]; do
     n=$((n + 1))
     rest=${rest#*"$1"}
   done
-  if ((n >= EXPECT_MEMBERS)); then return 0; fi
-  problem="$n of $EXPECT_MEMBERS $2 have joined"
+  if ((n >= $2)); then return 0; fi
+  problem="$n of $2 $3"
   return 1
 }
 
@@ -84,7 +88,12 @@ ready() {
       [[ -n ${EXPECT_MEMBERS:-} ]] || return 0
       http_get /v1/agent/members
       if [[ $status != 200 ]]; then problem="GET /v1/agent/members answered HTTP ${status:-nothing}"; return 1; fi
-      joined '"Status":1' 'Consul agents (servers and clients)'
+      joined '"Status":1' "$EXPECT_MEMBERS" 'Consul agents (servers and clients) have joined' || return 1
+      [[ -n ${EXPECT_VOTERS:-} ]] || return 0
+      http_get /v1/operator/autopilot/health
+      if [[ $status != 200 ]]; then problem="GET /v1/operator/autopilot/health answered HTTP ${status:-nothing}"; return 1; fi
+      if [[ $body != '{"Healthy":true,'* ]]; then problem="Consul's autopilot does not call the cluster healthy yet (a server back from a failure votes again after its stabilization time)"; return 1; fi
+      joined '"Voter":true' "$EXPECT_VOTERS" 'Consul servers vote'
       ;;
     etcd)
       http_get /v2/keys
@@ -93,7 +102,7 @@ ready() {
         [[ -n ${EXPECT_MEMBERS:-} ]] || return 0
         http_get /v2/members
         if [[ $status != 200 ]]; then problem="GET /v2/members answered HTTP ${status:-nothing}"; return 1; fi
-        joined '"clientURLs":["http' 'etcd members'
+        joined '"clientURLs":["http' "$EXPECT_MEMBERS" 'etcd members have joined'
         return
       fi
       if [[ $status == 404 ]]; then

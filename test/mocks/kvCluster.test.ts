@@ -60,8 +60,14 @@ describe("kv mode on a Consul cluster", () => {
         expect(h.declaredNamed("overlay-n5-daemon-config").dependsOn).toEqual(["overlay-kv-ready", "overlay-n3-daemon-config-apply"]);
     });
 
-    it("uses Consul as the registry, through the first server, only after every server's daemon restarted", () => {
-        expect(h.declaredNamed("overlay-consul").dependsOn).toEqual(["overlay-n1-daemon-config-apply", "overlay-n2-daemon-config-apply", "overlay-n3-daemon-config-apply"]);
+    it("writes nothing to the store (the network first) until the cluster settled after the last server's restart", () => {
+        expect(h.declaredNamed("overlay-kv-settled").dependsOn).toEqual(["overlay-n3-daemon-config-apply"]);
+        expect(h.varOf(h.scriptOf(h.byName("overlay-kv-settled").inputs), "EXPECT_MEMBERS")).toBe("5");
+        expect(h.declaredNamed("overlay-net-network").dependsOn).toEqual(["overlay-kv-settled"]);
+    });
+
+    it("uses Consul as the registry, through the first server, only once the cluster settled", () => {
+        expect(h.declaredNamed("overlay-consul").dependsOn).toEqual(["overlay-kv-settled"]);
         expect(h.byName("overlay-consul-provider").inputs).toMatchObject({ address: "10.50.0.1:8500" });
         expect(h.byName("overlay-svc-api-registration").inputs).toMatchObject({ name: "api", port: 80 });
     });

@@ -209,6 +209,27 @@ describe("kv-wait (against a local server on 127.0.0.1)", () => {
         }
     });
 
+    it("consul cluster: with EXPECT_VOTERS also waits until autopilot calls it healthy with that many voting servers", async () => {
+        const voter = (name: string, votes: boolean) => `{"ID":"x","Name":"${name}","Healthy":true,"Voter":${votes}}`;
+        let health = `{"Healthy":false,"FailureTolerance":0,"Servers":[${voter("lab1", true)},${voter("lab2", false)},${voter("lab3", true)}]}`;
+        const s = await server((req) => {
+            if (req.startsWith("GET /v1/status/leader ")) return http("200 OK", '"10.210.0.11:8300"');
+            if (req.startsWith("GET /v1/agent/members ")) return http("200 OK", '[{"Status":1},{"Status":1},{"Status":1}]');
+            return http("200 OK", health);
+        });
+        try {
+            const waiting = await kvWait("consul", s.port, { EXPECT_MEMBERS: "3", EXPECT_VOTERS: "3", TIMEOUT_SECONDS: "1" });
+            expect(waiting.code).toBe(1);
+            expect(waiting.stderr).toContain("Consul's autopilot does not call the cluster healthy yet");
+            health = `{"Healthy":true,"FailureTolerance":0,"Servers":[${voter("lab1", true)},${voter("lab2", false)},${voter("lab3", true)}]}`;
+            expect((await kvWait("consul", s.port, { EXPECT_MEMBERS: "3", EXPECT_VOTERS: "3", TIMEOUT_SECONDS: "1" })).stderr).toContain("2 of 3 Consul servers vote");
+            health = `{"Healthy":true,"FailureTolerance":1,"Servers":[${voter("lab1", true)},${voter("lab2", true)},${voter("lab3", true)}]}`;
+            expect((await kvWait("consul", s.port, { EXPECT_MEMBERS: "3", EXPECT_VOTERS: "3" })).code).toBe(0);
+        } finally {
+            await s.close();
+        }
+    });
+
     it("etcd cluster: with EXPECT_MEMBERS waits until that many members have started", async () => {
         const started = (name: string) => `{"id":"1","name":"${name}","peerURLs":["http://a:2380"],"clientURLs":["http://a:2379"]}`;
         const unstarted = '{"id":"2","name":"","peerURLs":["http://b:2380"],"clientURLs":[]}';
