@@ -23,6 +23,7 @@ import { scriptBundle, scriptCommand } from "../../components/scripts";
 import * as pulumi from "@pulumi/pulumi";
 import { LocalWorkspace, type EngineEvent, type Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "./ports";
 
 const REPO = path.join(__dirname, "..", "..");
 const PKG = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")) as {
@@ -47,16 +48,6 @@ let env: Record<string, string> = {};
 let sshd: Sshd | undefined;
 const stacks: Stack[] = [];
 
-async function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const srv = net.createServer();
-        srv.once("error", reject);
-        srv.listen(0, "127.0.0.1", () => {
-            const port = (srv.address() as net.AddressInfo).port;
-            srv.close(() => resolve(port));
-        });
-    });
-}
 
 async function canConnect(port: number): Promise<boolean> {
     return new Promise((resolve) => {

@@ -23,7 +23,8 @@ import * as consul from "@pulumi/consul";
 import * as pulumi from "@pulumi/pulumi";
 import { LocalWorkspace, type EngineEvent, type Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { consulBinary, freePort, startConsul, type RealConsul } from "./realConsul";
+import { freePort } from "./ports";
+import { consulBinary, startConsul, type RealConsul } from "./realConsul";
 
 const REPO = path.join(__dirname, "..", "..");
 const PKG = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")) as {

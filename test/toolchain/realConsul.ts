@@ -4,8 +4,8 @@
 // it. Helpers read and change its state through the HTTP API with that token.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as path from "node:path";
+import { freePort } from "./ports";
 
 export interface RealConsul {
     /** host:port of the HTTP API. */
@@ -24,16 +24,6 @@ export interface RealConsul {
     stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const srv = net.createServer();
-        srv.once("error", reject);
-        srv.listen(0, "127.0.0.1", () => {
-            const port = (srv.address() as net.AddressInfo).port;
-            srv.close(() => resolve(port));
-        });
-    });
-}
 
 /** The toolchain's consul binary: DOCKER_OVERLAY_LAB_BIN (env.sh) or what toolchain/lib.sh says. */
 export function consulBinary(repo: string): string {
