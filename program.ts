@@ -3,10 +3,10 @@
 // end-to-end tests run it as an Automation API inline program (see README, "Toolchain").
 import * as pulumi from "@pulumi/pulumi";
 import { type ClusterConfig, CONFIG_NAMESPACE, ConfigError, configSchema, parseStackConfig, resolveMode, type StackConfig } from "./components/config";
-import { consulAnswers, pickConsulServer } from "./components/consulEndpoint";
+import { consulAnswers, consulKey, pickConsulServer, REGISTRY_SERVER_KEY } from "./components/consulEndpoint";
 import { probeHosts } from "./components/hostProbe";
 import { OverlayCluster } from "./components/overlayCluster";
-import { decideMode, describeFacts, findProblems, hubOf, preflightFailure, routeTargetFor } from "./components/preflight";
+import { daemonEpochs, decideMode, describeFacts, findProblems, hubOf, preflightFailure, routeTargetFor } from "./components/preflight";
 
 /** Keys kept out of the schema because they are secrets. */
 const SECRET_KEYS = ["sshPrivateKey", "consulAclToken"];
@@ -18,13 +18,13 @@ const isConfigSecret = (require("@pulumi/pulumi/runtime/config") as { isConfigSe
  * that `pulumi preview` fails on a cluster the recipe would break, naming the hosts and the fix.
  * Decides `mode: auto`. Throws RunError listing every problem.
  */
-async function preflight(stack: StackConfig, privateKey: string, stackFile: string): Promise<ClusterConfig> {
+async function preflight(stack: StackConfig, privateKey: string, stackFile: string): Promise<{ config: ClusterConfig; epochs?: Record<string, number> }> {
     const skipped = "preflight skipped (`preflight.enabled: false`): engines, hostnames, engine IDs, routes, MTU and VXLAN of the hosts were not checked";
     if (!stack.preflight.enabled) {
         if (stack.mode === "auto")
             throw new ConfigError(stackFile, ["`docker-overlay:mode` is \"auto\": the choice needs the engines' versions, which only preflight reads; with `preflight.enabled: false` set `mode: kv` or `mode: swarm`"]);
         pulumi.log.info(`docker-overlay: ${skipped}`);
-        return resolveMode(stack, stack.mode, "set in the stack file", stackFile);
+        return { config: resolveMode(stack, stack.mode, "set in the stack file", stackFile) };
     }
     const t0 = Date.now();
     const addresses = stack.hosts.map((h) => h.address);
@@ -44,21 +44,35 @@ async function preflight(stack: StackConfig, privateKey: string, stackFile: stri
         return o.kind === "facts" ? [describeFacts(o.host, o.facts, routeTargetFor(h, stack.hosts, hub))] : [];
     });
     pulumi.log.info(`docker-overlay: preflight checked ${stack.hosts.length} host(s) in ${seconds}s, no problems (${seen.join("; ")})`);
-    return resolveMode(stack, decision.mode!, decision.why, stackFile);
+    const config = resolveMode(stack, decision.mode!, decision.why, stackFile);
+    if (config.mode !== "kv") return { config };
+    const epochs = daemonEpochs(outcomes);
+    const restarted = Object.keys(epochs).filter((h) => epochs[h]!.restarted);
+    if (restarted.length > 0)
+        pulumi.log.info(
+            `docker-overlay: Docker on ${restarted.join(", ")} started again since the last up (a reboot, a crash or a restart by hand): ` +
+                `the containers on ${config.network.name} are stopped and started on every host, so that the hosts learn each other's endpoints again (the *-rejoin resources; docs/lab.md)`,
+        );
+    return { config, epochs: Object.fromEntries(Object.entries(epochs).map(([h, e]) => [h, e.epoch])) };
 }
 
 /**
- * A Consul cluster: the server the stack's Consul provider goes through, the first that answers
- * (so that a refresh or an up works while a server is down: `pulumi up --refresh --run-program`
- * after a loss). Only with preflight, which is where the program may reach the hosts.
+ * A Consul cluster: the server the stack's Consul provider goes through: the one the last up went
+ * through while it answers, else the first that answers (so that a refresh or an up works while a
+ * server is down: `pulumi up --refresh --run-program` after a loss, and a preview after the
+ * server is back shows no changes). Only with preflight, which is where the program may reach the hosts.
  */
-async function consulRegistryServer(c: ClusterConfig): Promise<string | undefined> {
+async function consulRegistryServer(c: ClusterConfig, stack: string, aclToken: string | undefined): Promise<string | undefined> {
     const kv = c.kv;
     if (!kv || kv.backend !== "consul" || kv.servers.length < 2 || !c.preflight.enabled) return undefined;
     const servers = kv.servers.map((name) => ({ name, address: c.hosts.find((h) => h.name === name)!.address }));
-    const { server, skipped } = await pickConsulServer(servers, (s) => consulAnswers(s.address, kv.port));
-    if (skipped.length > 0)
-        pulumi.log.info(`docker-overlay: Consul on ${skipped.map((s) => `${s.name} (${s.address}:${kv.port})`).join(", ")} does not answer; the stack's Consul resources go through ${server.name} (${server.address}:${kv.port})`);
+    const { server, skipped } = await pickConsulServer(
+        servers,
+        (s) => consulAnswers(s.address, kv.port),
+        (via) => consulKey(via.address, kv.port, `docker-overlay/${stack}/${REGISTRY_SERVER_KEY}`, aclToken),
+    );
+    const at = (s: { name: string; address: string }) => `${s.name} (${s.address}:${kv.port})`;
+    if (skipped.length > 0) pulumi.log.info(`docker-overlay: Consul on ${skipped.map(at).join(", ")} does not answer; the stack's Consul resources go through ${at(server)}`);
     return server.name;
 }
 
@@ -96,12 +110,13 @@ export async function main() {
         if (!sshPrivateKey) throw new ConfigError(stackFile, [`\`${CONFIG_NAMESPACE}:sshPrivateKey\` is missing: ${setKey}`]);
         const consulAclToken = readSecret("consulAclToken", "`pulumi config set --secret consulAclToken TOKEN`");
         // The key in plain text, only for preflight's own SSH connections (never logged).
-        const clusterConfig = await preflight(stackConfig, config.require("sshPrivateKey"), stackFile);
-        const registryServer = await consulRegistryServer(clusterConfig);
+        const { config: clusterConfig, epochs } = await preflight(stackConfig, config.require("sshPrivateKey"), stackFile);
+        const registryServer = await consulRegistryServer(clusterConfig, stack, config.get("consulAclToken"));
         const cluster = new OverlayCluster("overlay", {
             config: clusterConfig,
             sshPrivateKey,
             ...(registryServer ? { registryServer } : {}),
+            ...(epochs ? { daemonEpochs: epochs } : {}),
             ...(consulAclToken ? { consulAclToken } : {}),
             stack,
         });

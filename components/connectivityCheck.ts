@@ -2,6 +2,7 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DockerHost } from "./dockerHost";
+import { rejoinLabels } from "./overlayRejoin";
 import { scriptedCommandArgs } from "./remoteScript";
 import { renderScript } from "./scripts";
 
@@ -24,6 +25,8 @@ export interface ConnectivityCheckArgs {
     probePrefix: string;
     /** The check runs after these (the services). */
     after: pulumi.Input<pulumi.Resource>[];
+    /** kv mode: the rejoin generation; a new one re-creates the probes (see OverlayRejoin). */
+    rejoinGeneration?: pulumi.Input<string>;
 }
 
 /** One host's result, as `connectivity-check.sh` prints it. */
@@ -59,8 +62,10 @@ export class ConnectivityCheck extends pulumi.ComponentResource {
                     command: ["sleep", "2147483647"],
                     networksAdvanced: [{ name: args.networkName }],
                     restart: "unless-stopped",
+                    ...rejoinLabels(args.rejoinGeneration),
                 },
-                dockerOpts,
+                // Its name is fixed: the old one goes first.
+                { ...dockerOpts, deleteBeforeReplace: true },
             );
         });
 

@@ -67,6 +67,8 @@ const rawFacts = z.object({
         z.object({ present: z.literal(true), base64: z.null(), error: z.string() }),
     ]),
     unitOptions: z.array(z.object({ file: z.string(), line: z.number().int(), option: z.string() })),
+    dockerd: z.string().default(""),
+    epoch: z.string().default(""),
 });
 
 /** The parts of `docker info --format '{{json .}}'` preflight reads (20.10 and 28 print them alike). */
@@ -135,6 +137,8 @@ export function parsePreflightOutput(stdout: string): PreflightFacts {
         vxlan: raw.vxlan,
         daemonJson: !dj.present ? { present: false } : dj.base64 === null ? { present: true, error: (dj as { error: string }).error } : { present: true, content: Buffer.from(dj.base64, "base64").toString("utf8") },
         unitOptions: raw.unitOptions,
+        dockerd: raw.dockerd,
+        epoch: raw.epoch,
     };
 }
 

@@ -1,11 +1,14 @@
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterConfig, HostConfig } from "./config";
 import { ConnectivityCheck, ProbeReport } from "./connectivityCheck";
 import { DaemonConfig } from "./daemonConfig";
 import { DockerHost, HostFacts } from "./dockerHost";
 import { ConsulRegistry } from "./consulRegistry";
+import { REGISTRY_SERVER_KEY } from "./consulEndpoint";
 import { KvStore } from "./kvStore";
 import { OverlayNetwork } from "./overlayNetwork";
+import { OverlayRejoin } from "./overlayRejoin";
 import { routeTargetFor } from "./preflight";
 import { Service } from "./service";
 import { Swarm } from "./swarm";
@@ -21,6 +24,8 @@ export interface OverlayClusterArgs {
     registryServer?: string;
     /** Names containers on the hosts and the Consul key prefix (the stack name). */
     stack: string;
+    /** kv mode: how many times each host's Docker started outside the stack (preflight's count; 0 for every host without it). */
+    daemonEpochs?: Readonly<Record<string, number>>;
 }
 
 // One definition, so that preflight checks the very route this component will use.
@@ -105,13 +110,16 @@ export class OverlayCluster extends pulumi.ComponentResource {
         // host that fails (unreachable, daemon refused) holds back nothing that does not need it:
         // with `pulumi up --continue-on-error` the other hosts converge.
         const ready: Record<string, pulumi.Resource> = {};
+        /** kv mode: changes when any host's Docker started again; re-creates the stack's containers on the overlay. */
+        let rejoinGeneration: pulumi.Output<string> | undefined;
         /** What the network (the first write to the store) waits for. */
         let hubReady: pulumi.Resource | undefined;
         if (config.mode === "kv") {
             const kv = this.kvStore!;
+            const daemonConfigs: Record<string, DaemonConfig> = {};
             const configure = (h: HostConfig, after: pulumi.Resource[]) => {
                 const host = this.hosts[h.name]!;
-                return new DaemonConfig(
+                return (daemonConfigs[h.name] = new DaemonConfig(
                     `${name}-${h.name}-daemon-config`,
                     {
                         host,
@@ -123,7 +131,7 @@ export class OverlayCluster extends pulumi.ComponentResource {
                         waitSeconds: config.docker.waitSeconds,
                     },
                     { parent: this, dependsOn: after },
-                );
+                ));
             };
             // Restarting a server's daemon restarts its store container: the servers go one at a
             // time (the KV host, the hub, first), so that a cluster never loses its majority; then
@@ -136,6 +144,27 @@ export class OverlayCluster extends pulumi.ComponentResource {
             for (const h of config.hosts.filter((x) => !config.kv!.servers.includes(x.name))) ready[h.name] = configure(h, [kv.ready, previous]).apply;
             // A cluster settles after its last server's restart before anything writes to it.
             hubReady = config.kv!.servers.length > 1 ? kv.settledAfter(previous) : ready[hub.name];
+            // After any Docker restart (outside the stack, or a daemon.json this stack changes),
+            // every host's containers on the overlay announce themselves again, each host once its
+            // own daemon is ready; services and the connectivity check come after.
+            const contents = Object.values(daemonConfigs).map((d) => d.content);
+            const epochs = config.hosts.map((h) => `${h.name}=${args.daemonEpochs?.[h.name] ?? 0}`).join(",");
+            const generation = (rejoinGeneration = pulumi.all(contents).apply((c) => `${epochs};daemon.json ${createHash("sha256").update(c.join("\0")).digest("hex").slice(0, 16)}`));
+            for (const h of config.hosts) {
+                ready[h.name] = new OverlayRejoin(
+                    `${name}-${h.name}-rejoin`,
+                    {
+                        host: this.hosts[h.name]!,
+                        hostName: h.name,
+                        network: config.network.name,
+                        epoch: args.daemonEpochs?.[h.name] ?? 0,
+                        generation,
+                        stopSeconds: 10,
+                        waitSeconds: config.docker.waitSeconds,
+                    },
+                    { parent: this, dependsOn: [...new Set([ready[h.name]!, hubReady])] },
+                ).run;
+            }
         } else {
             const swarm = new Swarm(
                 `${name}-swarm`,
@@ -161,6 +190,8 @@ export class OverlayCluster extends pulumi.ComponentResource {
                         mode: config.mode,
                         hosts: JSON.stringify(config.hosts.map((h) => ({ name: h.name, address: h.address }))),
                         network: JSON.stringify(config.network),
+                        // Read back by the next run, which keeps this server while it answers.
+                        ...(config.kv.servers.length > 1 ? { [REGISTRY_SERVER_KEY]: via.name } : {}),
                     },
                     recordPrefix: `docker-overlay/${args.stack}/`,
                     nodeName: `${prefix}-consul-overlay`,
@@ -187,6 +218,7 @@ export class OverlayCluster extends pulumi.ComponentResource {
                         provider: this.hosts[s.host]!.provider,
                         networkName: this.network.name,
                         ...(consulRegistry ? { consul: consulRegistry } : {}),
+                        ...(rejoinGeneration ? { rejoinGeneration } : {}),
                     },
                     { parent: this, dependsOn: [this.network, ready[s.host]!] },
                 ),
@@ -203,6 +235,7 @@ export class OverlayCluster extends pulumi.ComponentResource {
                     pull: config.connectivity.pull,
                     probePrefix: `${prefix}-probe`,
                     after: Object.values(this.services),
+                    ...(rejoinGeneration ? { rejoinGeneration } : {}),
                 },
                 { parent: this, dependsOn: [this.network] },
             );

@@ -54,6 +54,10 @@ export interface PreflightFacts {
     daemonJson: { present: false } | { present: true; content: string } | { present: true; error: string };
     /** Active unit lines passing a cluster option as a flag. */
     unitOptions: { file: string; line: number; option: string }[];
+    /** Which dockerd runs ("<boot ID>/<start ticks>", "" when none): it changes with every start of Docker. */
+    dockerd: string;
+    /** What overlay-rejoin recorded the last time it ran: "<dockerd> <count>", "" when it never did. */
+    epoch: string;
 }
 
 /** How probing one host ended. */
@@ -388,4 +392,28 @@ export function describeFacts(host: string, f: PreflightFacts, routeTarget: stri
     const engine = f.docker.ok ? `Docker ${f.docker.version}, swarm ${f.docker.swarm.state}` : "Docker not answering";
     const net = r && iface ? `${r.interface} ${r.source} MTU ${iface.mtu}` : "no route";
     return `${host}: hostname ${f.hostname}, ${engine}, ${net}, vxlan ${f.vxlan}`;
+}
+
+/** Per host: how many times its Docker started outside the stack (the Rejoin trigger), and whether it did since the last up. */
+export interface DaemonEpoch {
+    epoch: number;
+    restarted: boolean;
+}
+
+/**
+ * Compares each host's running dockerd with what overlay-rejoin recorded ("<dockerd> <count>"):
+ * the same daemon keeps the count; another daemon (Docker started again since, outside the stack:
+ * a reboot, a crash, a restart by hand) counts one more. Nothing recorded yet: 0. Hosts whose
+ * facts could not be read are left out (preflight fails on them anyway).
+ */
+export function daemonEpochs(outcomes: readonly ProbeOutcome[]): Record<string, DaemonEpoch> {
+    const out: Record<string, DaemonEpoch> = {};
+    for (const o of outcomes) {
+        if (o.kind !== "facts") continue;
+        const m = /^(\S+) (\d+)$/.exec(o.facts.epoch.trim());
+        if (!m) out[o.host] = { epoch: 0, restarted: false };
+        else if (m[1] === o.facts.dockerd) out[o.host] = { epoch: Number(m[2]), restarted: false };
+        else out[o.host] = { epoch: Number(m[2]) + 1, restarted: true };
+    }
+    return out;
 }

@@ -27,7 +27,8 @@ export type ScriptName =
     | "swarm-tokens"
     | "swarm-join"
     | "swarm-leave"
-    | "connectivity-check";
+    | "connectivity-check"
+    | "overlay-rejoin";
 
 export type ScriptVars = Readonly<Record<string, string | number | readonly string[]>>;
 
@@ -44,6 +45,7 @@ export const SCRIPT_NAMES: readonly ScriptName[] = [
     "swarm-join",
     "swarm-leave",
     "connectivity-check",
+    "overlay-rejoin",
 ];
 
 /** One `# @var` line of a script's header. */

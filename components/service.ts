@@ -2,6 +2,7 @@ import * as consul from "@pulumi/consul";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ServiceConfig } from "./config";
+import { rejoinLabels } from "./overlayRejoin";
 
 export interface ServiceArgs {
     /** The service's container: image, command, env, aliases, ports. */
@@ -12,6 +13,8 @@ export interface ServiceArgs {
     networkName: pulumi.Input<string>;
     /** Consul registration: the provider and the node to register under. */
     consul?: { provider: consul.Provider; node: consul.Node };
+    /** kv mode: the rejoin generation; a new one re-creates the container (see OverlayRejoin). */
+    rejoinGeneration?: pulumi.Input<string>;
 }
 
 /**
@@ -43,8 +46,10 @@ export class Service extends pulumi.ComponentResource {
                 networksAdvanced: [{ name: args.networkName, aliases: service.aliases }],
                 ports: service.ports.map((p) => ({ internal: p.internal, ...(p.external ? { external: p.external } : {}), protocol: p.protocol })),
                 restart: "unless-stopped",
+                ...rejoinLabels(args.rejoinGeneration),
             },
-            dockerOpts,
+            // Its name is fixed: the old one goes first.
+            { ...dockerOpts, deleteBeforeReplace: true },
         );
 
         this.overlayAddress = pulumi

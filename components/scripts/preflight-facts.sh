@@ -9,7 +9,8 @@
 #    "routes":[{"to":"10.210.0.12","interface":"eth0","source":"10.210.0.11","error":""}],
 #    "vxlan":"loaded|builtin|loadable|missing",
 #    "daemonJson":{"present":true,"base64":"<the file's bytes, base64>"},
-#    "unitOptions":[{"file":"/lib/systemd/system/docker.service","line":12,"option":"cluster-store"}]}
+#    "unitOptions":[{"file":"/lib/systemd/system/docker.service","line":12,"option":"cluster-store"}],
+#    "dockerd":"<boot ID>/<start ticks>","epoch":"<the content of $STATE_DIR/dockerd-epoch>"}
 # interfaces: from `ip -o link` and `ip -o addr` (netlink).
 # dockerInfo: the daemon's own report (engine version, ID, registered name, swarm state), kept
 # raw so that the caller parses it; exit is docker's exit status. routes: `ip -o route get` to
@@ -17,7 +18,9 @@
 # carries it. vxlan: loaded (SYS_MODULE_DIR/vxlan), builtin (modules.builtin or the kernel
 # config), loadable (modules.dep lists it), else missing. unitOptions: every active line of the
 # Docker unit, its drop-ins, /etc/default/docker or /etc/sysconfig/docker that passes
-# --cluster-store, --cluster-advertise or --cluster-store-opt.
+# --cluster-store, --cluster-advertise or --cluster-store-opt. dockerd: which daemon runs (it
+# changes with every start of Docker; "" when none runs); epoch: what overlay-rejoin recorded the
+# last time it ran ("" when it never did): together they show a restart outside the stack.
 #
 # @var PEERS optional array: the peers' addresses to route to (may include this host's own)
 # @var DOCKER optional: docker CLI to use (default docker)
@@ -27,6 +30,8 @@
 # @var SYS_MODULE_DIR optional: where loaded modules show (default /sys/module)
 # @var KERNEL_MODULES_DIR optional: the running kernel's modules (default /lib/modules/$(uname -r))
 # @var KERNEL_CONFIG optional: the running kernel's gzipped config (default /proc/config.gz)
+# @var PID_FILE optional: dockerd's pid file (default /var/run/docker.pid)
+# @var STATE_DIR optional: docker-overlay's state directory on the host (default /var/lib/docker-overlay)
 # @var HOST_LABEL optional: this host's name in messages (default: uname -n)
 set -euo pipefail
 
@@ -37,9 +42,12 @@ SYS_MODULE_DIR=${SYS_MODULE_DIR:-/sys/module}
 KERNEL_MODULES_DIR=${KERNEL_MODULES_DIR:-/lib/modules/$(uname -r)}
 KERNEL_CONFIG=${KERNEL_CONFIG:-/proc/config.gz}
 HOST_LABEL=${HOST_LABEL:-$(uname -n)}
+STATE_DIR=${STATE_DIR:-/var/lib/docker-overlay}
 
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh" # @include
+# shellcheck source=lib/dockerd-identity.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/dockerd-identity.sh" # @include
 
 # join SEP ITEM...: the items separated by SEP.
 join() {
@@ -212,7 +220,11 @@ if [[ $scanned == false && $unit_paths_given == false ]] && command -v systemctl
   fi
 fi
 
-printf '{"hostname":%s,"dockerInfo":%s,"interfaces":[%s],"routes":[%s],"vxlan":"%s","daemonJson":%s,"unitOptions":[%s]}\n' \
+# --- which dockerd runs, and what overlay-rejoin recorded ------------------------------------
+dockerd=$(dockerd_identity) || dockerd=''
+epoch=$(head -c 200 -- "$STATE_DIR/dockerd-epoch" 2>/dev/null) || epoch=''
+
+printf '{"hostname":%s,"dockerInfo":%s,"interfaces":[%s],"routes":[%s],"vxlan":"%s","daemonJson":%s,"unitOptions":[%s],"dockerd":%s,"epoch":%s}\n' \
   "$(json_str "$(uname -n)")" "$docker_json" \
   "$(join , ${interfaces[@]+"${interfaces[@]}"})" "$(join , ${routes[@]+"${routes[@]}"})" "$vxlan" "$daemon_json" \
-  "$(join , ${unit_options[@]+"${unit_options[@]}"})"
+  "$(join , ${unit_options[@]+"${unit_options[@]}"})" "$(json_str "$dockerd")" "$(json_str "$(one_line "$epoch")")"

@@ -187,6 +187,32 @@ export function overlayFlow(opts: FlowOptions) {
         expect(changes(r.summary.resourceChanges)).toEqual({});
     });
 
+    if (opts.scope === "global") {
+        it("Docker restarted by hand on lab1 (the KV host, its store container restarting with it): preview says so and plans the rejoin on every host; up --refresh makes the gateway there reach a and b again; then no changes", async () => {
+            const gw = lab.hosts[0]!;
+            ssh(lab, gw, "/usr/local/sbin/dolab-dockerd restart >/dev/null");
+            const out = collector();
+            const preview = await stack.preview({ onOutput: out.onOutput });
+            const text = out.lines.join("");
+            expect(text).toContain("docker-overlay: Docker on lab1 started again since the last up (a reboot, a crash or a restart by hand)");
+            // Every host's rejoin, and the stack's containers on the overlay (re-created so that
+            // the stack learns their new addresses); no daemon is configured again.
+            for (const h of lab.hosts) expect(text).toMatch(new RegExp(`\\+-\\s+command:remote:Command overlay-${h.name}-rejoin-run replace`));
+            for (const s of ["gateway", "service-a", "service-b"]) expect(text).toMatch(new RegExp(`\\+-\\s+docker:index:Container overlay-svc-${s}-container replace`));
+            expect(text).not.toMatch(/daemon-config-(apply|backup) (update|replace)/);
+            expect(preview.changeSummary?.delete ?? 0).toBe(0);
+            const up = await phase(`${opts.title}: up --refresh after Docker restarted by hand`, () => stack.up({ refresh: true, onOutput: (s) => process.stdout.write(s) }));
+            expect(up.summary.result).toBe("succeeded");
+            addresses = up.outputs.serviceAddresses!.value as Record<string, string>;
+            for (const alias of ["a", "b"]) {
+                const http = docker(gw, ["exec", "gateway", ...httpGet(`http://${alias}/etc/hostname`)]);
+                expect(http.stderr, `gateway (lab1) -> ${alias} after lab1's Docker restarted`).toContain("200 OK");
+            }
+            const again = await stack.preview({ onOutput: (s) => process.stdout.write(s) });
+            expect(changes(again.changeSummary)).toEqual({});
+        }, 900_000);
+    }
+
     opts.extra?.(ctx);
 
     it("destroy puts every daemon.json back byte for byte and leaves Docker running with nothing of ours", async () => {

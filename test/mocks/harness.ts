@@ -22,6 +22,7 @@ export interface Declared {
     provider?: string;
     dependsOn: string[];
     additionalSecretOutputs: string[];
+    deleteBeforeReplace: boolean;
     /** Declared aliases, as {name, parent}: the identities this resource keeps from older stacks. */
     aliases: unknown[];
     resource: pulumi.Resource;
@@ -114,6 +115,7 @@ export function recordDeclarations(topName: string, top: () => pulumi.Resource):
             ...(provider ? { provider: nameOf(provider)! } : {}),
             dependsOn: depList.map((d) => nameOf(d)!),
             additionalSecretOutputs: [...((args.opts as pulumi.CustomResourceOptions).additionalSecretOutputs ?? [])],
+            deleteBeforeReplace: (args.opts as pulumi.CustomResourceOptions).deleteBeforeReplace === true,
             aliases: (args.opts.aliases ?? []).map((a) => (typeof a === "string" || !("name" in (a as object)) ? a : { name: (a as pulumi.Alias).name, parent: nameOf((a as pulumi.Alias).parent) })),
             resource: args.resource,
         });
@@ -131,7 +133,7 @@ export async function settle<T>(o: pulumi.Output<T>): Promise<{ value: T; secret
  * Builds the cluster from a raw config (as a stack file would hold it) and waits until every
  * declared resource is registered with the mock engine.
  */
-export async function buildCluster(raw: unknown, stack = "test") {
+export async function buildCluster(raw: unknown, stack = "test", extra: { daemonEpochs?: Record<string, number> } = {}) {
     await installMocks(stack);
     const { parseConfig } = await import("../../components/config");
     const { OverlayCluster } = await import("../../components/overlayCluster");
@@ -139,7 +141,7 @@ export async function buildCluster(raw: unknown, stack = "test") {
     let top: pulumi.Resource | undefined;
     const cluster = new OverlayCluster(
         "overlay",
-        { config, sshPrivateKey: pulumi.secret(PRIVATE_KEY), stack },
+        { config, sshPrivateKey: pulumi.secret(PRIVATE_KEY), stack, ...extra },
         { transformations: [recordDeclarations("overlay", () => top!)] },
     );
     top = cluster;

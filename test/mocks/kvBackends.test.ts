@@ -34,6 +34,7 @@ describe("kv mode: etcd", () => {
                     `overlay-${n}-daemon-config-backup`,
                     `overlay-${n}-facts`,
                     `overlay-${n}-reachable`,
+                    `overlay-${n}-rejoin-run`,
                 ]),
             ].sort(),
         );

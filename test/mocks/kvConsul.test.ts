@@ -35,10 +35,12 @@ describe("kv mode with Consul (the seed)", () => {
                 "command:remote:Command overlay-node1-daemon-config-backup",
                 "command:remote:Command overlay-node1-facts",
                 "command:remote:Command overlay-node1-reachable",
+                "command:remote:Command overlay-node1-rejoin-run",
                 "command:remote:Command overlay-node2-daemon-config-apply",
                 "command:remote:Command overlay-node2-daemon-config-backup",
                 "command:remote:Command overlay-node2-facts",
                 "command:remote:Command overlay-node2-reachable",
+                "command:remote:Command overlay-node2-rejoin-run",
                 "consul:index/keyPrefix:KeyPrefix overlay-consul-record",
                 "consul:index/node:Node overlay-consul-node",
                 "consul:index/service:Service overlay-svc-mycentos2-registration",
@@ -51,6 +53,8 @@ describe("kv mode with Consul (the seed)", () => {
                 "docker-overlay:host:DockerHost overlay-node2",
                 "docker-overlay:kv:KvStore overlay-kv",
                 "docker-overlay:network:OverlayNetwork overlay-net",
+                "docker-overlay:overlay:Rejoin overlay-node1-rejoin",
+                "docker-overlay:overlay:Rejoin overlay-node2-rejoin",
                 "docker-overlay:service:Service overlay-svc-mycentos1",
                 "docker-overlay:service:Service overlay-svc-mycentos2",
                 "docker:index/container:Container overlay-connectivity-probe-node1",
@@ -143,10 +147,13 @@ describe("kv mode with Consul (the seed)", () => {
         expect(h.declaredNamed("overlay-node1-daemon-config-apply").dependsOn).toEqual(["overlay-node1-daemon-config-backup"]);
         // Only what needs it waits for a host: a host that fails holds back its own services alone.
         expect(h.declaredNamed("overlay-net-network").dependsOn).toEqual(["overlay-node1-daemon-config-apply"]);
-        expect(h.declaredNamed("overlay-svc-mycentos1").dependsOn).toEqual(["overlay-net", "overlay-node1-daemon-config-apply"]);
-        expect(h.declaredNamed("overlay-svc-mycentos2").dependsOn).toEqual(["overlay-net", "overlay-node2-daemon-config-apply"]);
+        // Each host's containers announce themselves again after its own daemon (and the hub's).
+        expect(h.declaredNamed("overlay-node1-rejoin").dependsOn).toEqual(["overlay-node1-daemon-config-apply"]);
+        expect(h.declaredNamed("overlay-node2-rejoin").dependsOn).toEqual(["overlay-node2-daemon-config-apply", "overlay-node1-daemon-config-apply"]);
+        expect(h.declaredNamed("overlay-svc-mycentos1").dependsOn).toEqual(["overlay-net", "overlay-node1-rejoin-run"]);
+        expect(h.declaredNamed("overlay-svc-mycentos2").dependsOn).toEqual(["overlay-net", "overlay-node2-rejoin-run"]);
         // A probe joins the overlay through its own host's daemon, so it too waits for that host.
-        expect(h.declaredNamed("overlay-connectivity-probe-node2").dependsOn).toEqual(["overlay-node2-daemon-config-apply"]);
+        expect(h.declaredNamed("overlay-connectivity-probe-node2").dependsOn).toEqual(["overlay-node2-rejoin-run"]);
         expect(h.declaredNamed("overlay-node1-facts").dependsOn).toEqual(["overlay-node1-reachable"]);
     });
 

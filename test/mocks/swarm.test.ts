@@ -108,6 +108,11 @@ describe("swarm mode", () => {
         expect(h.declaredNamed("overlay-connectivity-probe-app3").dependsOn).toEqual(["overlay-swarm-join-app3"]);
     });
 
+    it("has no rejoin and no rejoin label on its containers (kv mode only)", () => {
+        expect(h.recorded.filter((r) => r.name.includes("rejoin"))).toEqual([]);
+        for (const r of h.recorded.filter((x) => x.type === "docker:index/container:Container")) expect(r.inputs.labels, r.name).toBeUndefined();
+    });
+
     it("runs the service with its aliases from a local image (pull: false)", () => {
         const c = h.byName("overlay-svc-api-container");
         expect(c.inputs.image).toBe("traefik/whoami:v1.10");

@@ -107,6 +107,7 @@ export const LOGGED_STREAMS: Readonly<Record<ScriptName, readonly ("stdout" | "s
     "swarm-join": ["stderr"],
     "swarm-leave": ["stderr"],
     "connectivity-check": ["stderr"],
+    "overlay-rejoin": ["stdout", "stderr"],
 };
 export const LOGGED_LINE_LIMIT = 8 * 1024;
 

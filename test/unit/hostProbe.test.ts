@@ -47,6 +47,8 @@ describe("parsePreflightOutput", () => {
             vxlan: "loaded",
             daemonJson: { present: true, content: '{"a": 1}\n' },
             unitOptions: [],
+            dockerd: "",
+            epoch: "",
         });
     });
 

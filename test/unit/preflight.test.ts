@@ -2,7 +2,7 @@
 // and a clean cluster with no problems. Pure: no SSH, no Pulumi.
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig, parseStackConfig, resolveMode, type RawConfig, type StackConfig } from "../../components/config";
-import { decideMode, findProblems, preflightFailure, type EngineFacts, type PreflightFacts, type ProbeOutcome } from "../../components/preflight";
+import { daemonEpochs, decideMode, findProblems, preflightFailure, type EngineFacts, type PreflightFacts, type ProbeOutcome } from "../../components/preflight";
 
 const ADDR = { lab1: "10.210.0.11", lab2: "10.210.0.12", lab3: "10.210.0.13" } as const;
 type Lab = keyof typeof ADDR;
@@ -40,6 +40,8 @@ function hostFacts(name: Lab, engine: Partial<EngineFacts> = {}): PreflightFacts
         vxlan: "loaded",
         daemonJson: { present: false },
         unitOptions: [],
+        dockerd: `boot-1/${1000 + Number(name.slice(3))}`,
+        epoch: "",
     };
 }
 
@@ -314,5 +316,23 @@ describe("daemons already on another cluster store (never half-moved)", () => {
     it("a daemon on someone else's store is refused too; swarm mode does not look", () => {
         expect(findProblems(stack(), "kv", lab({ lab3: onStore("consul://10.9.9.9:8500") }))).toEqual([expect.stringMatching(/^host lab3's daemon is on the cluster store consul:\/\/10\.9\.9\.9:8500 /)]);
         expect(findProblems(stack({ mode: "swarm", kv: undefined }), "swarm", lab({ lab3: onStore("consul://10.9.9.9:8500") }))).toEqual([]);
+    });
+});
+
+describe("daemonEpochs: a Docker that started again outside the stack", () => {
+    const withEpoch = (dockerd: string, epoch: string): ProbeOutcome => ({ host: "lab1", kind: "facts", facts: { ...hostFacts("lab1"), dockerd, epoch } });
+    it("is 0 and not restarted before overlay-rejoin ever ran, or when its record is unreadable", () => {
+        expect(daemonEpochs([withEpoch("boot/100", "")])).toEqual({ lab1: { epoch: 0, restarted: false } });
+        expect(daemonEpochs([withEpoch("boot/100", "garbage")])).toEqual({ lab1: { epoch: 0, restarted: false } });
+    });
+    it("keeps the count while the same daemon runs", () => {
+        expect(daemonEpochs([withEpoch("boot/100", "boot/100 3")])).toEqual({ lab1: { epoch: 3, restarted: false } });
+    });
+    it("counts one more, and says so, when another daemon runs (a restart or a reboot since)", () => {
+        expect(daemonEpochs([withEpoch("boot/250", "boot/100 3")])).toEqual({ lab1: { epoch: 4, restarted: true } });
+        expect(daemonEpochs([withEpoch("boot2/100", "boot/100 0")])).toEqual({ lab1: { epoch: 1, restarted: true } });
+    });
+    it("leaves out hosts whose facts could not be read", () => {
+        expect(daemonEpochs([{ host: "lab2", kind: "unreachable", error: "timeout" }])).toEqual({});
     });
 });

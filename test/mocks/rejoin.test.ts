@@ -1,0 +1,65 @@
+// kv mode: the Rejoin of each host (components/overlayRejoin.ts) under mocks: what it runs, with
+// which count, and what makes it run again. Mocks cannot show that stopping and starting the
+// containers heals the overlay after a Docker restart: test/e2e/consul-cluster.test.ts does, on a
+// host whose whole Docker went down and came back.
+import { beforeAll, describe, expect, it } from "vitest";
+import * as h from "./harness";
+
+const CONFIG = {
+    mode: "kv",
+    hosts: [
+        { name: "node1", address: "192.168.87.133" },
+        { name: "node2", address: "192.168.87.139" },
+    ],
+    kv: { backend: "etcd", host: "node1", image: "etcd:3.4" },
+    network: { name: "my_overlay" },
+    services: [{ name: "web", host: "node2", image: "nginx:1" }],
+};
+
+beforeAll(async () => {
+    await h.buildCluster(CONFIG, "test", { daemonEpochs: { node1: 0, node2: 2 } });
+});
+
+describe("Rejoin: after a Docker restart, each host's containers on the overlay announce themselves again", () => {
+    it("runs overlay-rejoin on each host with the network, the host's own count and its gossip address; its delete forgets the record", () => {
+        for (const [host, epoch] of [
+            ["node1", "0"],
+            ["node2", "2"],
+        ] as const) {
+            const run = h.byName(`overlay-${host}-rejoin-run`);
+            const create = h.scriptOf(run.inputs);
+            expect(h.varOf(create, "ACTION")).toBe("rejoin");
+            expect(h.varOf(create, "NETWORK")).toBe("my_overlay");
+            expect(h.varOf(create, "EPOCH")).toBe(epoch);
+            // The gossip address the daemon's configuration waits for, too.
+            const apply = h.scriptOf(h.byName(`overlay-${host}-daemon-config-apply`).inputs);
+            expect(h.varOf(create, "GOSSIP_ADDRESS")).toMatch(/:7946$/);
+            expect(h.varOf(create, "GOSSIP_ADDRESS")).toBe(h.varOf(apply, "GOSSIP_ADDRESS"));
+            expect(h.varOf(h.scriptOf(run.inputs, "delete"), "ACTION")).toBe("forget");
+            // The old record goes before the new one is written.
+            expect(h.declaredNamed(`overlay-${host}-rejoin-run`).deleteBeforeReplace).toBe(true);
+        }
+    });
+
+    it("runs again on every host when any host's count or any daemon.json changes: one trigger, the same on every host", () => {
+        const triggers = ["node1", "node2"].map((n) => h.byName(`overlay-${n}-rejoin-run`).inputs.triggers as string[]);
+        expect(triggers[0]).toEqual(triggers[1]);
+        expect(triggers[0]).toHaveLength(1);
+        expect(triggers[0]![0]).toMatch(/^node1=0,node2=2;daemon\.json [0-9a-f]{16}$/);
+    });
+
+    it("comes after its own host's daemon and the hub's, and before the services and probes of that host", () => {
+        expect(h.declaredNamed("overlay-node2-rejoin").dependsOn).toEqual(["overlay-node2-daemon-config-apply", "overlay-node1-daemon-config-apply"]);
+        expect(h.declaredNamed("overlay-svc-web").dependsOn).toEqual(["overlay-net", "overlay-node2-rejoin-run"]);
+        expect(h.declaredNamed("overlay-connectivity-probe-node1").dependsOn).toEqual(["overlay-node1-rejoin-run"]);
+    });
+
+    it("labels the stack's containers on the overlay (services, probes) with the same generation, so that a new one re-creates them, the old one first; the rejoin leaves them stopped for that", () => {
+        const generation = (h.byName("overlay-node1-rejoin-run").inputs.triggers as string[])[0];
+        for (const name of ["overlay-svc-web-container", "overlay-connectivity-probe-node1", "overlay-connectivity-probe-node2"]) {
+            expect(h.byName(name).inputs.labels, name).toEqual([{ label: "docker-overlay.rejoin", value: generation }]);
+            expect(h.declaredNamed(name).deleteBeforeReplace, name).toBe(true);
+        }
+        expect(h.varOf(h.scriptOf(h.byName("overlay-node2-rejoin-run").inputs), "MANAGED_LABEL")).toBe("docker-overlay.rejoin");
+    });
+});

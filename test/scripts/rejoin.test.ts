@@ -1,0 +1,119 @@
+/**
+ * overlay-rejoin, run for real with bash against a stub docker CLI (written here) that records
+ * its calls: which containers it stops and starts, in what order, what it records for preflight,
+ * and its refusals. That this heals the overlay after a Docker restart is shown end to end in
+ * test/e2e/consul-cluster.test.ts.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { runRendered } from "./harness";
+
+let dir: string;
+let docker: string;
+const calls = () => fs.readFileSync(path.join(dir, "calls.log"), "utf8").trim().split("\n");
+beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "rejoin-"));
+    docker = path.join(dir, "docker");
+    // NETWORK_EXISTS: whether `network inspect` succeeds; CONTAINERS: ids on it, one a line.
+    fs.writeFileSync(
+        docker,
+        `#!/usr/bin/env bash
+printf '%s\\n' "$*" >>"${dir}/calls.log"
+case "$1 $2" in
+  "network inspect") [[ -e "${dir}/network" ]] ;;
+  "ps -q") cat "${dir}/containers" 2>/dev/null || true ;;
+  "inspect --format") shift 3; for id in "$@"; do echo "$id /name-$id $(cat "${dir}/label-$id" 2>/dev/null)"; done ;;
+  "stop -t"|"start "*) [[ ! -e "${dir}/fail-$1" ]] ;;
+  *) echo "stub docker: unexpected $*" >&2; exit 99 ;;
+esac
+`,
+        { mode: 0o755 },
+    );
+    // This process stands in for dockerd: its pid file names a live process.
+    fs.writeFileSync(path.join(dir, "docker.pid"), `${process.pid}\n`);
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const vars = (over: Record<string, string | number> = {}) => ({ DOCKER: docker, PID_FILE: path.join(dir, "docker.pid"), STATE_DIR: path.join(dir, "state"), HOST_LABEL: "lab2", NETWORK: "lab_overlay", EPOCH: 3, ...over });
+const record = () => fs.readFileSync(path.join(dir, "state", "dockerd-epoch"), "utf8");
+
+describe("overlay-rejoin", () => {
+    it("stops every running container on the network at once, starts again those that are not the stack's (the stack re-creates its own), and records this dockerd with the count", async () => {
+        fs.writeFileSync(path.join(dir, "network"), "");
+        fs.writeFileSync(path.join(dir, "containers"), "c1\nc2\nc3\n");
+        fs.writeFileSync(path.join(dir, "label-c1"), "lab1=0,lab2=1;daemon.json 0123");
+        const r = await runRendered("overlay-rejoin", vars({ MANAGED_LABEL: "docker-overlay.rejoin" }), process.env);
+        expect(r).toMatchObject({ code: 0, stderr: "" });
+        expect(r.stdout).toBe(
+            "docker-overlay: lab2: stopped 3 container(s) on lab_overlay; the stack re-creates its own (name-c1); started the others again (name-c2,name-c3), so that every host learns their endpoints again\n",
+        );
+        expect(calls()).toEqual([
+            "network inspect lab_overlay",
+            "ps -q --no-trunc --filter network=lab_overlay",
+            'inspect --format {{.Id}} {{.Name}} {{index .Config.Labels "docker-overlay.rejoin"}} c1 c2 c3',
+            "stop -t 10 c1 c2 c3",
+            "start c2 c3",
+        ]);
+        // "<boot ID>/<start ticks> <count>": the start time of the process in the pid file.
+        const start = fs.readFileSync(`/proc/${process.pid}/stat`, "utf8").split(") ")[1]!.split(" ")[19];
+        const boot = fs.readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+        expect(record()).toBe(`${boot}/${start} 3\n`);
+    });
+
+    it("starts nothing again when every container is the stack's", async () => {
+        fs.writeFileSync(path.join(dir, "network"), "");
+        fs.writeFileSync(path.join(dir, "containers"), "c1\n");
+        fs.writeFileSync(path.join(dir, "label-c1"), "g");
+        const r = await runRendered("overlay-rejoin", vars({ MANAGED_LABEL: "docker-overlay.rejoin" }), process.env);
+        expect(r.stdout).toBe("docker-overlay: lab2: stopped 1 container(s) on lab_overlay; the stack re-creates its own (name-c1), so that every host learns their endpoints again\n");
+        expect(calls().at(-1)).toBe("stop -t 10 c1");
+    });
+
+    it("with no network yet (the first up) or nothing on it, restarts nothing and still records", async () => {
+        const first = await runRendered("overlay-rejoin", vars({ EPOCH: 0 }), process.env);
+        expect(first).toMatchObject({ code: 0, stdout: "docker-overlay: lab2: no running container on lab_overlay to announce again\n" });
+        expect(calls()).toEqual(["network inspect lab_overlay"]);
+        expect(record()).toMatch(/^\S+\/\d+ 0\n$/);
+    });
+
+    it("waits for the daemon's gossip port first, and restarts nothing when it never opens", async () => {
+        fs.writeFileSync(path.join(dir, "network"), "");
+        fs.writeFileSync(path.join(dir, "containers"), "c1\n");
+        const r = await runRendered("overlay-rejoin", vars({ GOSSIP_ADDRESS: "127.0.0.1:1", WAIT_SECONDS: 1 }), process.env);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain("docker-overlay: lab2: Docker's gossip on 127.0.0.1:1 did not accept connections within 1s; nothing was restarted");
+        expect(fs.existsSync(path.join(dir, "calls.log"))).toBe(false);
+        expect(fs.existsSync(path.join(dir, "state", "dockerd-epoch"))).toBe(false);
+    });
+
+    it("fails, naming the containers, when they cannot be started again, and records nothing", async () => {
+        fs.writeFileSync(path.join(dir, "network"), "");
+        fs.writeFileSync(path.join(dir, "containers"), "c1\n");
+        fs.writeFileSync(path.join(dir, "fail-start"), "");
+        const r = await runRendered("overlay-rejoin", vars(), process.env);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain("could not start the containers on lab_overlay again (name-c1): see docker ps -a, and run pulumi up again");
+        expect(calls()).toContain("stop -t 10 c1");
+        expect(fs.existsSync(path.join(dir, "state", "dockerd-epoch"))).toBe(false);
+    });
+
+    it("refuses when no dockerd runs (nothing in the pid file), and a bad count", async () => {
+        fs.writeFileSync(path.join(dir, "docker.pid"), "999999999\n");
+        const r = await runRendered("overlay-rejoin", vars(), process.env);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain("cannot tell which dockerd runs here");
+        const bad = await runRendered("overlay-rejoin", vars({ EPOCH: "x" }), process.env);
+        expect(bad.code).toBe(5);
+        expect(bad.stderr).toContain("EPOCH must be a whole number, got 'x'");
+    });
+
+    it("forget removes the record, and only it", async () => {
+        await runRendered("overlay-rejoin", vars(), process.env);
+        fs.writeFileSync(path.join(dir, "state", "daemon.json.orig"), "{}");
+        const r = await runRendered("overlay-rejoin", { ...vars(), ACTION: "forget" }, process.env);
+        expect(r).toMatchObject({ code: 0, stdout: "docker-overlay: lab2: forgot which Docker daemon runs here\n" });
+        expect(fs.readdirSync(path.join(dir, "state"))).toEqual(["daemon.json.orig"]);
+    });
+});
