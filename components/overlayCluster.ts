@@ -116,10 +116,9 @@ export class OverlayCluster extends pulumi.ComponentResource {
         let hubReady: pulumi.Resource | undefined;
         if (config.mode === "kv") {
             const kv = this.kvStore!;
-            const daemonConfigs: Record<string, DaemonConfig> = {};
             const configure = (h: HostConfig, after: pulumi.Resource[]) => {
                 const host = this.hosts[h.name]!;
-                return (daemonConfigs[h.name] = new DaemonConfig(
+                return new DaemonConfig(
                     `${name}-${h.name}-daemon-config`,
                     {
                         host,
@@ -131,7 +130,7 @@ export class OverlayCluster extends pulumi.ComponentResource {
                         waitSeconds: config.docker.waitSeconds,
                     },
                     { parent: this, dependsOn: after },
-                ));
+                );
             };
             // Restarting a server's daemon restarts its store container: the servers go one at a
             // time (the KV host, the hub, first), so that a cluster never loses its majority; then
@@ -147,9 +146,19 @@ export class OverlayCluster extends pulumi.ComponentResource {
             // After any Docker restart (outside the stack, or a daemon.json this stack changes),
             // every host's containers on the overlay announce themselves again, each host once its
             // own daemon is ready; services and the connectivity check come after.
-            const contents = Object.values(daemonConfigs).map((d) => d.content);
+            // The generation is made of config alone, never of a host's outputs: a host that fails
+            // must not hold back the others (`up --continue-on-error`). What the stack puts into
+            // the daemon.json of the hosts it has comes from these keys (a new host restarts only
+            // its own daemon, before its containers); a daemon restarted for another reason (a
+            // fact of the host changed) is counted by the next preflight.
             const epochs = config.hosts.map((h) => `${h.name}=${args.daemonEpochs?.[h.name] ?? 0}`).join(",");
-            const generation = (rejoinGeneration = pulumi.all(contents).apply((c) => `${epochs};daemon.json ${createHash("sha256").update(c.join("\0")).digest("hex").slice(0, 16)}`));
+            const daemonInputs = JSON.stringify({
+                kv: config.kv,
+                servers: config.kv!.servers.map((s) => config.hosts.find((h) => h.name === s)!.address),
+                opts: config.docker.clusterStoreOpts,
+                advertisePort: config.docker.advertisePort,
+            });
+            const generation = (rejoinGeneration = pulumi.output(`${epochs};daemon.json ${createHash("sha256").update(daemonInputs).digest("hex").slice(0, 16)}`));
             for (const h of config.hosts) {
                 ready[h.name] = new OverlayRejoin(
                     `${name}-${h.name}-rejoin`,
