@@ -68,7 +68,18 @@ export class OverlayRejoin extends pulumi.ComponentResource {
         this.run = new command.remote.Command(
             `${name}-run`,
             {
-                ...scriptedCommandArgs(args.host.connection, "overlay-rejoin", { create, delete: renderScript("overlay-rejoin", { ...common, ACTION: "forget" }) }, "stdoutAndStderr"),
+                ...scriptedCommandArgs(
+                    args.host.connection,
+                    "overlay-rejoin",
+                    {
+                        create,
+                        // A changed script alone (a new docker-overlay) must not stop the containers:
+                        // only a new generation (triggers: a replacement, which runs create) does.
+                        update: renderScript("overlay-rejoin", { ...common, ACTION: "keep" }),
+                        delete: renderScript("overlay-rejoin", { ...common, ACTION: "forget" }),
+                    },
+                    "stdoutAndStderr",
+                ),
                 triggers: [args.generation],
             },
             // The old one's delete removes the record the new one writes: delete it first.

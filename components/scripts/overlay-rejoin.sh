@@ -18,6 +18,8 @@
 # ACTION=rejoin (create): the above, then writes "<dockerd identity> <EPOCH>" to
 #   $STATE_DIR/dockerd-epoch, which preflight compares with the running daemon to see a restart
 #   that happened outside the stack. Prints one line saying what it did.
+# ACTION=keep (update: this script changed, no restart happened): does nothing. Only a new
+#   generation (the command's triggers, a replacement) runs the rejoin again.
 # ACTION=forget (delete): removes $STATE_DIR/dockerd-epoch.
 #
 # The daemon's identity is the boot ID and the start time (clock ticks since boot) of the dockerd
@@ -28,8 +30,9 @@
 # @var GOSSIP_ADDRESS optional: ADDRESS:PORT of this daemon's serf agent, waited for before anything is restarted
 # @var WAIT_SECONDS optional: how long to wait for the gossip port (default 60)
 # @var STOP_SECONDS optional: `docker stop -t` for the containers (default 10)
+# @var SETTLE_SECONDS optional: seconds to wait after the stop, before anything starts again (default 5)
 # @var MANAGED_LABEL optional: the label of the stack's own containers, left stopped for the stack to re-create
-# @var ACTION optional: rejoin (default) or forget
+# @var ACTION optional: rejoin (default), keep or forget
 # @var DOCKER optional: docker CLI to use (default docker)
 # @var PID_FILE optional: dockerd's pid file (default /var/run/docker.pid)
 # @var STATE_DIR optional: docker-overlay's state directory on the host (default /var/lib/docker-overlay)
@@ -40,6 +43,7 @@ ACTION=${ACTION:-rejoin}
 DOCKER=${DOCKER:-docker}
 WAIT_SECONDS=${WAIT_SECONDS:-60}
 STOP_SECONDS=${STOP_SECONDS:-10}
+SETTLE_SECONDS=${SETTLE_SECONDS:-5}
 PID_FILE=${PID_FILE:-/var/run/docker.pid}
 STATE_DIR=${STATE_DIR:-/var/lib/docker-overlay}
 HOST_LABEL=${HOST_LABEL:-$(uname -n)}
@@ -52,13 +56,17 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/dockerd-identity.sh" # @include
 epoch_file=$STATE_DIR/dockerd-epoch
 
 case $ACTION in
+  keep)
+    printf 'docker-overlay: %s: no Docker restarted since the last up; nothing to announce again\n' "$HOST_LABEL"
+    exit 0
+    ;;
   forget)
     rm -f -- "$epoch_file"
     printf 'docker-overlay: %s: forgot which Docker daemon runs here\n' "$HOST_LABEL"
     exit 0
     ;;
   rejoin) ;;
-  *) die 5 "ACTION must be rejoin or forget, got '$ACTION'" ;;
+  *) die 5 "ACTION must be rejoin, keep or forget, got '$ACTION'" ;;
 esac
 
 for name in NETWORK EPOCH; do
@@ -66,6 +74,7 @@ for name in NETWORK EPOCH; do
 done
 [[ $EPOCH =~ ^[0-9]+$ ]] || die 5 "EPOCH must be a whole number, got '$EPOCH'"
 [[ $WAIT_SECONDS =~ ^[0-9]+$ ]] || die 5 "WAIT_SECONDS must be a whole number of seconds, got '$WAIT_SECONDS'"
+[[ $SETTLE_SECONDS =~ ^[0-9]+$ ]] || die 5 "SETTLE_SECONDS must be a whole number of seconds, got '$SETTLE_SECONDS'"
 
 dk() { timeout $((STOP_SECONDS + 30)) "$DOCKER" "$@"; }
 
@@ -99,8 +108,19 @@ if ((${#ids[@]} > 0)); then
     fi
   done < <(dk inspect --format "{{.Id}} {{.Name}} {{index .Config.Labels \"${MANAGED_LABEL:-none}\"}}" "${ids[@]}")
   all_names=$ours_names${ours_names:+${others_names:+,}}$others_names
-  # All at once: this host's overlay sandbox is made anew only once none of them holds it.
-  dk stop -t "$STOP_SECONDS" "${ids[@]}" >/dev/null || die 1 "could not stop the containers on $NETWORK ($all_names); some may be stopped: run pulumi up again"
+  # All of them: this host's overlay sandbox is made anew only once none of them holds it. The
+  # stack's own are killed (they are re-created anyway), so that every host's containers leave at
+  # about the same moment; the others get their stop timeout.
+  if ((${#ours[@]} > 0)); then
+    dk kill "${ours[@]}" >/dev/null || die 1 "could not stop the stack's containers on $NETWORK ($ours_names); some may be stopped: run pulumi up again"
+  fi
+  if ((${#others[@]} > 0)); then
+    dk stop -t "$STOP_SECONDS" "${others[@]}" >/dev/null || die 1 "could not stop the containers on $NETWORK ($all_names); some may be stopped: run pulumi up again"
+  fi
+  # Let every host hear that these endpoints left before anything takes their addresses again
+  # (a new endpoint announced before the old one's leave is lost to the hosts that get them in
+  # that order).
+  sleep "$SETTLE_SECONDS"
   done_what="stopped ${#ids[@]} container(s) on $NETWORK"
   if ((${#ours[@]} > 0)); then done_what+="; the stack re-creates its own ($ours_names)"; fi
   if ((${#others[@]} > 0)); then

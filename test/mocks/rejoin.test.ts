@@ -36,6 +36,8 @@ describe("Rejoin: after a Docker restart, each host's containers on the overlay 
             expect(h.varOf(create, "GOSSIP_ADDRESS")).toMatch(/:7946$/);
             expect(h.varOf(create, "GOSSIP_ADDRESS")).toBe(h.varOf(apply, "GOSSIP_ADDRESS"));
             expect(h.varOf(h.scriptOf(run.inputs, "delete"), "ACTION")).toBe("forget");
+            // An update (a changed script, same generation) stops nothing.
+            expect(h.varOf(h.scriptOf(run.inputs, "update"), "ACTION")).toBe("keep");
             // The old record goes before the new one is written.
             expect(h.declaredNamed(`overlay-${host}-rejoin-run`).deleteBeforeReplace).toBe(true);
         }

@@ -25,7 +25,7 @@ case "$1 $2" in
   "network inspect") [[ -e "${dir}/network" ]] ;;
   "ps -q") cat "${dir}/containers" 2>/dev/null || true ;;
   "inspect --format") shift 3; for id in "$@"; do echo "$id /name-$id $(cat "${dir}/label-$id" 2>/dev/null)"; done ;;
-  "stop -t"|"start "*) [[ ! -e "${dir}/fail-$1" ]] ;;
+  "stop -t"|"kill "*|"start "*) [[ ! -e "${dir}/fail-$1" ]] ;;
   *) echo "stub docker: unexpected $*" >&2; exit 99 ;;
 esac
 `,
@@ -36,11 +36,11 @@ esac
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const vars = (over: Record<string, string | number> = {}) => ({ DOCKER: docker, PID_FILE: path.join(dir, "docker.pid"), STATE_DIR: path.join(dir, "state"), HOST_LABEL: "lab2", NETWORK: "lab_overlay", EPOCH: 3, ...over });
+const vars = (over: Record<string, string | number> = {}) => ({ SETTLE_SECONDS: 0, DOCKER: docker, PID_FILE: path.join(dir, "docker.pid"), STATE_DIR: path.join(dir, "state"), HOST_LABEL: "lab2", NETWORK: "lab_overlay", EPOCH: 3, ...over });
 const record = () => fs.readFileSync(path.join(dir, "state", "dockerd-epoch"), "utf8");
 
 describe("overlay-rejoin", () => {
-    it("stops every running container on the network at once, starts again those that are not the stack's (the stack re-creates its own), and records this dockerd with the count", async () => {
+    it("kills the stack's containers on the network (it re-creates them), stops the others and starts them again, and records this dockerd with the count", async () => {
         fs.writeFileSync(path.join(dir, "network"), "");
         fs.writeFileSync(path.join(dir, "containers"), "c1\nc2\nc3\n");
         fs.writeFileSync(path.join(dir, "label-c1"), "lab1=0,lab2=1;daemon.json 0123");
@@ -53,7 +53,8 @@ describe("overlay-rejoin", () => {
             "network inspect lab_overlay",
             "ps -q --no-trunc --filter network=lab_overlay",
             'inspect --format {{.Id}} {{.Name}} {{index .Config.Labels "docker-overlay.rejoin"}} c1 c2 c3',
-            "stop -t 10 c1 c2 c3",
+            "kill c1",
+            "stop -t 10 c2 c3",
             "start c2 c3",
         ]);
         // "<boot ID>/<start ticks> <count>": the start time of the process in the pid file.
@@ -68,7 +69,7 @@ describe("overlay-rejoin", () => {
         fs.writeFileSync(path.join(dir, "label-c1"), "g");
         const r = await runRendered("overlay-rejoin", vars({ MANAGED_LABEL: "docker-overlay.rejoin" }), process.env);
         expect(r.stdout).toBe("docker-overlay: lab2: stopped 1 container(s) on lab_overlay; the stack re-creates its own (name-c1), so that every host learns their endpoints again\n");
-        expect(calls().at(-1)).toBe("stop -t 10 c1");
+        expect(calls().at(-1)).toBe("kill c1");
     });
 
     it("with no network yet (the first up) or nothing on it, restarts nothing and still records", async () => {
@@ -107,6 +108,14 @@ describe("overlay-rejoin", () => {
         const bad = await runRendered("overlay-rejoin", vars({ EPOCH: "x" }), process.env);
         expect(bad.code).toBe(5);
         expect(bad.stderr).toContain("EPOCH must be a whole number, got 'x'");
+    });
+
+    it("keep (an update with the same generation) touches nothing", async () => {
+        fs.writeFileSync(path.join(dir, "network"), "");
+        fs.writeFileSync(path.join(dir, "containers"), "c1\n");
+        const r = await runRendered("overlay-rejoin", { ...vars(), ACTION: "keep" }, process.env);
+        expect(r).toMatchObject({ code: 0, stdout: "docker-overlay: lab2: no Docker restarted since the last up; nothing to announce again\n" });
+        expect(fs.existsSync(path.join(dir, "calls.log"))).toBe(false);
     });
 
     it("forget removes the record, and only it", async () => {
