@@ -51,7 +51,7 @@ async function preflight(stack: StackConfig, privateKey: string, stackFile: stri
     if (restarted.length > 0)
         pulumi.log.info(
             `docker-overlay: Docker on ${restarted.join(", ")} started again since the last up (a reboot, a crash or a restart by hand): ` +
-                `on every host the containers on ${config.network.name} are stopped, the stack's own re-created and the others started again, so that the hosts learn each other's endpoints again (the *-rejoin resources; README, "When a host's Docker restarts")`,
+                `on every host the containers on ${config.network.name} are stopped and started again, so that the hosts learn each other's endpoints again (the *-rejoin resources; README, "When a host's Docker restarts")`,
         );
     return { config, epochs: Object.fromEntries(Object.entries(epochs).map(([h, e]) => [h, e.epoch])) };
 }

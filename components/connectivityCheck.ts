@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DockerHost } from "./dockerHost";
-import { rejoinLabels } from "./overlayRejoin";
+import { currentAddress, type Rejoined } from "./overlayRejoin";
 import { scriptedCommandArgs } from "./remoteScript";
 import { renderScript } from "./scripts";
 
@@ -12,6 +12,8 @@ export interface ConnectivityTarget {
     host: DockerHost;
     /** The host ready for the overlay (daemon configured or swarm joined): its probe waits for it. */
     ready: pulumi.Resource;
+    /** kv mode: the addresses the host's rejoin reported (see OverlayRejoin). */
+    rejoined?: pulumi.Output<Record<string, Rejoined>>;
 }
 
 export interface ConnectivityCheckArgs {
@@ -25,8 +27,6 @@ export interface ConnectivityCheckArgs {
     probePrefix: string;
     /** The check runs after these (the services). */
     after: pulumi.Input<pulumi.Resource>[];
-    /** kv mode: the rejoin generation; a new one re-creates the probes (see OverlayRejoin). */
-    rejoinGeneration?: pulumi.Input<string>;
 }
 
 /** One host's result, as `connectivity-check.sh` prints it. */
@@ -62,17 +62,16 @@ export class ConnectivityCheck extends pulumi.ComponentResource {
                     command: ["sleep", "2147483647"],
                     networksAdvanced: [{ name: args.networkName }],
                     restart: "unless-stopped",
-                    ...rejoinLabels(args.rejoinGeneration),
                 },
                 // Its name is fixed: the old one goes first.
                 { ...dockerOpts, deleteBeforeReplace: true },
             );
         });
 
-        const addresses = this.probes.map((p) =>
-            pulumi.all([p.name, p.networkDatas, args.networkName]).apply(([probe, datas, net]) => ({
+        const addresses = this.probes.map((p, i) =>
+            pulumi.all([p.id, p.name, p.networkDatas, args.networkName, args.hosts[i]!.rejoined ?? pulumi.output(undefined)]).apply(([id, probe, datas, net, rejoined]) => ({
                 probe,
-                address: datas?.find((d) => d.networkName === net)?.ipAddress ?? "",
+                address: currentAddress(id, datas?.find((d) => d.networkName === net)?.ipAddress ?? "", rejoined),
             })),
         );
 

@@ -110,8 +110,8 @@ export class OverlayCluster extends pulumi.ComponentResource {
         // host that fails (unreachable, daemon refused) holds back nothing that does not need it:
         // with `pulumi up --continue-on-error` the other hosts converge.
         const ready: Record<string, pulumi.Resource> = {};
-        /** kv mode: changes when any host's Docker started again; re-creates the stack's containers on the overlay. */
-        let rejoinGeneration: pulumi.Output<string> | undefined;
+        /** kv mode: each host's rejoin, whose report holds the new addresses of what it restarted. */
+        const rejoins: Record<string, OverlayRejoin> = {};
         /** What the network (the first write to the store) waits for. */
         let hubReady: pulumi.Resource | undefined;
         if (config.mode === "kv") {
@@ -134,15 +134,19 @@ export class OverlayCluster extends pulumi.ComponentResource {
             };
             // Restarting a server's daemon restarts its store container: the servers go one at a
             // time (the KV host, the hub, first), so that a cluster never loses its majority; then
-            // every other host in parallel, against a store that is up.
+            // the other hosts, one at a time too. A restarted daemon joins the gossip through ONE
+            // other daemon listed in the store and, if that one is restarting at that moment,
+            // never tries again: in parallel, a host could be left out of the overlay for good
+            // (seen on the 5-host lab: lab5 joined through lab4 while lab4 restarted).
             let previous: pulumi.Resource = kv.ready;
             for (const s of config.kv!.servers) {
                 const h = config.hosts.find((x) => x.name === s)!;
                 previous = ready[h.name] = configure(h, previous === kv.ready ? [kv.ready] : [kv.ready, previous]).apply;
             }
-            for (const h of config.hosts.filter((x) => !config.kv!.servers.includes(x.name))) ready[h.name] = configure(h, [kv.ready, previous]).apply;
+            const lastServer = previous;
+            for (const h of config.hosts.filter((x) => !config.kv!.servers.includes(x.name))) previous = ready[h.name] = configure(h, [kv.ready, previous]).apply;
             // A cluster settles after its last server's restart before anything writes to it.
-            hubReady = config.kv!.servers.length > 1 ? kv.settledAfter(previous) : ready[hub.name];
+            hubReady = config.kv!.servers.length > 1 ? kv.settledAfter(lastServer) : ready[hub.name];
             // After any Docker restart (outside the stack, or a daemon.json this stack changes),
             // every host's containers on the overlay announce themselves again, each host once its
             // own daemon is ready; services and the connectivity check come after.
@@ -158,9 +162,9 @@ export class OverlayCluster extends pulumi.ComponentResource {
                 opts: config.docker.clusterStoreOpts,
                 advertisePort: config.docker.advertisePort,
             });
-            const generation = (rejoinGeneration = pulumi.output(`${epochs};daemon.json ${createHash("sha256").update(daemonInputs).digest("hex").slice(0, 16)}`));
+            const generation = pulumi.output(`${epochs};daemon.json ${createHash("sha256").update(daemonInputs).digest("hex").slice(0, 16)}`);
             for (const h of config.hosts) {
-                ready[h.name] = new OverlayRejoin(
+                const rejoin = (rejoins[h.name] = new OverlayRejoin(
                     `${name}-${h.name}-rejoin`,
                     {
                         host: this.hosts[h.name]!,
@@ -172,7 +176,8 @@ export class OverlayCluster extends pulumi.ComponentResource {
                         waitSeconds: config.docker.waitSeconds,
                     },
                     { parent: this, dependsOn: [...new Set([ready[h.name]!, hubReady])] },
-                ).run;
+                ));
+                ready[h.name] = rejoin.run;
             }
         } else {
             const swarm = new Swarm(
@@ -227,7 +232,7 @@ export class OverlayCluster extends pulumi.ComponentResource {
                         provider: this.hosts[s.host]!.provider,
                         networkName: this.network.name,
                         ...(consulRegistry ? { consul: consulRegistry } : {}),
-                        ...(rejoinGeneration ? { rejoinGeneration } : {}),
+                        ...(rejoins[s.host] ? { rejoined: rejoins[s.host]!.addresses } : {}),
                     },
                     { parent: this, dependsOn: [this.network, ready[s.host]!] },
                 ),
@@ -238,13 +243,12 @@ export class OverlayCluster extends pulumi.ComponentResource {
             this.connectivity = new ConnectivityCheck(
                 `${name}-connectivity`,
                 {
-                    hosts: config.hosts.map((h) => ({ name: h.name, host: this.hosts[h.name]!, ready: ready[h.name]! })),
+                    hosts: config.hosts.map((h) => ({ name: h.name, host: this.hosts[h.name]!, ready: ready[h.name]!, ...(rejoins[h.name] ? { rejoined: rejoins[h.name]!.addresses } : {}) })),
                     networkName: this.network.name,
                     image: config.connectivity.image,
                     pull: config.connectivity.pull,
                     probePrefix: `${prefix}-probe`,
                     after: Object.values(this.services),
-                    ...(rejoinGeneration ? { rejoinGeneration } : {}),
                 },
                 { parent: this, dependsOn: [this.network] },
             );

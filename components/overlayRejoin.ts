@@ -5,17 +5,36 @@ import { DockerHost } from "./dockerHost";
 import { scriptedCommandArgs } from "./remoteScript";
 import { renderScript } from "./scripts";
 
-/**
- * The label on the stack's own containers on the overlay (services, probes) whose value is the
- * rejoin generation: a new generation re-creates them, so that the stack knows their new
- * addresses (registrations, the connectivity check) within the same up. overlay-rejoin leaves the
- * containers with this label stopped for that, and starts the others again.
- */
-export const REJOIN_LABEL = "docker-overlay.rejoin";
+/** What the rejoin reported for a container it restarted: its address before and after. */
+export interface Rejoined {
+    before: string;
+    after: string;
+}
 
-/** The container `labels` input for a rejoin generation (none without one, e.g. in swarm mode). */
-export function rejoinLabels(generation: pulumi.Input<string> | undefined): { labels?: { label: string; value: pulumi.Input<string> }[] } {
-    return generation === undefined ? {} : { labels: [{ label: REJOIN_LABEL, value: generation }] };
+/**
+ * A container's overlay address: the one the rejoin gave it when what the provider read is the
+ * one it had before (a refresh before the rejoin, in the same up); else what the provider read
+ * (a later refresh knows better, e.g. after Docker restarted the container).
+ */
+export function currentAddress(id: string, fromProvider: string, rejoined: Readonly<Record<string, Rejoined>> | undefined): string {
+    const r = rejoined?.[id];
+    return r && r.after !== "" && fromProvider === r.before ? r.after : fromProvider;
+}
+
+/** Parses the rejoin's stdout; {} when it is not the report (e.g. an older stack's). */
+export function parseRejoinReport(stdout: string): Record<string, Rejoined> {
+    try {
+        const r = JSON.parse(stdout) as { addresses?: unknown };
+        if (r && typeof r.addresses === "object" && r.addresses !== null)
+            return Object.fromEntries(
+                Object.entries(r.addresses as Record<string, unknown>).filter(
+                    (e): e is [string, Rejoined] => typeof e[1] === "object" && e[1] !== null && typeof (e[1] as Rejoined).before === "string" && typeof (e[1] as Rejoined).after === "string",
+                ),
+            );
+    } catch {
+        // not a report
+    }
+    return {};
 }
 
 export interface OverlayRejoinArgs {
@@ -39,16 +58,19 @@ export interface OverlayRejoinArgs {
 
 /**
  * kv mode: after any host's Docker started again (a reboot, a crash, a restart by hand, or a
- * daemon.json this stack changed), the containers on the overlay on this host are stopped once
- * its gossip is up, the stack's own (REJOIN_LABEL) to be re-created by the stack, the others
- * started again, so that every host learns their endpoints again; the legacy overlay does not
- * replay them to a daemon that came back (docs/lab.md, "A host's Docker restarted"). Preflight sees a restart that happened outside the stack by comparing the running
+ * daemon.json this stack changed), the containers on the overlay on this host are stopped and
+ * started again once its gossip is up, so that every host learns their endpoints again; the
+ * legacy overlay does not replay them to a daemon that came back (docs/lab.md, "a host's Docker
+ * restarted"). Their addresses change: `addresses` reports the new ones, which the services and
+ * probes of this host use in the same up (currentAddress). Preflight sees a restart that happened outside the stack by comparing the running
  * dockerd with what this command recorded on the host; the count it keeps is part of
  * `generation`, so the command runs again on every host exactly once per restart. Its delete
  * removes the record.
  */
 export class OverlayRejoin extends pulumi.ComponentResource {
     public readonly run: command.remote.Command;
+    /** Container ID -> its address on the overlay before and after, for the containers the last run restarted (after an update: every one on the network, unchanged). */
+    public readonly addresses: pulumi.Output<Record<string, Rejoined>>;
 
     constructor(name: string, args: OverlayRejoinArgs, opts?: pulumi.ComponentResourceOptions) {
         super("docker-overlay:overlay:Rejoin", name, {}, opts);
@@ -62,7 +84,6 @@ export class OverlayRejoin extends pulumi.ComponentResource {
                 GOSSIP_ADDRESS: `${address.includes(":") ? `[${address}]` : address}:${SERF_PORT}`,
                 WAIT_SECONDS: args.waitSeconds,
                 STOP_SECONDS: args.stopSeconds,
-                MANAGED_LABEL: REJOIN_LABEL,
             }),
         );
         this.run = new command.remote.Command(
@@ -75,16 +96,18 @@ export class OverlayRejoin extends pulumi.ComponentResource {
                         create,
                         // A changed script alone (a new docker-overlay) must not stop the containers:
                         // only a new generation (triggers: a replacement, which runs create) does.
-                        update: renderScript("overlay-rejoin", { ...common, ACTION: "keep" }),
+                        update: renderScript("overlay-rejoin", { ...common, ACTION: "keep", NETWORK: args.network, EPOCH: args.epoch }),
                         delete: renderScript("overlay-rejoin", { ...common, ACTION: "forget" }),
                     },
-                    "stdoutAndStderr",
+                    // stdout is the address report; what it did goes to stderr.
+                    "stderr",
                 ),
                 triggers: [args.generation],
             },
             // The old one's delete removes the record the new one writes: delete it first.
             { parent: this, deleteBeforeReplace: true },
         );
+        this.addresses = this.run.stdout.apply(parseRejoinReport);
         this.registerOutputs({});
     }
 }

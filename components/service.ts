@@ -2,7 +2,7 @@ import * as consul from "@pulumi/consul";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ServiceConfig } from "./config";
-import { rejoinLabels } from "./overlayRejoin";
+import { currentAddress, type Rejoined } from "./overlayRejoin";
 
 export interface ServiceArgs {
     /** The service's container: image, command, env, aliases, ports. */
@@ -13,8 +13,8 @@ export interface ServiceArgs {
     networkName: pulumi.Input<string>;
     /** Consul registration: the provider and the node to register under. */
     consul?: { provider: consul.Provider; node: consul.Node };
-    /** kv mode: the rejoin generation; a new one re-creates the container (see OverlayRejoin). */
-    rejoinGeneration?: pulumi.Input<string>;
+    /** kv mode: the addresses its host's rejoin reported (container ID -> address; see OverlayRejoin). */
+    rejoined?: pulumi.Output<Record<string, Rejoined>>;
 }
 
 /**
@@ -46,15 +46,14 @@ export class Service extends pulumi.ComponentResource {
                 networksAdvanced: [{ name: args.networkName, aliases: service.aliases }],
                 ports: service.ports.map((p) => ({ internal: p.internal, ...(p.external ? { external: p.external } : {}), protocol: p.protocol })),
                 restart: "unless-stopped",
-                ...rejoinLabels(args.rejoinGeneration),
             },
             // Its name is fixed: the old one goes first.
             { ...dockerOpts, deleteBeforeReplace: true },
         );
 
         this.overlayAddress = pulumi
-            .all([this.container.networkDatas, args.networkName])
-            .apply(([datas, net]) => datas?.find((d) => d.networkName === net)?.ipAddress ?? "");
+            .all([this.container.id, this.container.networkDatas, args.networkName, args.rejoined ?? pulumi.output(undefined)])
+            .apply(([id, datas, net, rejoined]) => currentAddress(id, datas?.find((d) => d.networkName === net)?.ipAddress ?? "", rejoined));
 
         if (service.registerInConsul) {
             if (!args.consul) throw new pulumi.ResourceError(`service ${service.name}: \`registerInConsul\` needs \`kv.backend: consul\``, this);

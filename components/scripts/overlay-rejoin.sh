@@ -12,14 +12,17 @@
 # container announces its endpoint again, and a sandbox made after the gossip is up resolves
 # the ones it misses. So, on EVERY host (each host's Rejoin runs this): wait until this
 # daemon's gossip accepts connections, stop every running container attached to NETWORK (all at
-# once, so that the host's overlay sandbox is made anew), then start again those that do not
-# carry MANAGED_LABEL: the stack re-creates its own, so that it knows their new addresses.
+# once, so that the host's overlay sandbox is made anew), then start them again. Their
+# addresses change: stdout reports the new ones, which the stack uses (registrations, the
+# connectivity check) in the same up.
 #
 # ACTION=rejoin (create): the above, then writes "<dockerd identity> <EPOCH>" to
 #   $STATE_DIR/dockerd-epoch, which preflight compares with the running daemon to see a restart
-#   that happened outside the stack. Prints one line saying what it did.
-# ACTION=keep (update: this script changed, no restart happened): does nothing. Only a new
-#   generation (the command's triggers, a replacement) runs the rejoin again.
+#   that happened outside the stack. Prints one line saying what it did on stderr, and on stdout
+#   {"addresses":{"<container ID>":{"before":"<its address before>","after":"<its new one>"},...}}.
+# ACTION=keep (update: this script changed, no restart happened): restarts nothing (only a new
+#   generation, the command's triggers, a replacement, runs the rejoin again); reports the
+#   current addresses the same way.
 # ACTION=forget (delete): removes $STATE_DIR/dockerd-epoch.
 #
 # The daemon's identity is the boot ID and the start time (clock ticks since boot) of the dockerd
@@ -30,8 +33,6 @@
 # @var GOSSIP_ADDRESS optional: ADDRESS:PORT of this daemon's serf agent, waited for before anything is restarted
 # @var WAIT_SECONDS optional: how long to wait for the gossip port (default 60)
 # @var STOP_SECONDS optional: `docker stop -t` for the containers (default 10)
-# @var SETTLE_SECONDS optional: seconds to wait after the stop, before anything starts again (default 5)
-# @var MANAGED_LABEL optional: the label of the stack's own containers, left stopped for the stack to re-create
 # @var ACTION optional: rejoin (default), keep or forget
 # @var DOCKER optional: docker CLI to use (default docker)
 # @var PID_FILE optional: dockerd's pid file (default /var/run/docker.pid)
@@ -43,7 +44,6 @@ ACTION=${ACTION:-rejoin}
 DOCKER=${DOCKER:-docker}
 WAIT_SECONDS=${WAIT_SECONDS:-60}
 STOP_SECONDS=${STOP_SECONDS:-10}
-SETTLE_SECONDS=${SETTLE_SECONDS:-5}
 PID_FILE=${PID_FILE:-/var/run/docker.pid}
 STATE_DIR=${STATE_DIR:-/var/lib/docker-overlay}
 HOST_LABEL=${HOST_LABEL:-$(uname -n)}
@@ -56,10 +56,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/dockerd-identity.sh" # @include
 epoch_file=$STATE_DIR/dockerd-epoch
 
 case $ACTION in
-  keep)
-    printf 'docker-overlay: %s: no Docker restarted since the last up; nothing to announce again\n' "$HOST_LABEL"
-    exit 0
-    ;;
+  keep) ;;
   forget)
     rm -f -- "$epoch_file"
     printf 'docker-overlay: %s: forgot which Docker daemon runs here\n' "$HOST_LABEL"
@@ -69,14 +66,40 @@ case $ACTION in
   *) die 5 "ACTION must be rejoin, keep or forget, got '$ACTION'" ;;
 esac
 
+# addresses_of IDS...: "<ID> <address on NETWORK>" for each.
+addresses_of() {
+  (($# > 0)) || return 0
+  dk inspect --format "{{.Id}} {{with index .NetworkSettings.Networks \"$NETWORK\"}}{{.IPAddress}}{{end}}" "$@"
+}
+# report IDS...: stdout {"addresses":{"<ID>":{"before":"<address before>","after":"<address now>"},...}};
+# the addresses before come from the associative array `before` (the same as now when unset).
+declare -A before=()
+report() {
+  local entries=() id address
+  while read -r id address; do
+    entries+=("$(printf '%s:{"before":%s,"after":%s}' "$(json_str "$id")" "$(json_str "${before[$id]-${address-}}")" "$(json_str "${address-}")")")
+  done < <(addresses_of "$@")
+  printf '{"addresses":{%s}}\n' "$(IFS=,; printf '%s' "${entries[*]-}")"
+}
+# on_network: the full IDs of the running containers on NETWORK, one a line (none without it).
+on_network() {
+  if dk network inspect "$NETWORK" >/dev/null 2>&1; then dk ps -q --no-trunc --filter "network=$NETWORK"; fi
+}
+
 for name in NETWORK EPOCH; do
   [[ -n ${!name-} ]] || die 5 "$name is required and was not given (see the @var lines at the top of this script)"
 done
 [[ $EPOCH =~ ^[0-9]+$ ]] || die 5 "EPOCH must be a whole number, got '$EPOCH'"
 [[ $WAIT_SECONDS =~ ^[0-9]+$ ]] || die 5 "WAIT_SECONDS must be a whole number of seconds, got '$WAIT_SECONDS'"
-[[ $SETTLE_SECONDS =~ ^[0-9]+$ ]] || die 5 "SETTLE_SECONDS must be a whole number of seconds, got '$SETTLE_SECONDS'"
 
 dk() { timeout $((STOP_SECONDS + 30)) "$DOCKER" "$@"; }
+
+if [[ $ACTION == keep ]]; then
+  mapfile -t ids < <(on_network)
+  printf 'docker-overlay: %s: no Docker restarted since the last up; nothing to announce again\n' "$HOST_LABEL" >&2
+  report "${ids[@]}"
+  exit 0
+fi
 
 identity=$(dockerd_identity) || die 1 "cannot tell which dockerd runs here (no live process in $PID_FILE); is Docker running? Nothing was restarted."
 
@@ -93,41 +116,15 @@ if [[ -n ${GOSSIP_ADDRESS-} ]]; then
   done
 fi
 
-ids=()
-if dk network inspect "$NETWORK" >/dev/null 2>&1; then
-  mapfile -t ids < <(dk ps -q --no-trunc --filter "network=$NETWORK")
-fi
+mapfile -t ids < <(on_network)
 if ((${#ids[@]} > 0)); then
-  # "<id> <name> <label value>" for each; the stack's own carry MANAGED_LABEL.
-  ours=() ours_names='' others=() others_names=''
-  while read -r id name label; do
-    if [[ -n ${MANAGED_LABEL-} && -n ${label-} ]]; then
-      ours+=("$id") ours_names+=${ours_names:+,}${name#/}
-    else
-      others+=("$id") others_names+=${others_names:+,}${name#/}
-    fi
-  done < <(dk inspect --format "{{.Id}} {{.Name}} {{index .Config.Labels \"${MANAGED_LABEL:-none}\"}}" "${ids[@]}")
-  all_names=$ours_names${ours_names:+${others_names:+,}}$others_names
-  # All of them: this host's overlay sandbox is made anew only once none of them holds it. The
-  # stack's own are killed (they are re-created anyway), so that every host's containers leave at
-  # about the same moment; the others get their stop timeout.
-  if ((${#ours[@]} > 0)); then
-    dk kill "${ours[@]}" >/dev/null || die 1 "could not stop the stack's containers on $NETWORK ($ours_names); some may be stopped: run pulumi up again"
-  fi
-  if ((${#others[@]} > 0)); then
-    dk stop -t "$STOP_SECONDS" "${others[@]}" >/dev/null || die 1 "could not stop the containers on $NETWORK ($all_names); some may be stopped: run pulumi up again"
-  fi
-  # Let every host hear that these endpoints left before anything takes their addresses again
-  # (a new endpoint announced before the old one's leave is lost to the hosts that get them in
-  # that order).
-  sleep "$SETTLE_SECONDS"
-  done_what="stopped ${#ids[@]} container(s) on $NETWORK"
-  if ((${#ours[@]} > 0)); then done_what+="; the stack re-creates its own ($ours_names)"; fi
-  if ((${#others[@]} > 0)); then
-    dk start "${others[@]}" >/dev/null || die 1 "could not start the containers on $NETWORK again ($others_names): see docker ps -a, and run pulumi up again"
-    done_what+="; started the others again ($others_names)"
-  fi
-  done_what+=", so that every host learns their endpoints again"
+  names=''
+  while IFS= read -r n; do names+=${names:+,}${n#/}; done < <(dk inspect --format '{{.Name}}' "${ids[@]}")
+  while read -r id address; do before[$id]=${address-}; done < <(addresses_of "${ids[@]}")
+  # All at once: this host's overlay sandbox is made anew only once none of them holds it.
+  dk stop -t "$STOP_SECONDS" "${ids[@]}" >/dev/null || die 1 "could not stop the containers on $NETWORK ($names); some may be stopped: run pulumi up again"
+  dk start "${ids[@]}" >/dev/null || die 1 "could not start the containers on $NETWORK again ($names): see docker ps -a, and run pulumi up again"
+  done_what="stopped and started ${#ids[@]} container(s) on $NETWORK ($names), so that every host learns their endpoints again"
 else
   done_what="no running container on $NETWORK to announce again"
 fi
@@ -136,4 +133,6 @@ mkdir -p -- "$STATE_DIR"
 tmp=$(mktemp "$STATE_DIR/.dockerd-epoch.XXXXXX")
 printf '%s %s\n' "$identity" "$EPOCH" >"$tmp"
 mv -f -- "$tmp" "$epoch_file"
-printf 'docker-overlay: %s: %s\n' "$HOST_LABEL" "$done_what"
+printf 'docker-overlay: %s: %s\n' "$HOST_LABEL" "$done_what" >&2
+# Their addresses changed: the stack takes the new ones from this report.
+report "${ids[@]}"

@@ -50,6 +50,8 @@ function stateFor(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
         else if (name.endsWith("-backup")) stdout = JSON.stringify({ present: true, contentBase64: Buffer.from('{"log-level":"warn"}\n').toString("base64") });
         else if (name.endsWith("-tokens")) stdout = JSON.stringify({ worker: "SWMTKN-1-worker-secret", manager: "SWMTKN-1-manager-secret" });
         else if (name.includes("-from-")) stdout = JSON.stringify({ from: name.split("-from-")[1], results: [] });
+        // As if the rejoin had restarted the service "web" (tests that have one): a new address.
+        else if (name.endsWith("-rejoin-run")) stdout = JSON.stringify({ addresses: { "overlay-svc-web-container-id": { before: "10.0.1.10", after: "10.0.1.99" } } });
         return { ...inputs, stdout, stderr: "" };
     }
     if (type === "docker:index/container:Container") {

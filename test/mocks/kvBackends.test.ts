@@ -50,10 +50,10 @@ describe("kv mode: etcd", () => {
         expect(server.inputs.volumes).toEqual([{ volumeName: "docker-overlay-test-etcd-data", containerPath: "/etcd-data" }]);
     });
 
-    it("restarts the KV host's daemon first, then the other two in parallel", () => {
+    it("restarts the KV host's daemon first, then the other two one at a time (a daemon joins the gossip through one that must be up)", () => {
         expect(h.declaredNamed("overlay-lab2-daemon-config").dependsOn).toEqual(["overlay-kv-ready"]);
         expect(h.declaredNamed("overlay-lab1-daemon-config").dependsOn).toEqual(["overlay-kv-ready", "overlay-lab2-daemon-config-apply"]);
-        expect(h.declaredNamed("overlay-lab3-daemon-config").dependsOn).toEqual(["overlay-kv-ready", "overlay-lab2-daemon-config-apply"]);
+        expect(h.declaredNamed("overlay-lab3-daemon-config").dependsOn).toEqual(["overlay-kv-ready", "overlay-lab1-daemon-config-apply"]);
     });
 
     it("routes each host's interface detection at the KV host (and the KV host at a peer)", () => {

@@ -52,12 +52,12 @@ describe("kv mode on a Consul cluster", () => {
         }
     });
 
-    it("restarts the servers' daemons one at a time (a majority stays up), then the others in parallel", () => {
+    it("restarts the servers' daemons one at a time (a majority stays up), then the others one at a time (each joins the gossip through one that must be up)", () => {
         expect(h.declaredNamed("overlay-n1-daemon-config").dependsOn).toEqual(["overlay-kv-ready"]);
         expect(h.declaredNamed("overlay-n2-daemon-config").dependsOn).toEqual(["overlay-kv-ready", "overlay-n1-daemon-config-apply"]);
         expect(h.declaredNamed("overlay-n3-daemon-config").dependsOn).toEqual(["overlay-kv-ready", "overlay-n2-daemon-config-apply"]);
         expect(h.declaredNamed("overlay-n4-daemon-config").dependsOn).toEqual(["overlay-kv-ready", "overlay-n3-daemon-config-apply"]);
-        expect(h.declaredNamed("overlay-n5-daemon-config").dependsOn).toEqual(["overlay-kv-ready", "overlay-n3-daemon-config-apply"]);
+        expect(h.declaredNamed("overlay-n5-daemon-config").dependsOn).toEqual(["overlay-kv-ready", "overlay-n4-daemon-config-apply"]);
     });
 
     it("writes nothing to the store (the network first) until the cluster settled after the last server's restart", () => {

@@ -16,8 +16,9 @@ const CONFIG = {
     services: [{ name: "web", host: "node2", image: "nginx:1" }],
 };
 
+let built: Awaited<ReturnType<typeof h.buildCluster>>;
 beforeAll(async () => {
-    await h.buildCluster(CONFIG, "test", { daemonEpochs: { node1: 0, node2: 2 } });
+    built = await h.buildCluster(CONFIG, "test", { daemonEpochs: { node1: 0, node2: 2 } });
 });
 
 describe("Rejoin: after a Docker restart, each host's containers on the overlay announce themselves again", () => {
@@ -56,12 +57,13 @@ describe("Rejoin: after a Docker restart, each host's containers on the overlay 
         expect(h.declaredNamed("overlay-connectivity-probe-node1").dependsOn).toEqual(["overlay-node1-rejoin-run"]);
     });
 
-    it("labels the stack's containers on the overlay (services, probes) with the same generation, so that a new one re-creates them, the old one first; the rejoin leaves them stopped for that", () => {
-        const generation = (h.byName("overlay-node1-rejoin-run").inputs.triggers as string[])[0];
-        for (const name of ["overlay-svc-web-container", "overlay-connectivity-probe-node1", "overlay-connectivity-probe-node2"]) {
-            expect(h.byName(name).inputs.labels, name).toEqual([{ label: "docker-overlay.rejoin", value: generation }]);
-            expect(h.declaredNamed(name).deleteBeforeReplace, name).toBe(true);
-        }
-        expect(h.varOf(h.scriptOf(h.byName("overlay-node2-rejoin-run").inputs), "MANAGED_LABEL")).toBe("docker-overlay.rejoin");
+    it("gives a service the address the rejoin reported for its container, where the provider's is the one from before", async () => {
+        // The mock provider reads 10.0.1.10 for every container; node2's rejoin reported web 10.0.1.10 -> 10.0.1.99.
+        const { value } = await h.settle(built.cluster.serviceAddresses);
+        expect(value).toEqual({ web: "10.0.1.99" });
+        // A probe the rejoin did not report keeps the provider's address.
+        // Containers with a fixed name: a replacement removes the old one first.
+        for (const name of ["overlay-svc-web-container", "overlay-connectivity-probe-node1"]) expect(h.declaredNamed(name).deleteBeforeReplace, name).toBe(true);
+        expect(h.scriptOf(h.byName("overlay-connectivity-from-node2").inputs)).toMatch(/^TARGETS=\('docker-overlay-test-probe-node1=10\.0\.1\.10'\)$/m);
     });
 });

@@ -1,8 +1,8 @@
 /**
  * overlay-rejoin, run for real with bash against a stub docker CLI (written here) that records
- * its calls: which containers it stops and starts, in what order, what it records for preflight,
- * and its refusals. That this heals the overlay after a Docker restart is shown end to end in
- * test/e2e/consul-cluster.test.ts.
+ * its calls: which containers it stops and starts, the addresses it reports, what it records for
+ * preflight, and its refusals. That this heals the overlay after a Docker restart is shown end to
+ * end in test/e2e/flow.ts and test/e2e/consul-cluster.test.ts.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -16,7 +16,8 @@ const calls = () => fs.readFileSync(path.join(dir, "calls.log"), "utf8").trim().
 beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "rejoin-"));
     docker = path.join(dir, "docker");
-    // NETWORK_EXISTS: whether `network inspect` succeeds; CONTAINERS: ids on it, one a line.
+    // network: exists while `network inspect` succeeds; containers: ids on it, one a line;
+    // addr-ID: its address (addr-ID.after: the one it gets when started again); fail-stop/-start.
     fs.writeFileSync(
         docker,
         `#!/usr/bin/env bash
@@ -24,8 +25,15 @@ printf '%s\\n' "$*" >>"${dir}/calls.log"
 case "$1 $2" in
   "network inspect") [[ -e "${dir}/network" ]] ;;
   "ps -q") cat "${dir}/containers" 2>/dev/null || true ;;
-  "inspect --format") shift 3; for id in "$@"; do echo "$id /name-$id $(cat "${dir}/label-$id" 2>/dev/null)"; done ;;
-  "stop -t"|"kill "*|"start "*) [[ ! -e "${dir}/fail-$1" ]] ;;
+  "inspect --format")
+    case "$3" in
+      "{{.Name}}") shift 3; for id in "$@"; do echo "/name-$id"; done ;;
+      *) shift 3; for id in "$@"; do echo "$id $(cat "${dir}/addr-$id" 2>/dev/null)"; done ;;
+    esac ;;
+  "stop -t") [[ ! -e "${dir}/fail-stop" ]] ;;
+  "start "*)
+    [[ ! -e "${dir}/fail-start" ]] || exit 1
+    shift; for id in "$@"; do if [[ -e "${dir}/addr-$id.after" ]]; then mv "${dir}/addr-$id.after" "${dir}/addr-$id"; fi; done ;;
   *) echo "stub docker: unexpected $*" >&2; exit 99 ;;
 esac
 `,
@@ -36,52 +44,40 @@ esac
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const vars = (over: Record<string, string | number> = {}) => ({ SETTLE_SECONDS: 0, DOCKER: docker, PID_FILE: path.join(dir, "docker.pid"), STATE_DIR: path.join(dir, "state"), HOST_LABEL: "lab2", NETWORK: "lab_overlay", EPOCH: 3, ...over });
+const vars = (over: Record<string, string | number> = {}) => ({ DOCKER: docker, PID_FILE: path.join(dir, "docker.pid"), STATE_DIR: path.join(dir, "state"), HOST_LABEL: "lab2", NETWORK: "lab_overlay", EPOCH: 3, ...over });
 const record = () => fs.readFileSync(path.join(dir, "state", "dockerd-epoch"), "utf8");
+const onNetwork = (containers: Record<string, [string, string?]>) => {
+    fs.writeFileSync(path.join(dir, "network"), "");
+    fs.writeFileSync(path.join(dir, "containers"), Object.keys(containers).join("\n") + "\n");
+    for (const [id, [now, after]] of Object.entries(containers)) {
+        fs.writeFileSync(path.join(dir, `addr-${id}`), now);
+        if (after) fs.writeFileSync(path.join(dir, `addr-${id}.after`), after);
+    }
+};
 
 describe("overlay-rejoin", () => {
-    it("kills the stack's containers on the network (it re-creates them), stops the others and starts them again, and records this dockerd with the count", async () => {
-        fs.writeFileSync(path.join(dir, "network"), "");
-        fs.writeFileSync(path.join(dir, "containers"), "c1\nc2\nc3\n");
-        fs.writeFileSync(path.join(dir, "label-c1"), "lab1=0,lab2=1;daemon.json 0123");
-        const r = await runRendered("overlay-rejoin", vars({ MANAGED_LABEL: "docker-overlay.rejoin" }), process.env);
-        expect(r).toMatchObject({ code: 0, stderr: "" });
-        expect(r.stdout).toBe(
-            "docker-overlay: lab2: stopped 3 container(s) on lab_overlay; the stack re-creates its own (name-c1); started the others again (name-c2,name-c3), so that every host learns their endpoints again\n",
-        );
-        expect(calls()).toEqual([
-            "network inspect lab_overlay",
-            "ps -q --no-trunc --filter network=lab_overlay",
-            'inspect --format {{.Id}} {{.Name}} {{index .Config.Labels "docker-overlay.rejoin"}} c1 c2 c3',
-            "kill c1",
-            "stop -t 10 c2 c3",
-            "start c2 c3",
-        ]);
+    it("stops every running container on the network at once, starts them again, reports each one's address before and after, and records this dockerd with the count", async () => {
+        onNetwork({ c1: ["10.0.1.2", "10.0.1.7"], c2: ["10.0.1.3"] });
+        const r = await runRendered("overlay-rejoin", vars(), process.env);
+        expect(r.code).toBe(0);
+        expect(r.stderr).toBe("docker-overlay: lab2: stopped and started 2 container(s) on lab_overlay (name-c1,name-c2), so that every host learns their endpoints again\n");
+        expect(JSON.parse(r.stdout)).toEqual({ addresses: { c1: { before: "10.0.1.2", after: "10.0.1.7" }, c2: { before: "10.0.1.3", after: "10.0.1.3" } } });
+        expect(calls().filter((c) => !c.startsWith("inspect"))).toEqual(["network inspect lab_overlay", "ps -q --no-trunc --filter network=lab_overlay", "stop -t 10 c1 c2", "start c1 c2"]);
         // "<boot ID>/<start ticks> <count>": the start time of the process in the pid file.
         const start = fs.readFileSync(`/proc/${process.pid}/stat`, "utf8").split(") ")[1]!.split(" ")[19];
         const boot = fs.readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
         expect(record()).toBe(`${boot}/${start} 3\n`);
     });
 
-    it("starts nothing again when every container is the stack's", async () => {
-        fs.writeFileSync(path.join(dir, "network"), "");
-        fs.writeFileSync(path.join(dir, "containers"), "c1\n");
-        fs.writeFileSync(path.join(dir, "label-c1"), "g");
-        const r = await runRendered("overlay-rejoin", vars({ MANAGED_LABEL: "docker-overlay.rejoin" }), process.env);
-        expect(r.stdout).toBe("docker-overlay: lab2: stopped 1 container(s) on lab_overlay; the stack re-creates its own (name-c1), so that every host learns their endpoints again\n");
-        expect(calls().at(-1)).toBe("kill c1");
-    });
-
-    it("with no network yet (the first up) or nothing on it, restarts nothing and still records", async () => {
+    it("with no network yet (the first up), restarts nothing, reports nothing and still records", async () => {
         const first = await runRendered("overlay-rejoin", vars({ EPOCH: 0 }), process.env);
-        expect(first).toMatchObject({ code: 0, stdout: "docker-overlay: lab2: no running container on lab_overlay to announce again\n" });
+        expect(first).toMatchObject({ code: 0, stderr: "docker-overlay: lab2: no running container on lab_overlay to announce again\n", stdout: '{"addresses":{}}\n' });
         expect(calls()).toEqual(["network inspect lab_overlay"]);
         expect(record()).toMatch(/^\S+\/\d+ 0\n$/);
     });
 
     it("waits for the daemon's gossip port first, and restarts nothing when it never opens", async () => {
-        fs.writeFileSync(path.join(dir, "network"), "");
-        fs.writeFileSync(path.join(dir, "containers"), "c1\n");
+        onNetwork({ c1: ["10.0.1.2"] });
         const r = await runRendered("overlay-rejoin", vars({ GOSSIP_ADDRESS: "127.0.0.1:1", WAIT_SECONDS: 1 }), process.env);
         expect(r.code).toBe(1);
         expect(r.stderr).toContain("docker-overlay: lab2: Docker's gossip on 127.0.0.1:1 did not accept connections within 1s; nothing was restarted");
@@ -90,8 +86,7 @@ describe("overlay-rejoin", () => {
     });
 
     it("fails, naming the containers, when they cannot be started again, and records nothing", async () => {
-        fs.writeFileSync(path.join(dir, "network"), "");
-        fs.writeFileSync(path.join(dir, "containers"), "c1\n");
+        onNetwork({ c1: ["10.0.1.2"] });
         fs.writeFileSync(path.join(dir, "fail-start"), "");
         const r = await runRendered("overlay-rejoin", vars(), process.env);
         expect(r.code).toBe(1);
@@ -100,7 +95,8 @@ describe("overlay-rejoin", () => {
         expect(fs.existsSync(path.join(dir, "state", "dockerd-epoch"))).toBe(false);
     });
 
-    it("refuses when no dockerd runs (nothing in the pid file), and a bad count", async () => {
+    it("refuses when no dockerd runs (nothing in the pid file), and a bad count, before touching anything", async () => {
+        onNetwork({ c1: ["10.0.1.2"] });
         fs.writeFileSync(path.join(dir, "docker.pid"), "999999999\n");
         const r = await runRendered("overlay-rejoin", vars(), process.env);
         expect(r.code).toBe(1);
@@ -108,20 +104,22 @@ describe("overlay-rejoin", () => {
         const bad = await runRendered("overlay-rejoin", vars({ EPOCH: "x" }), process.env);
         expect(bad.code).toBe(5);
         expect(bad.stderr).toContain("EPOCH must be a whole number, got 'x'");
+        expect(fs.existsSync(path.join(dir, "calls.log"))).toBe(false);
     });
 
-    it("keep (an update with the same generation) touches nothing", async () => {
-        fs.writeFileSync(path.join(dir, "network"), "");
-        fs.writeFileSync(path.join(dir, "containers"), "c1\n");
-        const r = await runRendered("overlay-rejoin", { ...vars(), ACTION: "keep" }, process.env);
-        expect(r).toMatchObject({ code: 0, stdout: "docker-overlay: lab2: no Docker restarted since the last up; nothing to announce again\n" });
-        expect(fs.existsSync(path.join(dir, "calls.log"))).toBe(false);
+    it("keep (an update with the same generation) restarts nothing and reports the current addresses", async () => {
+        onNetwork({ c1: ["10.0.1.2"] });
+        const r = await runRendered("overlay-rejoin", vars({ ACTION: "keep" }), process.env);
+        expect(r).toMatchObject({ code: 0, stderr: "docker-overlay: lab2: no Docker restarted since the last up; nothing to announce again\n" });
+        expect(JSON.parse(r.stdout)).toEqual({ addresses: { c1: { before: "10.0.1.2", after: "10.0.1.2" } } });
+        expect(calls().some((c) => c.startsWith("stop") || c.startsWith("start"))).toBe(false);
+        expect(fs.existsSync(path.join(dir, "state", "dockerd-epoch"))).toBe(false);
     });
 
     it("forget removes the record, and only it", async () => {
         await runRendered("overlay-rejoin", vars(), process.env);
         fs.writeFileSync(path.join(dir, "state", "daemon.json.orig"), "{}");
-        const r = await runRendered("overlay-rejoin", { ...vars(), ACTION: "forget" }, process.env);
+        const r = await runRendered("overlay-rejoin", vars({ ACTION: "forget" }), process.env);
         expect(r).toMatchObject({ code: 0, stdout: "docker-overlay: lab2: forgot which Docker daemon runs here\n" });
         expect(fs.readdirSync(path.join(dir, "state"))).toEqual(["daemon.json.orig"]);
     });
