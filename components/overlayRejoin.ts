@@ -46,8 +46,9 @@ export interface OverlayRejoinArgs {
     /** How many times this host's Docker started outside the stack (preflight's count; 0 without preflight). */
     epoch: number;
     /**
-     * When this changes, every host's containers on the overlay are started again: every host's
-     * count and the daemon.json every host gets (a changed one restarts that Docker).
+     * When this changes, every host's containers on the overlay are stopped and started again:
+     * every host's count and a hash of the config keys that go into the daemon.json (a changed
+     * one restarts Docker). The same on every host.
      */
     generation: pulumi.Input<string>;
     /** `docker stop -t` for the containers. */
@@ -62,10 +63,10 @@ export interface OverlayRejoinArgs {
  * started again once its gossip is up, so that every host learns their endpoints again; the
  * legacy overlay does not replay them to a daemon that came back (docs/lab.md, "a host's Docker
  * restarted"). Their addresses change: `addresses` reports the new ones, which the services and
- * probes of this host use in the same up (currentAddress). Preflight sees a restart that happened outside the stack by comparing the running
- * dockerd with what this command recorded on the host; the count it keeps is part of
- * `generation`, so the command runs again on every host exactly once per restart. Its delete
- * removes the record.
+ * probes of this host use in the same up (currentAddress). Preflight sees a restart that happened
+ * outside the stack by comparing the running dockerd with what this command recorded on the
+ * host; the count it keeps is part of `generation`, so the command runs again on every host
+ * exactly once per restart. Its delete removes the record.
  */
 export class OverlayRejoin extends pulumi.ComponentResource {
     public readonly run: command.remote.Command;
