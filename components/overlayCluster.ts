@@ -163,6 +163,9 @@ export class OverlayCluster extends pulumi.ComponentResource {
                 advertisePort: config.docker.advertisePort,
             });
             const generation = pulumi.output(`${epochs};daemon.json ${createHash("sha256").update(daemonInputs).digest("hex").slice(0, 16)}`);
+            // One host at a time: restarting containers on several hosts at once left one pair of
+            // hosts unable to reach each other, in about one run of four (docs/lab.md).
+            let previousRejoin: pulumi.Resource | undefined;
             for (const h of config.hosts) {
                 const rejoin = (rejoins[h.name] = new OverlayRejoin(
                     `${name}-${h.name}-rejoin`,
@@ -175,9 +178,9 @@ export class OverlayCluster extends pulumi.ComponentResource {
                         stopSeconds: 10,
                         waitSeconds: config.docker.waitSeconds,
                     },
-                    { parent: this, dependsOn: [...new Set([ready[h.name]!, hubReady])] },
+                    { parent: this, dependsOn: [...new Set([ready[h.name]!, hubReady]), ...(previousRejoin ? [previousRejoin] : [])] },
                 ));
-                ready[h.name] = rejoin.run;
+                ready[h.name] = previousRejoin = rejoin.run;
             }
         } else {
             const swarm = new Swarm(

@@ -33,6 +33,7 @@
 # @var GOSSIP_ADDRESS optional: ADDRESS:PORT of this daemon's serf agent, waited for before anything is restarted
 # @var WAIT_SECONDS optional: how long to wait for the gossip port (default 60)
 # @var STOP_SECONDS optional: `docker stop -t` for the containers (default 10)
+# @var SETTLE_SECONDS optional: seconds to wait after starting them, before the next host's rejoin (default 3)
 # @var ACTION optional: rejoin (default), keep or forget
 # @var DOCKER optional: docker CLI to use (default docker)
 # @var PID_FILE optional: dockerd's pid file (default /var/run/docker.pid)
@@ -44,6 +45,7 @@ ACTION=${ACTION:-rejoin}
 DOCKER=${DOCKER:-docker}
 WAIT_SECONDS=${WAIT_SECONDS:-60}
 STOP_SECONDS=${STOP_SECONDS:-10}
+SETTLE_SECONDS=${SETTLE_SECONDS:-3}
 PID_FILE=${PID_FILE:-/var/run/docker.pid}
 STATE_DIR=${STATE_DIR:-/var/lib/docker-overlay}
 HOST_LABEL=${HOST_LABEL:-$(uname -n)}
@@ -91,6 +93,7 @@ for name in NETWORK EPOCH; do
 done
 [[ $EPOCH =~ ^[0-9]+$ ]] || die 5 "EPOCH must be a whole number, got '$EPOCH'"
 [[ $WAIT_SECONDS =~ ^[0-9]+$ ]] || die 5 "WAIT_SECONDS must be a whole number of seconds, got '$WAIT_SECONDS'"
+[[ $SETTLE_SECONDS =~ ^[0-9]+$ ]] || die 5 "SETTLE_SECONDS must be a whole number of seconds, got '$SETTLE_SECONDS'"
 
 dk() { timeout $((STOP_SECONDS + 30)) "$DOCKER" "$@"; }
 
@@ -124,6 +127,9 @@ if ((${#ids[@]} > 0)); then
   # All at once: this host's overlay sandbox is made anew only once none of them holds it.
   dk stop -t "$STOP_SECONDS" "${ids[@]}" >/dev/null || die 1 "could not stop the containers on $NETWORK ($names); some may be stopped: run pulumi up again"
   dk start "${ids[@]}" >/dev/null || die 1 "could not start the containers on $NETWORK again ($names): see docker ps -a, and run pulumi up again"
+  # The hosts rejoin one after another: let every host hear these leaves and joins before the
+  # next host restarts its containers.
+  sleep "$SETTLE_SECONDS"
   done_what="stopped and started ${#ids[@]} container(s) on $NETWORK ($names), so that every host learns their endpoints again"
 else
   done_what="no running container on $NETWORK to announce again"

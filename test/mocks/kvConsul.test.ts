@@ -149,7 +149,7 @@ describe("kv mode with Consul (the seed)", () => {
         expect(h.declaredNamed("overlay-net-network").dependsOn).toEqual(["overlay-node1-daemon-config-apply"]);
         // Each host's containers announce themselves again after its own daemon (and the hub's).
         expect(h.declaredNamed("overlay-node1-rejoin").dependsOn).toEqual(["overlay-node1-daemon-config-apply"]);
-        expect(h.declaredNamed("overlay-node2-rejoin").dependsOn).toEqual(["overlay-node2-daemon-config-apply", "overlay-node1-daemon-config-apply"]);
+        expect(h.declaredNamed("overlay-node2-rejoin").dependsOn).toEqual(["overlay-node2-daemon-config-apply", "overlay-node1-daemon-config-apply", "overlay-node1-rejoin-run"]);
         expect(h.declaredNamed("overlay-svc-mycentos1").dependsOn).toEqual(["overlay-net", "overlay-node1-rejoin-run"]);
         expect(h.declaredNamed("overlay-svc-mycentos2").dependsOn).toEqual(["overlay-net", "overlay-node2-rejoin-run"]);
         // A probe joins the overlay through its own host's daemon, so it too waits for that host.

@@ -51,8 +51,9 @@ describe("Rejoin: after a Docker restart, each host's containers on the overlay 
         expect(triggers[0]![0]).toMatch(/^node1=0,node2=2;daemon\.json [0-9a-f]{16}$/);
     });
 
-    it("comes after its own host's daemon and the hub's, and before the services and probes of that host", () => {
-        expect(h.declaredNamed("overlay-node2-rejoin").dependsOn).toEqual(["overlay-node2-daemon-config-apply", "overlay-node1-daemon-config-apply"]);
+    it("comes after its own host's daemon, the hub's and the previous host's rejoin (one host at a time), and before the services and probes of that host", () => {
+        expect(h.declaredNamed("overlay-node1-rejoin").dependsOn).toEqual(["overlay-node1-daemon-config-apply"]);
+        expect(h.declaredNamed("overlay-node2-rejoin").dependsOn).toEqual(["overlay-node2-daemon-config-apply", "overlay-node1-daemon-config-apply", "overlay-node1-rejoin-run"]);
         expect(h.declaredNamed("overlay-svc-web").dependsOn).toEqual(["overlay-net", "overlay-node2-rejoin-run"]);
         expect(h.declaredNamed("overlay-connectivity-probe-node1").dependsOn).toEqual(["overlay-node1-rejoin-run"]);
     });

@@ -44,7 +44,7 @@ esac
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const vars = (over: Record<string, string | number> = {}) => ({ DOCKER: docker, PID_FILE: path.join(dir, "docker.pid"), STATE_DIR: path.join(dir, "state"), HOST_LABEL: "lab2", NETWORK: "lab_overlay", EPOCH: 3, ...over });
+const vars = (over: Record<string, string | number> = {}) => ({ SETTLE_SECONDS: 0, DOCKER: docker, PID_FILE: path.join(dir, "docker.pid"), STATE_DIR: path.join(dir, "state"), HOST_LABEL: "lab2", NETWORK: "lab_overlay", EPOCH: 3, ...over });
 const record = () => fs.readFileSync(path.join(dir, "state", "dockerd-epoch"), "utf8");
 const onNetwork = (containers: Record<string, [string, string?]>) => {
     fs.writeFileSync(path.join(dir, "network"), "");
