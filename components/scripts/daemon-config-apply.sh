@@ -103,12 +103,9 @@ wait_for() {
 # wait_gossip: until WAIT_SECONDS (counted from the restart) pass, wait for GOSSIP_ADDRESS to accept TCP.
 wait_gossip() {
   [[ -n ${GOSSIP_ADDRESS-} ]] || return 0
-  local host=${GOSSIP_ADDRESS%:*} port=${GOSSIP_ADDRESS##*:}
-  host=${host#[}; host=${host%]}
   local deadline=$((restart_started + WAIT_SECONDS))
   while :; do
-    # shellcheck disable=SC2016 # $1 and $2 are the inner bash's arguments, not ours
-    if timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$host" "$port" 2>/dev/null; then return 0; fi
+    if tcp_accepts "$GOSSIP_ADDRESS"; then return 0; fi
     if (($(date +%s) >= deadline)); then return 1; fi
     sleep "$POLL_SECONDS"
   done

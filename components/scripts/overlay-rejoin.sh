@@ -108,12 +108,8 @@ identity=$(dockerd_identity) || die 1 "cannot tell which dockerd runs here (no l
 
 # Gossip first: a container started again before it is up is lost to the others again.
 if [[ -n ${GOSSIP_ADDRESS-} ]]; then
-  host=${GOSSIP_ADDRESS%:*} port=${GOSSIP_ADDRESS##*:}
-  host=${host#[}
-  host=${host%]}
   deadline=$((SECONDS + WAIT_SECONDS))
-  # shellcheck disable=SC2016 # $1 and $2 are the inner bash's arguments, not ours
-  until timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$host" "$port" 2>/dev/null; do
+  until tcp_accepts "$GOSSIP_ADDRESS"; do
     ((SECONDS < deadline)) || die 1 "Docker's gossip on $GOSSIP_ADDRESS did not accept connections within ${WAIT_SECONDS}s; nothing was restarted. Check that the daemon runs with its cluster store (docker info) and run pulumi up again."
     sleep 1
   done

@@ -51,3 +51,13 @@ json_str() {
   fi
   printf '"%s"' "$s"
 }
+
+# tcp_accepts ADDRESS:PORT: true when ADDRESS:PORT (an IPv6 address in brackets) accepts a TCP
+# connection within 3 s. Bash's /dev/tcp only.
+tcp_accepts() {
+  local host=${1%:*} port=${1##*:}
+  host=${host#[}
+  host=${host%]}
+  # shellcheck disable=SC2016 # $1 and $2 are the inner bash's arguments, not ours
+  timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$host" "$port" 2>/dev/null
+}
