@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { type ClusterConfig, CONFIG_NAMESPACE, ConfigError, configSchema, parseStackConfig, resolveMode, type StackConfig } from "./components/config";
 import { consulAnswers, consulKey, pickConsulServer, REGISTRY_SERVER_KEY } from "./components/consulEndpoint";
+import { insecureWarning, resolveHostKeys, unpinnedProblems } from "./components/hostKeys";
 import { probeHosts } from "./components/hostProbe";
 import { OverlayCluster } from "./components/overlayCluster";
 import { daemonEpochs, decideMode, describeFacts, findProblems, hubOf, preflightFailure, routeTargetFor } from "./components/preflight";
@@ -21,6 +22,8 @@ const isConfigSecret = (require("@pulumi/pulumi/runtime/config") as { isConfigSe
 async function preflight(stack: StackConfig, privateKey: string, stackFile: string): Promise<{ config: ClusterConfig; epochs?: Record<string, number> }> {
     const skipped = "preflight skipped (`preflight.enabled: false`): engines, hostnames, engine IDs, routes, MTU and VXLAN of the hosts were not checked";
     if (!stack.preflight.enabled) {
+        const unpinned = unpinnedProblems(stack.hosts, stack.ssh);
+        if (unpinned.length > 0) throw new ConfigError(stackFile, unpinned);
         if (stack.mode === "auto")
             throw new ConfigError(stackFile, ["`docker-overlay:mode` is \"auto\": the choice needs the engines' versions, which only preflight reads; with `preflight.enabled: false` set `mode: kv` or `mode: swarm`"]);
         pulumi.log.info(`docker-overlay: ${skipped}`);
@@ -29,7 +32,7 @@ async function preflight(stack: StackConfig, privateKey: string, stackFile: stri
     const t0 = Date.now();
     const addresses = stack.hosts.map((h) => h.address);
     const outcomes = await probeHosts(
-        stack.hosts.map((h) => ({ name: h.name, address: h.address, sshPort: h.sshPort, sshUser: h.sshUser, ...(h.hostKey ? { hostKey: h.hostKey } : {}), peers: addresses })),
+        stack.hosts.map((h) => ({ name: h.name, address: h.address, sshPort: h.sshPort, sshUser: h.sshUser, ...(h.hostKey ? { hostKey: h.hostKey } : { acceptAnyHostKey: stack.ssh.insecureAcceptAnyHostKey }), peers: addresses })),
         { privateKey, timeoutSeconds: stack.preflight.timeoutSeconds },
     );
     const seconds = ((Date.now() - t0) / 1000).toFixed(1);
@@ -76,6 +79,15 @@ async function consulRegistryServer(c: ClusterConfig, stack: string, aclToken: s
     return server.name;
 }
 
+/** The stack with every host's key from `hosts[].hostKey` or `ssh.knownHostsFile`; warns while keys go unchecked. */
+function withHostKeys(stack: StackConfig, stackFile: string): StackConfig {
+    const { hosts, problems } = resolveHostKeys(stack.hosts, stack.ssh);
+    if (problems.length > 0) throw new ConfigError(stackFile, problems);
+    const warning = stack.ssh.insecureAcceptAnyHostKey ? insecureWarning(hosts) : undefined;
+    if (warning) pulumi.log.warn(warning);
+    return { ...stack, hosts };
+}
+
 /** Builds the stack; returns its outputs. */
 export async function main() {
     const stack = pulumi.getStack();
@@ -104,7 +116,7 @@ export async function main() {
     }
 
     async function build() {
-        const stackConfig = parseStackConfig(readRaw(), stackFile);
+        const stackConfig = withHostKeys(parseStackConfig(readRaw(), stackFile), stackFile);
         const setKey = "`pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519`";
         const sshPrivateKey = readSecret("sshPrivateKey", setKey);
         if (!sshPrivateKey) throw new ConfigError(stackFile, [`\`${CONFIG_NAMESPACE}:sshPrivateKey\` is missing: ${setKey}`]);

@@ -170,6 +170,22 @@ const preflightSchema = z
     })
     .default({ enabled: true, timeoutSeconds: 20 });
 
+const sshSchema = z
+    .strictObject({
+        /**
+         * A known_hosts file (OpenSSH's format, hashed entries too) to take a host's key from when
+         * `hosts[].hostKey` does not pin one. `~/` is the home directory.
+         */
+        knownHostsFile: z.string().min(1, "expected the path of a known_hosts file, such as ~/.ssh/known_hosts").optional(),
+        /**
+         * Lab only: connect to hosts whose key is neither pinned nor in `knownHostsFile`, accepting any
+         * key they present. Whoever answers at a host's address gets the SSH session (and, in swarm
+         * mode, the join token). Every run says so.
+         */
+        insecureAcceptAnyHostKey: z.boolean().default(false),
+    })
+    .default({ insecureAcceptAnyHostKey: false });
+
 /** The raw shape of the non-secret keys. */
 export const configSchema = z.strictObject({
     mode: z.enum(REQUESTED_MODES, {
@@ -184,6 +200,7 @@ export const configSchema = z.strictObject({
     docker: dockerSchema,
     connectivity: connectivitySchema,
     preflight: preflightSchema,
+    ssh: sshSchema,
 });
 
 export type RawConfig = z.input<typeof configSchema>;
@@ -217,6 +234,7 @@ export type ServiceConfig = Parsed["services"][number];
 export type DockerConfig = Parsed["docker"];
 export type ConnectivityConfig = Parsed["connectivity"];
 export type PreflightConfig = Parsed["preflight"];
+export type SshConfig = Parsed["ssh"];
 
 /** The validated configuration, with every default filled in. */
 export interface ClusterConfig {
@@ -228,6 +246,7 @@ export interface ClusterConfig {
     docker: DockerConfig;
     connectivity: ConnectivityConfig;
     preflight: PreflightConfig;
+    ssh: SshConfig;
 }
 
 /** The stack file as validated before the hosts are seen: `mode` may still be `auto`. */
@@ -482,6 +501,7 @@ export function parseStackConfig(input: unknown, stackFile: string): StackConfig
         docker: c.docker,
         connectivity: c.connectivity,
         preflight: c.preflight,
+        ssh: c.ssh,
     };
 }
 

@@ -24,8 +24,10 @@ export interface DockerHostArgs {
     sshPort: number;
     /** SSH user; needs to run `docker` and write /etc/docker. */
     sshUser: string;
-    /** The host's SSH public key, pinned when given. */
+    /** The host's SSH public key ("ssh-ed25519 AAAA..."): every SSH client of the stack accepts only it. */
     hostKey?: string;
+    /** Without `hostKey`: accept whatever key the host presents. Lab only; one of the two is required. */
+    acceptAnyHostKey?: boolean;
     /** The SSH private key (a secret). */
     privateKey: pulumi.Input<string>;
     /** A peer's address: the interface that routes to it is the one the overlay uses. */
@@ -56,6 +58,11 @@ export class DockerHost extends pulumi.ComponentResource {
 
     constructor(name: string, args: DockerHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("docker-overlay:host:DockerHost", name, {}, opts);
+        if (!args.hostKey && !args.acceptAnyHostKey)
+            throw new pulumi.ResourceError(
+                `${name}: no SSH host key is pinned for ${args.address}:${args.sshPort}, so its remote commands would trust whoever answers there. Give \`hostKey\` ("ssh-ed25519 AAAA..."), or \`acceptAnyHostKey: true\` on a lab`,
+                this,
+            );
 
         this.connection = {
             host: args.address,

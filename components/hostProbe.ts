@@ -6,6 +6,7 @@ import * as crypto from "node:crypto";
 import { Client, type ConnectConfig, utils } from "ssh2";
 import { z } from "zod";
 import type { PreflightFacts, ProbeOutcome } from "./preflight";
+import { PINNABLE_TYPES } from "./hostKeys";
 import { renderScript, scriptBundle, scriptCommand } from "./scripts";
 
 /** One host to probe. */
@@ -16,6 +17,8 @@ export interface ProbeTarget {
     sshUser: string;
     /** "ssh-ed25519 AAAA...": the only key accepted when given. */
     hostKey?: string;
+    /** Without `hostKey`: accept any key (`ssh.insecureAcceptAnyHostKey`); else refuse, reporting the key presented. */
+    acceptAnyHostKey?: boolean;
     /** Addresses to ask the route to (the other hosts, and its own). */
     peers: string[];
 }
@@ -39,9 +42,18 @@ export function parseHostKey(line: string): { type: string; blob: Buffer } {
     return { type, blob: Buffer.from(b64, "base64") };
 }
 
+type HostKeyAlgorithms = NonNullable<NonNullable<ConnectConfig["algorithms"]>["serverHostKey"]>;
+
 /** The host key algorithm to offer for a pinned key type, so the server presents that key (RSA keys are refused by the config). */
-function hostKeyAlgorithms(type: string): NonNullable<NonNullable<ConnectConfig["algorithms"]>["serverHostKey"]> {
+function hostKeyAlgorithms(type: string): HostKeyAlgorithms {
     return [type as "ssh-ed25519"];
+}
+
+/** A public key blob (SSH wire format) as a key line, "ssh-ed25519 AAAA...". */
+export function keyLine(blob: Buffer): string {
+    const len = blob.length >= 4 ? blob.readUInt32BE(0) : 0;
+    const type = len > 0 && len < 64 && blob.length >= 4 + len ? blob.subarray(4, 4 + len).toString("latin1") : "unknown";
+    return `${type} ${blob.toString("base64")}`;
 }
 
 /** An error message with anything that looks like key material removed. */
@@ -162,6 +174,9 @@ export function probeHost(target: ProbeTarget, options: ProbeOptions): Promise<P
         const conn = new Client();
         let settled = false;
         let mismatch: { presented: string; pinned: string } | undefined;
+        let unknown: { presented: string; fingerprint: string } | undefined;
+        const refused = (): ProbeOutcome | undefined =>
+            mismatch ? { host, kind: "hostKeyMismatch", ...mismatch } : unknown ? { host, kind: "hostKeyUnknown", ...unknown } : undefined;
         let timer: NodeJS.Timeout | undefined;
         const finish = (o: ProbeOutcome) => {
             if (settled) return;
@@ -180,12 +195,10 @@ export function probeHost(target: ProbeTarget, options: ProbeOptions): Promise<P
             return;
         }
         conn.on("error", (e: Error & { level?: string }) => {
-            if (mismatch) finish({ host, kind: "hostKeyMismatch", ...mismatch });
-            else finish({ host, kind: "unreachable", error: scrub(e.message, options.privateKey) });
+            finish(refused() ?? { host, kind: "unreachable", error: scrub(e.message, options.privateKey) });
         });
         conn.on("close", () => {
-            if (mismatch) finish({ host, kind: "hostKeyMismatch", ...mismatch });
-            else finish({ host, kind: "unreachable", error: "the connection closed before the session started" });
+            finish(refused() ?? { host, kind: "unreachable", error: "the connection closed before the session started" });
         });
         conn.on("ready", () => {
             timer = setTimeout(() => finish({ host, kind: "failed", error: `the facts script did not finish within ${options.timeoutSeconds} seconds` }), ms);
@@ -228,7 +241,16 @@ export function probeHost(target: ProbeTarget, options: ProbeOptions): Promise<P
                               return false;
                           },
                       }
-                    : {}),
+                    : target.acceptAnyHostKey
+                      ? {}
+                      : {
+                            // Only keys that can be pinned, so that the one reported can be.
+                            algorithms: { serverHostKey: [...PINNABLE_TYPES] as HostKeyAlgorithms },
+                            hostVerifier: (key: Buffer) => {
+                                unknown = { presented: keyLine(key), fingerprint: fingerprint(key) };
+                                return false;
+                            },
+                        }),
             });
         } catch (e) {
             // A key ssh2 cannot parse is thrown here, synchronously; its message holds no key.

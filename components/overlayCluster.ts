@@ -73,7 +73,7 @@ export class OverlayCluster extends pulumi.ComponentResource {
                         address: h.address,
                         sshPort: h.sshPort,
                         sshUser: h.sshUser,
-                        ...(h.hostKey ? { hostKey: h.hostKey } : {}),
+                        ...(h.hostKey ? { hostKey: h.hostKey } : { acceptAnyHostKey: config.ssh.insecureAcceptAnyHostKey }),
                         privateKey: args.sshPrivateKey,
                         routeTarget: routeTargetFor(h, config.hosts, hub),
                     },

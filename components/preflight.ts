@@ -67,6 +67,8 @@ export type ProbeOutcome =
     | { host: string; kind: "unreachable"; error: string }
     /** The host presented another key than `hostKey` pins (fingerprints, SHA256:...). */
     | { host: string; kind: "hostKeyMismatch"; presented: string; pinned: string }
+    /** No key is pinned for the host: the key it presented ("ssh-ed25519 AAAA...") and its fingerprint; nothing was run. */
+    | { host: string; kind: "hostKeyUnknown"; presented: string; fingerprint: string }
     /** SSH worked, the facts script did not. */
     | { host: string; kind: "failed"; error: string }
     /** `sshPrivateKey` cannot be used (nothing was tried on any host). */
@@ -220,7 +222,13 @@ export function findProblems(config: PreflightConfig, mode: Mode | undefined, ou
             );
         } else if (o.kind === "hostKeyMismatch") {
             problems.push(
-                `host ${h.name} (${h.address}:${h.sshPort}) presented the SSH host key ${o.presented}, but ${key(h.name, "hostKey")} pins ${o.pinned}; nothing was run there. Fix: if the host was reinstalled, put its new public key in ${key(h.name, "hostKey")}; otherwise find out what answers at that address`,
+                `host ${h.name} (${h.address}:${h.sshPort}) presented the SSH host key ${o.presented}, but the key pinned for it (${key(h.name, "hostKey")}, or \`ssh.knownHostsFile\`) is ${o.pinned}; nothing was run there. Fix: if the host was reinstalled, put its new public key in ${key(h.name, "hostKey")}; otherwise find out what answers at that address`,
+            );
+        } else if (o.kind === "hostKeyUnknown") {
+            problems.push(
+                `host ${h.name} (${h.address}:${h.sshPort}) is not known: no key is pinned for it, and it presented ${o.presented} (${o.fingerprint}); nothing was run there. ` +
+                    `Fix: if that is its key (compare the fingerprint with \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on the host's console), add \`hostKey: ${o.presented}\` under the host \`${h.name}\` in \`docker-overlay:hosts\` ` +
+                    `(or point \`ssh.knownHostsFile\` at a known_hosts file that has it); \`ssh.insecureAcceptAnyHostKey: true\` skips the check, on a lab only`,
             );
         } else if (o.kind === "failed") {
             problems.push(`host ${h.name}: the preflight facts script failed: ${o.error}. Fix: make \`bash\`, \`ip\` and \`base64\` available to ${h.sshUser} there`);

@@ -5,6 +5,7 @@
 // clean lab previews without preflight problems.
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import type { EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -158,6 +159,50 @@ describe("preflight in `pulumi preview` on the lab", () => {
             "host lab2 (root@10.210.0.12:2222) cannot be reached over SSH: connect ECONNREFUSED 10.210.0.12:2222. Fix: check `hosts[1].address` and `hosts[1].sshPort`, that sshd runs there and that this machine can reach it",
         );
         expect(r.text).not.toMatch(/host lab[13] /);
+    }, 300_000);
+
+    const labHosts = (keyOf: (h: LabHost) => string | undefined) =>
+        lab.hosts.map((h) => ({ name: h.name, address: h.address, sshPort: h.sshPort, sshUser: h.sshUser, ...(keyOf(h) ? { hostKey: keyOf(h) } : {}) }));
+
+    it("a host whose key is pinned nowhere: fails, showing the key it presented and the line to add", async () => {
+        const r = await preview("lab3 unpinned", { hosts: labHosts((h) => (h === lab3 ? undefined : h.hostKey)) });
+        // The key lab3 presented is the one its sshd was made with (lab.json), word for word.
+        expectRefused(
+            r,
+            `host lab3 (10.210.0.13:22) is not known: no key is pinned for it, and it presented ${lab3.hostKey} (`,
+            `add \`hostKey: ${lab3.hostKey}\` under the host \`lab3\` in \`docker-overlay:hosts\``,
+        );
+        expect(r.text).not.toMatch(/host lab[12] /);
+    }, 300_000);
+
+    it("keys from a hashed known_hosts file (ssh-keyscan -H): previews without problems; a wrong one there is refused", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "docker-overlay-known-"));
+        try {
+            const file = path.join(dir, "known_hosts");
+            const scan = spawnSync("ssh-keyscan", ["-H", "-t", "ed25519", ...lab.hosts.map((h) => h.address)], { encoding: "utf8", timeout: 30_000 });
+            expect(scan.stdout.split("\n").filter((l) => l.startsWith("|1|"))).toHaveLength(3);
+            fs.writeFileSync(file, scan.stdout);
+            const ok = await preview("known_hosts", { hosts: labHosts(() => undefined), ssh: { knownHostsFile: file } });
+            expect(ok.text).not.toContain("preflight found");
+            expect(ok.text).toMatch(/preflight checked 3 host\(s\)/);
+            if (pluginsBuilt) expect(ok.ok, ok.text).toBe(true);
+
+            // lab1's line now holds lab2's key: what answers at lab1 is not what the file knows.
+            const wrong = path.join(dir, "wrong");
+            fs.writeFileSync(wrong, `${lab1.address} ${lab2.hostKey}\n${lab2.address} ${lab2.hostKey}\n${lab3.address} ${lab3.hostKey}\n`);
+            const bad = await preview("known_hosts wrong", { hosts: labHosts(() => undefined), ssh: { knownHostsFile: wrong } });
+            expectRefused(bad, "host lab1 (10.210.0.11:22) presented the SSH host key SHA256:", "`hosts[0].hostKey`, or `ssh.knownHostsFile`");
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    }, 300_000);
+
+    it("`ssh.insecureAcceptAnyHostKey`: previews, and the output says which hosts go unchecked", async () => {
+        const r = await preview("insecure", { hosts: labHosts((h) => (h === lab2 ? undefined : h.hostKey)), ssh: { insecureAcceptAnyHostKey: true } });
+        expect(r.text).toContain("docker-overlay: INSECURE: `ssh.insecureAcceptAnyHostKey` is set, so the SSH host keys of lab2 are NOT checked");
+        expect(r.text).not.toContain("preflight found");
+        if (pluginsBuilt) expect(r.ok, r.text).toBe(true);
+        expect(hostState()).toEqual(before);
     }, 300_000);
 
     it("`network.mtu: 1550` on the lab's 1500 underlay: fails with the largest MTU that fits", async () => {

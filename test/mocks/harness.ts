@@ -139,7 +139,7 @@ export async function buildCluster(raw: unknown, stack = "test", extra: { daemon
     await installMocks(stack);
     const { parseConfig } = await import("../../components/config");
     const { OverlayCluster } = await import("../../components/overlayCluster");
-    const config = parseConfig(raw, `Pulumi.${stack}.yaml`);
+    const config = parseConfig(withPinnedKeys(raw), `Pulumi.${stack}.yaml`);
     let top: pulumi.Resource | undefined;
     const cluster = new OverlayCluster(
         "overlay",
@@ -151,6 +151,16 @@ export async function buildCluster(raw: unknown, stack = "test", extra: { daemon
     await settle(cluster.serviceAddresses);
     if (cluster.connectivity) await settle(cluster.connectivityReport);
     return { cluster, config };
+}
+
+/** A host key for mocked hosts (an ed25519 key line; no host answers here): a host must have one pinned. */
+export const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBQU3Xf9df2U7mRix5uE5TIr55H3udLTI7a76JCjg6gt";
+
+/** RAW with `hostKey` set on every host that has none (tests of other things than host keys). */
+function withPinnedKeys(raw: unknown): unknown {
+    const r = raw as { hosts?: Record<string, unknown>[]; ssh?: { insecureAcceptAnyHostKey?: boolean } };
+    if (!Array.isArray(r?.hosts) || r.ssh?.insecureAcceptAnyHostKey) return raw;
+    return { ...r, hosts: r.hosts.map((h) => ({ hostKey: HOST_KEY, ...h })) };
 }
 
 export const PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nmock-key-material\n-----END OPENSSH PRIVATE KEY-----\n";

@@ -12,7 +12,10 @@ import * as h from "./harness";
 const NS = "docker-overlay";
 const good: Record<string, string> = {
     [`${NS}:mode`]: "swarm",
-    [`${NS}:hosts`]: JSON.stringify([{ name: "a", address: "10.50.0.1" }, { name: "b", address: "10.50.0.2" }]),
+    [`${NS}:hosts`]: JSON.stringify([
+        { name: "a", address: "10.50.0.1", hostKey: h.HOST_KEY },
+        { name: "b", address: "10.50.0.2", hostKey: h.HOST_KEY },
+    ]),
     [`${NS}:network`]: JSON.stringify({ name: "net1", subnet: "10.60.0.0/24" }),
     [`${NS}:connectivity`]: JSON.stringify({ enabled: false }),
     // Mocks have no hosts to read: the preflight path with hosts is in the last describe below,
@@ -85,6 +88,24 @@ describe("preflight in the program", () => {
         expect(info.mock.calls.map((c) => c[0])).toContain(
             "docker-overlay: preflight skipped (`preflight.enabled: false`): engines, hostnames, engine IDs, routes, MTU and VXLAN of the hosts were not checked",
         );
+    });
+
+    it("refuses a host whose key is pinned nowhere when preflight (which would show it) is off", async () => {
+        const unpinned = { ...good, [`${NS}:hosts`]: JSON.stringify([{ name: "a", address: "10.50.0.1", hostKey: h.HOST_KEY }, { name: "b", address: "10.50.0.2" }]) };
+        await h.quiesce();
+        const before = h.recorded.length;
+        const msg = await refusal(unpinned, [`${NS}:sshPrivateKey`]);
+        expect(msg).toContain("`docker-overlay:hosts[1].hostKey` is nothing and `ssh.knownHostsFile` is not set: host b's SSH key cannot be checked");
+        expect(msg).not.toContain("hosts[0]");
+        expect(h.recorded.slice(before)).toEqual([]);
+    });
+
+    it("takes the opt-out for labs, and says on every run which hosts go unchecked", async () => {
+        const warn = vi.spyOn(pulumi.log, "warn");
+        const hosts = JSON.stringify([{ name: "a", address: "10.50.0.1", hostKey: h.HOST_KEY }, { name: "b", address: "10.50.0.2" }]);
+        const outputs = await runWith({ ...good, [`${NS}:hosts`]: hosts, [`${NS}:ssh`]: JSON.stringify({ insecureAcceptAnyHostKey: true }) }, [`${NS}:sshPrivateKey`]);
+        expect(outputs.mode).toBe("swarm");
+        expect(warn.mock.calls.map((c) => String(c[0])).filter((m) => m.includes("INSECURE"))).toEqual([expect.stringMatching(/host keys of b are NOT checked/)]);
     });
 
     it("refuses `mode: auto` without preflight, which alone can read the engines", async () => {

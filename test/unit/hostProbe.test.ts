@@ -288,7 +288,8 @@ beforeEach(() => {
     hang = false;
 });
 
-const target = (over: Partial<Parameters<typeof probeHost>[0]> = {}) => ({ name: "h1", address: "127.0.0.1", sshPort: port, sshUser: "root", peers: ["127.0.0.1"], ...over });
+/** A host to probe, its key pinned unless `over` says otherwise. */
+const target = (over: Partial<Parameters<typeof probeHost>[0]> = {}) => ({ name: "h1", address: "127.0.0.1", sshPort: port, sshUser: "root", hostKey: hostKeyLine, peers: ["127.0.0.1"], ...over });
 
 describe("probeHost over SSH", () => {
     it("runs the facts script with the host key pinned and returns the parsed facts", async () => {
@@ -301,8 +302,14 @@ describe("probeHost over SSH", () => {
         expect(executed).toEqual([preflightCommand(target(), 10).command]);
     });
 
-    it("works without a pinned key too", async () => {
-        expect((await probeHost(target(), { privateKey: clientKey, timeoutSeconds: 10 })).kind).toBe("facts");
+    it("refuses a host with no pinned key, runs nothing there, and reports the key it presented, as a line to pin", async () => {
+        const o = await probeHost(target({ hostKey: undefined }), { privateKey: clientKey, timeoutSeconds: 10 });
+        expect(o).toEqual({ host: "h1", kind: "hostKeyUnknown", presented: hostKeyLine, fingerprint: sshKeygenFingerprint(path.join(keyDir, "host")) });
+        expect(executed).toEqual([]);
+    });
+
+    it("accepts any key only when told to (`ssh.insecureAcceptAnyHostKey`)", async () => {
+        expect((await probeHost(target({ hostKey: undefined, acceptAnyHostKey: true }), { privateKey: clientKey, timeoutSeconds: 10 })).kind).toBe("facts");
     });
 
     it("refuses a host whose key is not the pinned one, runs nothing there, and names both fingerprints as ssh-keygen does", async () => {

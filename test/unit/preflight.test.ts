@@ -117,7 +117,10 @@ describe("one problem per issue, naming the hosts and the fix", () => {
             "host lab1 (root@10.210.0.11:22) cannot be reached over SSH: All configured authentication methods failed. Fix: check `hosts[0].sshUser` and that `sshPrivateKey` is authorized there; on a runner that cannot reach the hosts, set `preflight.enabled: false`",
         ]);
         expect(findProblems(stack(), "kv", [{ host: "lab1", kind: "hostKeyMismatch", presented: "SHA256:aaa", pinned: "SHA256:bbb" }, two!, three!])).toEqual([
-            "host lab1 (10.210.0.11:22) presented the SSH host key SHA256:aaa, but `hosts[0].hostKey` pins SHA256:bbb; nothing was run there. Fix: if the host was reinstalled, put its new public key in `hosts[0].hostKey`; otherwise find out what answers at that address",
+            "host lab1 (10.210.0.11:22) presented the SSH host key SHA256:aaa, but the key pinned for it (`hosts[0].hostKey`, or `ssh.knownHostsFile`) is SHA256:bbb; nothing was run there. Fix: if the host was reinstalled, put its new public key in `hosts[0].hostKey`; otherwise find out what answers at that address",
+        ]);
+        expect(findProblems(stack(), "kv", [{ host: "lab1", kind: "hostKeyUnknown", presented: "ssh-ed25519 AAAAC3Nza", fingerprint: "SHA256:ccc" }, two!, three!])).toEqual([
+            "host lab1 (10.210.0.11:22) is not known: no key is pinned for it, and it presented ssh-ed25519 AAAAC3Nza (SHA256:ccc); nothing was run there. Fix: if that is its key (compare the fingerprint with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the host's console), add `hostKey: ssh-ed25519 AAAAC3Nza` under the host `lab1` in `docker-overlay:hosts` (or point `ssh.knownHostsFile` at a known_hosts file that has it); `ssh.insecureAcceptAnyHostKey: true` skips the check, on a lab only",
         ]);
         expect(findProblems(stack(), "kv", [{ host: "lab1", kind: "failed", error: "exit 127: bash: not found" }, two!, three!])).toEqual([
             "host lab1: the preflight facts script failed: exit 127: bash: not found. Fix: make `bash`, `ip` and `base64` available to root there",
