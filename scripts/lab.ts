@@ -35,7 +35,9 @@ async function run(): Promise<void> {
     const onOutput = (line: string) => process.stdout.write(line);
     if (action === "destroy") {
         phase("pulumi destroy of the lab stack");
-        await stack.destroy({ onOutput, color: "always" });
+        // --run-program: the docker provider's SSH key file exists only while a run holds it
+        // (components/sshFiles.ts); running the program writes it again for this run.
+        await stack.destroy({ onOutput, color: "always", runProgram: true });
         phase("done");
         return;
     }
