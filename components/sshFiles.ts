@@ -37,7 +37,10 @@ interface KeyHolders {
     hold(file: string, content: string, holder: number): void;
     release(file: string, holder: number): boolean;
 }
-export const KEY_HOLDERS = path.join(__dirname, "keyHolders.cjs");
+/** The reaper, next to this file, or in the sources when this file is the build's (bin/components). */
+export const KEY_HOLDERS =
+    [path.join(__dirname, "keyHolders.cjs"), path.join(__dirname, "..", "..", "components", "keyHolders.cjs")].find((f) => fs.existsSync(f)) ??
+    path.join(__dirname, "keyHolders.cjs");
 const holders = require(KEY_HOLDERS) as KeyHolders;
 
 /** A process's parent and command name (Linux: /proc; elsewhere: ps). */
