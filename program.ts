@@ -7,6 +7,7 @@ import { consulAnswers, consulKey, pickConsulServer, REGISTRY_SERVER_KEY } from 
 import { insecureWarning, resolveHostKeys, unpinnedProblems } from "./components/hostKeys";
 import { probeHosts } from "./components/hostProbe";
 import { OverlayCluster } from "./components/overlayCluster";
+import { ownerOf, ownershipProblems } from "./components/ownership";
 import { daemonEpochs, decideMode, describeFacts, findProblems, hubOf, preflightFailure, routeTargetFor } from "./components/preflight";
 
 /** Keys kept out of the schema because they are secrets. */
@@ -38,7 +39,7 @@ async function preflight(stack: StackConfig, privateKey: string, stackFile: stri
     const seconds = ((Date.now() - t0) / 1000).toFixed(1);
     const decision = decideMode(stack, outcomes);
     if (stack.mode === "auto" && decision.mode) pulumi.log.info(`docker-overlay: \`mode: auto\` chose ${decision.mode}: ${decision.why}`);
-    const problems = findProblems(stack, decision.mode, outcomes);
+    const problems = [...findProblems(stack, decision.mode, outcomes), ...ownershipProblems(ownerOf(pulumi.getProject(), pulumi.getStack()), outcomes)];
     if (!decision.mode && problems.length === 0) problems.push(`\`mode: auto\` could not decide: ${decision.why}`);
     if (problems.length > 0) throw new pulumi.RunError(preflightFailure(stackFile, problems));
     const hub = hubOf(stack, decision.mode);

@@ -11,6 +11,8 @@ export const SERF_PORT = 7946;
 export interface DaemonConfigArgs {
     /** The host whose daemon is configured. */
     host: DockerHost;
+    /** The stack ("<project>/<stack>") the host is recorded as belonging to; another stack's host is refused (lib/owner.sh). */
+    owner: string;
     /** Docker's `cluster-store` URL, e.g. `etcd://10.0.0.1:2379`. */
     clusterStore: pulumi.Input<string>;
     /** Docker's `cluster-advertise`, `interface:port`. */
@@ -43,7 +45,7 @@ export class DaemonConfig extends pulumi.ComponentResource {
     constructor(name: string, args: DaemonConfigArgs, opts?: pulumi.ComponentResourceOptions) {
         super("docker-overlay:daemon:DaemonConfig", name, {}, opts);
         const { host } = args;
-        const common = { HOST_LABEL: name };
+        const common = { HOST_LABEL: name, OWNER: args.owner };
 
         this.backup = new command.remote.Command(
             `${name}-backup`,

@@ -81,6 +81,7 @@ const rawFacts = z.object({
     unitOptions: z.array(z.object({ file: z.string(), line: z.number().int(), option: z.string() })),
     dockerd: z.string().default(""),
     epoch: z.string().default(""),
+    owner: z.string().default(""),
 });
 
 /** The parts of `docker info --format '{{json .}}'` preflight reads (20.10 and 28 print them alike). */
@@ -151,6 +152,7 @@ export function parsePreflightOutput(stdout: string): PreflightFacts {
         unitOptions: raw.unitOptions,
         dockerd: raw.dockerd,
         epoch: raw.epoch,
+        owner: raw.owner,
     };
 }
 

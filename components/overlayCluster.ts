@@ -9,6 +9,7 @@ import { REGISTRY_SERVER_KEY } from "./consulEndpoint";
 import { KvStore } from "./kvStore";
 import { OverlayNetwork } from "./overlayNetwork";
 import { OverlayRejoin } from "./overlayRejoin";
+import { ownerOf } from "./ownership";
 import { routeTargetFor } from "./preflight";
 import { Service } from "./service";
 import { Swarm } from "./swarm";
@@ -59,6 +60,8 @@ export class OverlayCluster extends pulumi.ComponentResource {
         super("docker-overlay:cluster:OverlayCluster", name, {}, opts);
         const { config } = args;
         const prefix = `docker-overlay-${args.stack}`;
+        /** Who a host belongs to (lib/owner.sh): a second stack on it is refused. */
+        const owner = ownerOf(pulumi.getProject(), args.stack);
         const hub =
             config.mode === "kv"
                 ? config.hosts.find((h) => h.name === config.kv!.host)!
@@ -122,6 +125,7 @@ export class OverlayCluster extends pulumi.ComponentResource {
                     `${name}-${h.name}-daemon-config`,
                     {
                         host,
+                        owner,
                         clusterStore: kv.urlFor({ name: h.name, host }),
                         clusterAdvertise: pulumi.interpolate`${host.interface}:${config.docker.advertisePort}`,
                         clusterStoreOpts: config.docker.clusterStoreOpts,
@@ -172,6 +176,7 @@ export class OverlayCluster extends pulumi.ComponentResource {
                     {
                         host: this.hosts[h.name]!,
                         hostName: h.name,
+                        owner,
                         network: config.network.name,
                         epoch: args.daemonEpochs?.[h.name] ?? 0,
                         generation,
@@ -185,7 +190,7 @@ export class OverlayCluster extends pulumi.ComponentResource {
         } else {
             const swarm = new Swarm(
                 `${name}-swarm`,
-                { members: config.hosts.map((h) => ({ name: h.name, host: this.hosts[h.name]!, role: h.swarmRole })) },
+                { members: config.hosts.map((h) => ({ name: h.name, host: this.hosts[h.name]!, role: h.swarmRole })), owner },
                 { parent: this },
             );
             Object.assign(ready, swarm.membershipOf);

@@ -39,6 +39,8 @@ export function parseRejoinReport(stdout: string): Record<string, Rejoined> {
 
 export interface OverlayRejoinArgs {
     host: DockerHost;
+    /** The stack ("<project>/<stack>") the host is recorded as belonging to; another stack's host is refused (lib/owner.sh). */
+    owner: string;
     /** The host's name in the stack, for messages. */
     hostName: string;
     /** The overlay network whose containers announce themselves again. */
@@ -75,7 +77,7 @@ export class OverlayRejoin extends pulumi.ComponentResource {
 
     constructor(name: string, args: OverlayRejoinArgs, opts?: pulumi.ComponentResourceOptions) {
         super("docker-overlay:overlay:Rejoin", name, {}, opts);
-        const common = { HOST_LABEL: args.hostName };
+        const common = { HOST_LABEL: args.hostName, OWNER: args.owner };
         const create = args.host.overlayUnderlayAddress.apply((address) =>
             renderScript("overlay-rejoin", {
                 ...common,

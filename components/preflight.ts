@@ -58,6 +58,8 @@ export interface PreflightFacts {
     dockerd: string;
     /** What overlay-rejoin recorded the last time it ran: "<dockerd> <count>", "" when it never did. */
     epoch: string;
+    /** The stack ("<project>/<stack>") recorded as this host's owner, "" when none (lib/owner.sh). */
+    owner: string;
 }
 
 /** How probing one host ended. */

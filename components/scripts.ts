@@ -120,17 +120,31 @@ function headerLength(lines: readonly string[]): number {
     return i;
 }
 
-/** The variables a script declares in its header. */
-export function scriptVars(name: ScriptName): readonly ScriptVarSpec[] {
-    const lines = scriptSource(name).split("\n");
+/** The `@var` lines of a header (a script's, or an included library's). */
+function headerVars(text: string, file: string): ScriptVarSpec[] {
+    const lines = text.split("\n");
     const specs: ScriptVarSpec[] = [];
     for (const line of lines.slice(0, headerLength(lines))) {
         if (!line.startsWith("# @var")) continue;
         const m = VAR_LINE.exec(line);
         if (!m || !VAR_NAME.test(m[1]!)) {
-            throw new Error(`docker-overlay: components/scripts/${name}.sh has a malformed @var line: ${line}`);
+            throw new Error(`docker-overlay: ${file} has a malformed @var line: ${line}`);
         }
         specs.push({ name: m[1]!, required: m[2] === "required", array: m[3] !== undefined, description: m[4]! });
+    }
+    return specs;
+}
+
+/** The variables a script declares in its header, then those of the libraries it includes (its own declaration first). */
+export function scriptVars(name: ScriptName): readonly ScriptVarSpec[] {
+    const source = scriptSource(name);
+    const specs = headerVars(source, `components/scripts/${name}.sh`);
+    for (const line of source.split("\n")) {
+        const m = INCLUDE_LINE.exec(line);
+        if (!m) continue;
+        const file = path.join(SCRIPTS_DIR, m[1]!);
+        if (!fs.existsSync(file)) continue;
+        for (const spec of headerVars(fs.readFileSync(file, "utf8"), `components/scripts/${m[1]}`)) if (!specs.some((s) => s.name === spec.name)) specs.push(spec);
     }
     return specs;
 }

@@ -16,6 +16,8 @@ export interface SwarmArgs {
     members: SwarmMember[];
     /** The manager's swarm port. */
     managerPort?: number;
+    /** The stack ("<project>/<stack>") the host is recorded as belonging to; another stack's host is refused (lib/owner.sh). */
+    owner: string;
 }
 
 /**
@@ -46,9 +48,9 @@ export class Swarm extends pulumi.ComponentResource {
                 "swarm-init",
                 {
                     create: first.host.overlayUnderlayAddress.apply((address) =>
-                        renderScript("swarm-init", { HOST_LABEL: first.name, ADVERTISE_ADDRESS: address }),
+                        renderScript("swarm-init", { HOST_LABEL: first.name, OWNER: args.owner, ADVERTISE_ADDRESS: address }),
                     ),
-                    delete: renderScript("swarm-leave", { HOST_LABEL: first.name, MARKER: "swarm-created" }),
+                    delete: renderScript("swarm-leave", { HOST_LABEL: first.name, OWNER: args.owner, MARKER: "swarm-created" }),
                 },
                 "stderr",
             ),
@@ -80,13 +82,14 @@ export class Swarm extends pulumi.ComponentResource {
                                     .apply(([managerAddress, token, address]) =>
                                         renderScript("swarm-join", {
                                             HOST_LABEL: m.name,
+                                            OWNER: args.owner,
                                             MANAGER_ADDRESS: managerAddress,
                                             JOIN_TOKEN: token,
                                             ADVERTISE_ADDRESS: address,
                                             ROLE: m.role,
                                         }),
                                     ),
-                                delete: renderScript("swarm-leave", { HOST_LABEL: m.name, MARKER: "swarm-joined" }),
+                                delete: renderScript("swarm-leave", { HOST_LABEL: m.name, OWNER: args.owner, MARKER: "swarm-joined" }),
                             },
                             "stderr",
                         ),

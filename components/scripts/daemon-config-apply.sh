@@ -35,6 +35,7 @@
 # @var DOCKER_CONFIG_DIR optional: directory of daemon.json (default /etc/docker)
 # @var STATE_DIR optional: docker-overlay's state directory on the host (default /var/lib/docker-overlay)
 # @var HOST_LABEL optional: this host's name in messages (default: uname -n)
+# @var OWNER optional: "<project>/<stack>" of the run; another stack's host is refused, exit 6 (lib/owner.sh)
 set -euo pipefail
 
 WAIT_SECONDS=${WAIT_SECONDS:-60}
@@ -46,6 +47,8 @@ HOST_LABEL=${HOST_LABEL:-$(uname -n)}
 
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh" # @include
+# shellcheck source=lib/owner.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/owner.sh" # @include
 
 for name in CONTENT_BASE64 EXPECT_CLUSTER_STORE; do
   [[ -n ${!name-} ]] || die 5 "$name is required and was not given (see the @var lines at the top of this script)"
@@ -110,6 +113,9 @@ wait_gossip() {
     sleep "$POLL_SECONDS"
   done
 }
+
+lock_host
+claim_host
 
 # --- a. engine version -----------------------------------------------------------------------
 if ! version=$(dk version --format '{{.Server.Version}}' 2>"$work/version.err"); then

@@ -19,6 +19,7 @@
 # @var DOCKER_CONFIG_DIR optional: directory of daemon.json (default /etc/docker)
 # @var STATE_DIR optional: docker-overlay's state directory on the host (default /var/lib/docker-overlay)
 # @var HOST_LABEL optional: this host's name in messages (default: uname -n)
+# @var OWNER optional: "<project>/<stack>" of the run; another stack's host is refused, exit 6 (lib/owner.sh)
 set -euo pipefail
 
 WAIT_SECONDS=${WAIT_SECONDS:-60}
@@ -30,6 +31,8 @@ HOST_LABEL=${HOST_LABEL:-$(uname -n)}
 
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh" # @include
+# shellcheck source=lib/owner.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/owner.sh" # @include
 
 as_array RESTART_COMMAND
 as_array DAEMON_LOG_COMMAND
@@ -65,6 +68,9 @@ wait_for() {
     sleep "$POLL_SECONDS"
   done
 }
+
+lock_host
+check_owner
 
 # --- is there anything to restore? ----------------------------------------------------------
 if [[ -e $orig ]]; then

@@ -39,6 +39,7 @@
 # @var PID_FILE optional: dockerd's pid file (default /var/run/docker.pid)
 # @var STATE_DIR optional: docker-overlay's state directory on the host (default /var/lib/docker-overlay)
 # @var HOST_LABEL optional: this host's name in messages (default: uname -n)
+# @var OWNER optional: "<project>/<stack>" of the run; another stack's host is refused, exit 6 (lib/owner.sh)
 set -euo pipefail
 
 ACTION=${ACTION:-rejoin}
@@ -54,13 +55,18 @@ HOST_LABEL=${HOST_LABEL:-$(uname -n)}
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh" # @include
 # shellcheck source=lib/dockerd-identity.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/dockerd-identity.sh" # @include
+# shellcheck source=lib/owner.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/owner.sh" # @include
 
 epoch_file=$STATE_DIR/dockerd-epoch
 
 case $ACTION in
   keep) ;;
   forget)
+    lock_host
+    check_owner
     rm -f -- "$epoch_file"
+    release_host
     printf 'docker-overlay: %s: forgot which Docker daemon runs here\n' "$HOST_LABEL"
     exit 0
     ;;
@@ -103,6 +109,9 @@ if [[ $ACTION == keep ]]; then
   report "${ids[@]}"
   exit 0
 fi
+
+lock_host
+claim_host
 
 identity=$(dockerd_identity) || die 1 "cannot tell which dockerd runs here (no live process in $PID_FILE); is Docker running? Nothing was restarted."
 

@@ -10,7 +10,8 @@
 #    "vxlan":"loaded|builtin|loadable|missing",
 #    "daemonJson":{"present":true,"base64":"<the file's bytes, base64>"},
 #    "unitOptions":[{"file":"/lib/systemd/system/docker.service","line":12,"option":"cluster-store"}],
-#    "dockerd":"<boot ID>/<start ticks>","epoch":"<the content of $STATE_DIR/dockerd-epoch>"}
+#    "dockerd":"<boot ID>/<start ticks>","epoch":"<the content of $STATE_DIR/dockerd-epoch>",
+#    "owner":"<the stack recorded in $STATE_DIR/owner>"}
 # interfaces: from `ip -o link` and `ip -o addr` (netlink).
 # dockerInfo: the daemon's own report (engine version, ID, registered name, swarm state), kept
 # raw so that the caller parses it; exit is docker's exit status. routes: `ip -o route get` to
@@ -21,6 +22,7 @@
 # --cluster-store, --cluster-advertise or --cluster-store-opt. dockerd: which daemon runs (it
 # changes with every start of Docker; "" when none runs); epoch: what overlay-rejoin recorded the
 # last time it ran ("" when it never did): together they show a restart outside the stack.
+# owner: the stack ("<project>/<stack>") that configured this host ("" when none: lib/owner.sh).
 #
 # @var PEERS optional array: the peers' addresses to route to (may include this host's own)
 # @var DOCKER optional: docker CLI to use (default docker)
@@ -223,8 +225,9 @@ fi
 # --- which dockerd runs, and what overlay-rejoin recorded ------------------------------------
 dockerd=$(dockerd_identity) || dockerd=''
 epoch=$(head -c 200 -- "$STATE_DIR/dockerd-epoch" 2>/dev/null) || epoch=''
+owner=$(head -c 300 -- "$STATE_DIR/owner" 2>/dev/null) || owner=''
 
-printf '{"hostname":%s,"dockerInfo":%s,"interfaces":[%s],"routes":[%s],"vxlan":"%s","daemonJson":%s,"unitOptions":[%s],"dockerd":%s,"epoch":%s}\n' \
+printf '{"hostname":%s,"dockerInfo":%s,"interfaces":[%s],"routes":[%s],"vxlan":"%s","daemonJson":%s,"unitOptions":[%s],"dockerd":%s,"epoch":%s,"owner":%s}\n' \
   "$(json_str "$(uname -n)")" "$docker_json" \
   "$(join , ${interfaces[@]+"${interfaces[@]}"})" "$(join , ${routes[@]+"${routes[@]}"})" "$vxlan" "$daemon_json" \
-  "$(join , ${unit_options[@]+"${unit_options[@]}"})" "$(json_str "$dockerd")" "$(json_str "$(one_line "$epoch")")"
+  "$(join , ${unit_options[@]+"${unit_options[@]}"})" "$(json_str "$dockerd")" "$(json_str "$(one_line "$epoch")")" "$(json_str "$(one_line "$owner")")"

@@ -14,6 +14,7 @@
 # @var DOCKER optional: docker CLI to use (default docker)
 # @var STATE_DIR optional: docker-overlay's state directory on the host (default /var/lib/docker-overlay)
 # @var HOST_LABEL optional: this host's name in messages (default: uname -n)
+# @var OWNER optional: "<project>/<stack>" of the run; another stack's host is refused, exit 6 (lib/owner.sh)
 set -euo pipefail
 
 DATA_PATH_PORT=${DATA_PATH_PORT:-}
@@ -23,6 +24,8 @@ HOST_LABEL=${HOST_LABEL:-$(uname -n)}
 
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh" # @include
+# shellcheck source=lib/owner.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/owner.sh" # @include
 
 [[ -n ${ADVERTISE_ADDRESS-} ]] || die 5 "ADVERTISE_ADDRESS is required and was not given (see the @var lines at the top of this script)"
 
@@ -30,6 +33,9 @@ dk() { timeout 60 "$DOCKER" "$@"; }
 marker=$STATE_DIR/swarm-created
 
 if [[ -n $DATA_PATH_PORT && ! $DATA_PATH_PORT =~ ^[0-9]+$ ]]; then die 5 "DATA_PATH_PORT must be a port number, got '$DATA_PATH_PORT'"; fi
+
+lock_host
+claim_host
 
 if ! state=$(dk info --format '{{.Swarm.LocalNodeState}}' 2>&1); then
   die 1 "Docker is not answering ($(one_line "$state")); start Docker and run again"

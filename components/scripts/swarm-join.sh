@@ -20,6 +20,7 @@
 # @var DOCKER optional: docker CLI to use (default docker)
 # @var STATE_DIR optional: docker-overlay's state directory on the host (default /var/lib/docker-overlay)
 # @var HOST_LABEL optional: this host's name in messages (default: uname -n)
+# @var OWNER optional: "<project>/<stack>" of the run; another stack's host is refused, exit 6 (lib/owner.sh)
 set -euo pipefail
 
 DOCKER=${DOCKER:-docker}
@@ -28,6 +29,8 @@ HOST_LABEL=${HOST_LABEL:-$(uname -n)}
 
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh" # @include
+# shellcheck source=lib/owner.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/owner.sh" # @include
 # scrub TEXT: one line, with the join token and anything token-shaped replaced.
 scrub() {
   local s=${1//$'\r'/ }
@@ -69,6 +72,9 @@ api_join() {
   printf '%s (%s)' "$message" "${status:-no HTTP answer}"
   return 1
 }
+
+lock_host
+claim_host
 
 if ! state=$(dk info --format '{{.Swarm.LocalNodeState}}' 2>&1); then
   die 1 "Docker is not answering ($(scrub "$state")); start Docker and run again"

@@ -13,6 +13,7 @@
 # @var DOCKER optional: docker CLI to use (default docker)
 # @var STATE_DIR optional: docker-overlay's state directory on the host (default /var/lib/docker-overlay)
 # @var HOST_LABEL optional: this host's name in messages (default: uname -n)
+# @var OWNER optional: "<project>/<stack>" of the run; another stack's host is refused, exit 6 (lib/owner.sh)
 set -euo pipefail
 
 DOCKER=${DOCKER:-docker}
@@ -21,6 +22,8 @@ HOST_LABEL=${HOST_LABEL:-$(uname -n)}
 
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh" # @include
+# shellcheck source=lib/owner.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/owner.sh" # @include
 
 [[ -n ${MARKER-} ]] || die 5 "MARKER is required and was not given (see the @var lines at the top of this script)"
 
@@ -29,7 +32,10 @@ dk() { timeout 60 "$DOCKER" "$@"; }
 [[ $MARKER == swarm-created || $MARKER == swarm-joined ]] || die 5 "MARKER must be swarm-created or swarm-joined, got '$MARKER'"
 marker_file=$STATE_DIR/$MARKER
 
+lock_host
+check_owner
 if [[ ! -e $marker_file ]]; then
+  release_host
   printf '{"left":false}\n'
   exit 0
 fi
@@ -50,5 +56,5 @@ if [[ $state != inactive ]]; then
   fi
 fi
 rm -f -- "$marker_file"
-if [[ -d $STATE_DIR ]]; then rmdir -- "$STATE_DIR" 2>/dev/null || true; fi
+release_host
 printf '{"left":%s}\n' "$left"

@@ -3,7 +3,7 @@
 import type { EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Lab } from "../../scripts/labStack";
-import { docker, freshLab, holdLabSession, httpGet, labStack, phase, printTimings } from "./harness";
+import { docker, freshLab, holdLabSession, httpGet, labStack, phase, printTimings, ssh } from "./harness";
 
 const twoHosts = (lab: Lab) => lab.hosts.slice(0, 2).map((h) => ({ name: h.name, address: h.address, hostKey: h.hostKey }));
 const busybox = { image: "dolab/busybox:1", pull: false };
@@ -79,6 +79,40 @@ describe("changing a running stack (swarm mode)", () => {
         // Nothing outside these changed at all.
         const allowed = /^(overlay-lab3[-\w]*|overlay-swarm-join-lab3|overlay-svc-[\w-]+|overlay-connectivity[-\w]*|overlay-net[-\w]*)$/;
         expect(steps.filter((s) => !allowed.test(s.split(" ")[1]!))).toEqual([]);
+    });
+
+    it("a second stack on the same hosts is refused: in preview by preflight, in up (preflight off) by the host scripts; the first stack is untouched", async () => {
+        const lab1 = lab.hosts[0]!;
+        const owner = () => ssh(lab, lab1, "cat /var/lib/docker-overlay/owner").trim();
+        expect(owner()).toBe("docker-overlay/e2e-change");
+        const swarmBefore = lab.hosts.map((h) => docker(h, ["info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}}"]).stdout);
+        const config = { mode: "swarm", kv: undefined, hosts: twoHosts(lab), network: { name: "other_overlay", subnet: "10.221.0.0/24" }, services: [], connectivity: { enabled: false } };
+        const other = await labStack(lab, "e2e-change-other", config);
+        try {
+            const lines: string[] = [];
+            const preview = await other.preview({ onOutput: (l) => lines.push(l) }).then(
+                () => "",
+                (e: Error) => `${lines.join("")}\n${e.message}`,
+            );
+            expect(preview).toContain("host lab1 is configured by the stack docker-overlay/e2e-change, not by this one (docker-overlay/e2e-change-other)");
+            expect(preview).toContain("host lab2 is configured by the stack docker-overlay/e2e-change");
+
+            const off = await labStack(lab, "e2e-change-other", { ...config, preflight: { enabled: false } });
+            const out: string[] = [];
+            const up = await phase("change: up of a second stack with preflight off", () =>
+                off.up({ onOutput: (l) => out.push(l) }).then(
+                    () => "",
+                    (e: Error) => `${out.join("")}\n${e.message}`,
+                ),
+            );
+            expect(up).toContain("docker-overlay: lab1: this host is configured by the stack docker-overlay/e2e-change, not by docker-overlay/e2e-change-other");
+            expect(owner()).toBe("docker-overlay/e2e-change");
+            expect(lab.hosts.map((h) => docker(h, ["info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}}"]).stdout)).toEqual(swarmBefore);
+            expect(docker(lab1, ["network", "ls", "--filter", "name=other_overlay", "-q"]).stdout).toBe("");
+        } finally {
+            await other.destroy({ onOutput: (s) => process.stdout.write(s) });
+        }
+        expect(owner()).toBe("docker-overlay/e2e-change");
     });
 
     it("everything still talks, with the new MTU", () => {

@@ -41,6 +41,11 @@ export class FakeHost {
         fs.writeFileSync(path.join(this.fakeState, "cluster-store"), "");
     }
 
+    /** The lock every docker-overlay script on the host takes (lib/owner.sh). */
+    get lockFile(): string {
+        return path.join(this.root, "docker-overlay.lock");
+    }
+
     get daemonJson(): string {
         return path.join(this.configDir, "daemon.json");
     }
@@ -82,7 +87,7 @@ export class FakeHost {
 
     /** Variables every test passes: the fake CLI and the throwaway directories. */
     commonVars(): Record<string, string> {
-        return { DOCKER: FAKE_DOCKER, DOCKER_CONFIG_DIR: this.configDir, STATE_DIR: this.stateDir, HOST_LABEL: "lab1" };
+        return { DOCKER: FAKE_DOCKER, DOCKER_CONFIG_DIR: this.configDir, STATE_DIR: this.stateDir, LOCK_FILE: this.lockFile, HOST_LABEL: "lab1" };
     }
 
     cleanup(): void {

@@ -125,7 +125,7 @@ describe("swarm-join", () => {
 
     it("scrubs the token from docker's error output", async () => {
         host.setState("swarm-valid-token", "SWMTKN-1-the-right-one");
-        const r = await runRendered("swarm-join", { DOCKER: host.commonVars().DOCKER!, STATE_DIR: host.stateDir, HOST_LABEL: "lab1", ...vars }, host.fakeEnv());
+        const r = await runRendered("swarm-join", { DOCKER: host.commonVars().DOCKER!, STATE_DIR: host.stateDir, LOCK_FILE: host.lockFile, HOST_LABEL: "lab1", ...vars }, host.fakeEnv());
         expect(r.code).toBe(1);
         expect(r.stderr).toContain(
             "docker-overlay: lab1: joining the swarm at 10.210.0.11:2377 as worker failed: rpc error: code = InvalidArgument desc = invalid join token [join token hidden] for 10.210.0.11:2377 (HTTP/1.0 500 Internal Server Error)",

@@ -49,6 +49,7 @@ describe("parsePreflightOutput", () => {
             unitOptions: [],
             dockerd: "",
             epoch: "",
+            owner: "",
         });
     });
 

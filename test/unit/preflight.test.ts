@@ -2,6 +2,7 @@
 // and a clean cluster with no problems. Pure: no SSH, no Pulumi.
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig, parseStackConfig, resolveMode, type RawConfig, type StackConfig } from "../../components/config";
+import { ownerOf, ownershipProblems } from "../../components/ownership";
 import { daemonEpochs, decideMode, findProblems, preflightFailure, type EngineFacts, type PreflightFacts, type ProbeOutcome } from "../../components/preflight";
 
 const ADDR = { lab1: "10.210.0.11", lab2: "10.210.0.12", lab3: "10.210.0.13" } as const;
@@ -42,6 +43,7 @@ function hostFacts(name: Lab, engine: Partial<EngineFacts> = {}): PreflightFacts
         unitOptions: [],
         dockerd: `boot-1/${1000 + Number(name.slice(3))}`,
         epoch: "",
+        owner: "",
     };
 }
 
@@ -337,5 +339,22 @@ describe("daemonEpochs: a Docker that started again outside the stack", () => {
     });
     it("leaves out hosts whose facts could not be read", () => {
         expect(daemonEpochs([{ host: "lab2", kind: "unreachable", error: "timeout" }])).toEqual({});
+    });
+});
+
+describe("ownershipProblems: one stack per host", () => {
+    const withOwner = (owners: Partial<Record<Lab, string>>): ProbeOutcome[] =>
+        lab().map((o) => (o.kind === "facts" && owners[o.host as Lab] !== undefined ? { ...o, facts: { ...o.facts, owner: owners[o.host as Lab]! } } : o));
+
+    it("passes hosts that no stack or this stack configured", () => {
+        expect(ownershipProblems("docker-overlay/prod", withOwner({ lab1: "docker-overlay/prod" }))).toEqual([]);
+        expect(ownershipProblems(ownerOf("docker-overlay", "prod"), lab())).toEqual([]);
+    });
+
+    it("names each host another stack configured, that stack, and the fix", () => {
+        expect(ownershipProblems("docker-overlay/dev", withOwner({ lab1: "docker-overlay/dev", lab2: "docker-overlay/prod", lab3: "other/x" }))).toEqual([
+            "host lab2 is configured by the stack docker-overlay/prod, not by this one (docker-overlay/dev): two stacks on one host would adopt each other's backup and swarm membership, and one's destroy would undo the other's work. Fix: manage lab2 from docker-overlay/prod, or run `pulumi destroy --run-program` there first; if that stack is gone for good, remove /var/lib/docker-overlay/owner on lab2",
+            expect.stringMatching(/^host lab3 is configured by the stack other\/x, not by this one \(docker-overlay\/dev\)/),
+        ]);
     });
 });

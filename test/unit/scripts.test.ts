@@ -111,7 +111,7 @@ describe("shared helpers (components/scripts/lib)", () => {
     const libs = fs.readdirSync(libDir).filter((f) => f.endsWith(".sh"));
 
     it("every library is included by some script, and a rendered script holds its text instead of the include", () => {
-        expect(libs.sort()).toEqual(["common.sh", "daemon.sh", "dockerd-identity.sh"]);
+        expect(libs.sort()).toEqual(["common.sh", "daemon.sh", "dockerd-identity.sh", "owner.sh"]);
         for (const lib of libs) {
             const users = SCRIPT_NAMES.filter((n) => scriptSource(n).includes(`/lib/${lib}" # @include`));
             expect(users.length, lib).toBeGreaterThan(0);
@@ -147,7 +147,8 @@ describe("renderScript", () => {
         const text = renderScript("swarm-join", { ...join, ADVERTISE_ADDRESS: "it's" });
         const lines = text.split("\n");
         const headerEnd = lines.findIndex((l) => !l.startsWith("#") || l.startsWith("# --- values"));
-        expect(lines.slice(headerEnd, headerEnd + 9)).toEqual([
+        // The script's own variables, then those of the libraries it includes (lib/owner.sh).
+        expect(lines.slice(headerEnd, headerEnd + 12)).toEqual([
             "# --- values inserted by docker-overlay renderScript ---",
             "MANAGER_ADDRESS='10.210.0.11:2377'",
             "JOIN_TOKEN='SWMTKN-1-x'",
@@ -156,9 +157,12 @@ describe("renderScript", () => {
             "unset DOCKER",
             "unset STATE_DIR",
             "unset HOST_LABEL",
+            "unset OWNER",
+            "unset LOCK_FILE",
+            "unset LOCK_SECONDS",
             "# --- end of inserted values ---",
         ]);
-        expect(lines[headerEnd + 9]).toBe("set -euo pipefail");
+        expect(lines[headerEnd + 12]).toBe("set -euo pipefail");
         expect(lines.slice(0, headerEnd).every((l) => l.startsWith("#"))).toBe(true);
     });
 
