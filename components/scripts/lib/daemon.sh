@@ -26,12 +26,18 @@ same_bytes() {
 }
 
 # install_file SRC: make SRC daemon.json atomically (cp -p keeps its mode); "" removes daemon.json.
+# A daemon.json that is a symlink is written through it (the file it points to is replaced, the
+# link stays); removing it removes what it points to, never the link alone.
 install_file() {
-  if [[ -z $1 ]]; then rm -f -- "$config"; return; fi
-  mkdir -p -- "$DOCKER_CONFIG_DIR" || return 1
-  local tmp
-  tmp=$(mktemp "$DOCKER_CONFIG_DIR/.daemon.json.docker-overlay.XXXXXX") || return 1
-  if cp -p -- "$1" "$tmp" && mv -f -- "$tmp" "$config"; then return 0; fi
+  local file=$config tmp
+  if [[ -L $config ]]; then
+    file=$(readlink -f -- "$config") || return 1
+    [[ -n $file ]] || return 1
+  fi
+  if [[ -z $1 ]]; then rm -f -- "$file"; return; fi
+  mkdir -p -- "$(dirname -- "$file")" || return 1
+  tmp=$(mktemp "$(dirname -- "$file")/.daemon.json.docker-overlay.XXXXXX") || return 1
+  if cp -p -- "$1" "$tmp" && mv -f -- "$tmp" "$file"; then return 0; fi
   rm -f -- "$tmp"
   return 1
 }
@@ -43,7 +49,9 @@ restart_started=0
 restart() {
   restart_started=$(($(date +%s) - 1))
   local rc=0
-  timeout --kill-after=5 "$WAIT_SECONDS" "${RESTART_COMMAND[@]}" >"$work/restart.out" 2>&1 || rc=$?
+  # 9>&-: the host lock (lib/owner.sh) must not pass to a dockerd the restart command starts
+  # (a sysvinit script, the lab's): it would hold the lock for as long as it runs.
+  timeout --kill-after=5 "$WAIT_SECONDS" "${RESTART_COMMAND[@]}" >"$work/restart.out" 2>&1 9>&- || rc=$?
   if ((rc == 124 || rc == 137)); then
     printf 'did not finish within %s seconds and was stopped\n' "$WAIT_SECONDS" >>"$work/restart.out"
   fi
@@ -55,7 +63,7 @@ daemon_error() {
   local log='' line pick='' last=''
   # Bounded like every other wait: a log command that hangs must not hold the rollback's message.
   if ((${#DAEMON_LOG_COMMAND[@]} > 0)); then
-    log=$(timeout --kill-after=2 15 "${DAEMON_LOG_COMMAND[@]}" 2>&1 | tail -n 200) || true
+    log=$(timeout --kill-after=2 15 "${DAEMON_LOG_COMMAND[@]}" 2>&1 9>&- | tail -n 200) || true
   elif command -v journalctl >/dev/null 2>&1; then
     log=$(timeout --kill-after=2 15 journalctl -u docker.service --since "@$restart_started" -n 50 --no-pager -o cat 2>&1) || true
   fi
