@@ -47,6 +47,12 @@ export class DaemonConfig extends pulumi.ComponentResource {
         const { host } = args;
         const common = { HOST_LABEL: name, OWNER: args.owner };
 
+        const restoreVars = {
+            ...common,
+            RESTART_COMMAND: args.restartCommand,
+            WAIT_SECONDS: args.waitSeconds,
+            ...(args.logCommand ? { DAEMON_LOG_COMMAND: args.logCommand } : {}),
+        };
         this.backup = new command.remote.Command(
             `${name}-backup`,
             scriptedCommandArgs(
@@ -54,7 +60,10 @@ export class DaemonConfig extends pulumi.ComponentResource {
                 "daemon-config-backup",
                 {
                     create: renderScript("daemon-config-backup", { ...common, ACTION: "keep" }),
-                    delete: renderScript("daemon-config-backup", { ...common, ACTION: "forget" }),
+                    // Restore (a no-op when the apply's delete did it) and only then forget: a run
+                    // killed during `up` can leave our daemon.json with no apply in the state, and
+                    // the original must not be thrown away then.
+                    delete: renderScript("daemon-config-restore", { ...restoreVars, FORGET: "true" }),
                 },
                 // Progress a person can follow on stderr; stdout is the original file, as data
                 // (base64 on one line, which must not reach the engine's log: a line over 64 KiB
@@ -89,12 +98,7 @@ export class DaemonConfig extends pulumi.ComponentResource {
                     ...(args.logCommand ? { DAEMON_LOG_COMMAND: args.logCommand } : {}),
                 }),
             );
-        const restoreScript = renderScript("daemon-config-restore", {
-            ...common,
-            RESTART_COMMAND: args.restartCommand,
-            WAIT_SECONDS: args.waitSeconds,
-            ...(args.logCommand ? { DAEMON_LOG_COMMAND: args.logCommand } : {}),
-        });
+        const restoreScript = renderScript("daemon-config-restore", restoreVars);
 
         this.apply = new command.remote.Command(
             `${name}-apply`,

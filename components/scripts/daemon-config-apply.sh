@@ -175,6 +175,8 @@ if same_bytes "$work/new" "$config"; then
   same_content=true
   if current=$(cluster_store) && [[ $current == "$EXPECT_CLUSTER_STORE" ]]; then
     printf 'docker-overlay: %s: daemon.json already configured and Docker reports cluster store %s; nothing to do\n' "$HOST_LABEL" "$EXPECT_CLUSTER_STORE"
+    # A host an older docker-overlay configured has no record of what it wrote: this is it.
+    if [[ -d $STATE_DIR && ! -e $STATE_DIR/daemon.json.ours ]]; then cp -p -- "$work/new" "$STATE_DIR/daemon.json.ours" || true; fi
     exit 0
   fi
 fi
@@ -188,6 +190,11 @@ if [[ ! -e $orig && ! -e $orig_absent ]]; then
   elif ! { cp -p -- "$config" "$orig.tmp" && mv -f -- "$orig.tmp" "$orig"; }; then
     die 1 "cannot keep the original $config in $STATE_DIR; nothing was changed"
   fi
+fi
+# What docker-overlay wrote: destroy puts the original back only while daemon.json is still this,
+# and otherwise takes out only our keys (daemon-config-restore).
+if ! { cp -p -- "$work/new" "$STATE_DIR/daemon.json.ours.tmp" && mv -f -- "$STATE_DIR/daemon.json.ours.tmp" "$STATE_DIR/daemon.json.ours"; }; then
+  die 1 "cannot keep a copy of the new $config in $STATE_DIR (check free space); nothing was changed"
 fi
 if [[ $same_content == true ]]; then
   # The file is ours already (an earlier run was interrupted): fall back to the original.

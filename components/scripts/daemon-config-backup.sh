@@ -57,6 +57,11 @@ case $ACTION in
   forget)
     lock_host
     check_owner
+    if [[ -e $STATE_DIR/daemon.json.ours && -e $config ]] &&
+      [[ $(sha256sum <"$STATE_DIR/daemon.json.ours") == "$(sha256sum <"$config")" ]]; then
+      die 1 "$config is still the file docker-overlay wrote; the original in $STATE_DIR is kept until it is back (daemon-config-restore puts it back; pulumi destroy --run-program runs that)"
+    fi
+    rm -f -- "$STATE_DIR/daemon.json.ours"
     rm -f -- "$orig" "$orig_absent" "$STATE_DIR/daemon.json.prev" "$STATE_DIR/daemon.json.prev-absent"
     # The owner record and the directory go with the last of our state; the directory may be a
     # mount point: leaving it is harmless.

@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
-# daemon-config-restore: put back the daemon.json docker-overlay found before it changed anything
-# (kept by daemon-config-backup in $STATE_DIR), restart Docker and wait until it answers.
+# daemon-config-restore: take out of daemon.json what docker-overlay put in (the original was kept
+# by daemon-config-backup in $STATE_DIR), restart Docker and wait until it answers.
 #
-# The original is copied back byte for byte with its mode (cp -p), or daemon.json is removed
-# when there was none. Success means the daemon answers and reports the cluster store the
-# original names (none, usually). Idempotent: when the file is the original already and the
-# daemon reports that, nothing is restarted. Without any backup it says so and changes nothing.
-# If Docker does not come back with the original, docker-overlay's file is put back so that
-# Docker runs again, and the script exits 1 (2 if Docker could not be brought back at all).
-# The backup is kept; daemon-config-backup ACTION=forget removes it afterwards.
+# When daemon.json is still the file docker-overlay wrote ($STATE_DIR/daemon.json.ours), the
+# original is copied back byte for byte with its mode (cp -p), or daemon.json is removed when
+# there was none. When someone edited it after `up`, only docker-overlay's keys (cluster-store,
+# cluster-advertise, cluster-store-opts) are taken out and the values the original had for them
+# put back; every other byte stays as the person wrote it (lib/json-edit.sh), and a file that
+# did not exist before is kept if anything else is left in it. A daemon.json that is a symlink
+# is written through the link. Success means the daemon answers and reports the cluster store
+# the original names (none, usually). Idempotent: when the file is what it should be already and
+# the daemon reports that, nothing is restarted. Without any backup it says so and changes
+# nothing. If Docker does not come back, docker-overlay's file is put back so that Docker runs
+# again, and the script exits 1 (2 if Docker could not be brought back at all).
+# The backup is kept, unless FORGET=true: then, once Docker runs with the original, the backup
+# and docker-overlay's other daemon.json records go (and the owner record with the last of them).
 #
+# @var FORGET optional: true: remove the backup after a successful restore (the backup command's delete)
 # @var RESTART_COMMAND required array: argv that restarts dockerd, e.g. systemctl restart docker
 # @var WAIT_SECONDS optional: how long to wait for the daemon after a restart (default 60)
 # @var DAEMON_LOG_COMMAND optional array: argv printing the daemon's recent log (default: journalctl -u docker.service since the restart, when journalctl exists)
@@ -50,6 +57,17 @@ dk() { timeout 30 "$DOCKER" "$@"; }
 
 # shellcheck source=lib/daemon.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/daemon.sh" # @include
+# shellcheck source=lib/json-edit.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/json-edit.sh" # @include
+
+ours=$STATE_DIR/daemon.json.ours
+# forget_backup: the backup and the other records of daemon.json go, then the owner record with
+# the last of our state (lib/owner.sh). Only after the original is in place (FORGET=true).
+forget_backup() {
+  [[ ${FORGET:-} == true ]] || return 0
+  rm -f -- "$orig" "$orig_absent" "$ours" "$STATE_DIR/daemon.json.prev" "$STATE_DIR/daemon.json.prev-absent"
+  release_host
+}
 
 # wait_for STORE: until WAIT_SECONDS pass, wait for the daemon to answer reporting STORE ("*": anything).
 last_seen='not answering'
@@ -86,9 +104,29 @@ else
   exit 0
 fi
 
-if { [[ -n $original ]] && same_bytes "$original" "$config"; } || { [[ -z $original && ! -e $config ]]; }; then
+# --- what daemon.json should be: the original, or (edited after up) the edit without our keys ---
+target=$original
+if [[ -n $original ]]; then restored="the original $config is back"; else restored="$config is removed (there was none before docker-overlay)"; fi
+if [[ -e $ours && -e $config ]] && ! same_bytes "$config" "$ours" && ! { [[ -n $original ]] && same_bytes "$original" "$config"; }; then
+  rc=0
+  json_take_keys "$config" "$original" cluster-store cluster-advertise cluster-store-opts >"$work/edited" 2>"$work/edit.err" || rc=$?
+  if ((rc == 1)); then
+    die 1 "$config was edited after docker-overlay wrote it and cannot be read as one JSON object ($(one_line "$(cat "$work/edit.err")")); nothing was changed. Take cluster-store, cluster-advertise and cluster-store-opts out of it by hand (the original is in $STATE_DIR), then run pulumi destroy --run-program again."
+  fi
+  if ((rc == 3)) && [[ -z $original ]]; then
+    target=''
+    restored="$config is removed (there was none before docker-overlay, and nothing but its keys is left in it)"
+  else
+    chmod "$(stat -L -c %a -- "$config")" "$work/edited"
+    target=$work/edited
+    restored="docker-overlay's keys are out of $config (edited after up: everything else in it is kept as written)"
+  fi
+fi
+
+if { [[ -n $target ]] && same_bytes "$target" "$config"; } || { [[ -z $target && ! -e $config ]]; }; then
   if current=$(cluster_store) && [[ $current == "$expected" ]]; then
-    printf 'docker-overlay: %s: the original daemon.json is in place and Docker is running with it; nothing to do\n' "$HOST_LABEL"
+    printf 'docker-overlay: %s: daemon.json is as it was before docker-overlay and Docker is running with it; nothing to do\n' "$HOST_LABEL"
+    forget_backup
     exit 0
   fi
   changed=false
@@ -100,19 +138,20 @@ else
   else
     rollback=''
   fi
-  install_file "$original" || die 1 "cannot write $config; nothing was changed"
+  install_file "$target" || die 1 "cannot write $config; nothing was changed"
   changed=true
 fi
 
-if [[ -n $original ]]; then restored="the original $config is back"; else restored="$config is removed (there was none before docker-overlay)"; fi
 if restart; then
   if wait_for "$expected"; then
     printf 'docker-overlay: %s: %s and Docker is running\n' "$HOST_LABEL" "$restored"
+    forget_backup
     exit 0
   fi
   if [[ $last_seen == answering* ]]; then
     printf "docker-overlay: %s: %s and Docker is running, but it reports cluster store '%s' where the original names '%s'; check the Docker unit for --cluster-store flags\n" \
       "$HOST_LABEL" "$restored" "$last_store" "$expected" >&2
+    forget_backup
     exit 0
   fi
   reason=$(why_failed wait)

@@ -109,10 +109,21 @@ describe("daemon-config-backup", () => {
         writeOriginal(ORIGINAL);
         await backup();
         expect((await apply(merged(ORIGINAL))).code).toBe(0);
+        expect((await restore()).code).toBe(0);
         const r = await backup("forget");
         expect(r).toMatchObject({ code: 0, stdout: '{"forgotten":true}\n' });
         expect(fs.existsSync(host.stateDir)).toBe(false);
         expect((await backup("forget")).code).toBe(0);
+    });
+
+    it("forget keeps the original while daemon.json is still the file docker-overlay wrote (a run killed during up)", async () => {
+        writeOriginal(ORIGINAL);
+        await backup();
+        expect((await apply(merged(ORIGINAL))).code).toBe(0);
+        const r = await backup("forget");
+        expect(r.code).toBe(1);
+        expect(oneErrorLine(r.stderr)).toContain("is still the file docker-overlay wrote; the original in");
+        expect(fs.readFileSync(path.join(host.stateDir, "daemon.json.orig"), "utf8")).toBe(ORIGINAL);
     });
 });
 
@@ -383,6 +394,109 @@ describe("daemon-config-apply", () => {
             expect(r.code).toBe(1);
             expect(oneErrorLine(r.stderr)).toContain("answering with cluster store ''");
         });
+    });
+});
+
+describe("daemon-config-restore: a daemon.json changed after up, a symlink, a run killed during up", () => {
+    it("takes out only our keys from a file edited after up, keeping every other byte, its mode, and Docker running", async () => {
+        writeOriginal(ORIGINAL, 0o640);
+        await backup();
+        await apply(merged(ORIGINAL));
+        // Someone adds a key and changes another after up (keeping our keys), formatted their way.
+        const ours = fs.readFileSync(host.daemonJson, "utf8");
+        const edited = ours.replace('"log-level": "warn"', '"log-level": "debug"').replace(/\n}\n?$/, ',\n  "max-concurrent-downloads": 12345678901234567890\n}\n');
+        fs.writeFileSync(host.daemonJson, edited);
+        fs.chmodSync(host.daemonJson, 0o600);
+        const r = await restore();
+        expect(r).toMatchObject({ code: 0, stderr: "" });
+        expect(r.stdout).toContain("docker-overlay's keys are out of");
+        const now = fs.readFileSync(host.daemonJson, "utf8");
+        expect(now).not.toMatch(/cluster-/);
+        expect(now).toContain('"log-level": "debug"');
+        // The number JSON.parse would round is kept as written.
+        expect(now).toContain("12345678901234567890");
+        expect(JSON.parse(now)).toMatchObject({ "log-level": "debug", "registry-mirrors": ["https://mirror.example"] });
+        expect(modeOf(host.daemonJson)).toBe(0o600);
+        expect(host.state("cluster-store")).toBe("");
+        // Again: nothing to do, no restart.
+        const restarts = host.restarts;
+        expect((await restore()).stdout).toContain("nothing to do");
+        expect(host.restarts).toBe(restarts);
+    });
+
+    it("keeps a file that did not exist before up when someone put their own keys in it", async () => {
+        await backup();
+        await apply(merged(undefined));
+        fs.writeFileSync(host.daemonJson, fs.readFileSync(host.daemonJson, "utf8").replace(/^{/, '{\n  "debug": true,'));
+        expect((await restore()).code).toBe(0);
+        expect(JSON.parse(fs.readFileSync(host.daemonJson, "utf8"))).toEqual({ debug: true });
+    });
+
+    it("removes a file that did not exist before up when only our keys are in it, even reformatted", async () => {
+        await backup();
+        await apply(merged(undefined));
+        fs.writeFileSync(host.daemonJson, JSON.stringify(JSON.parse(fs.readFileSync(host.daemonJson, "utf8"))) + "\n");
+        const r = await restore();
+        expect(r.code).toBe(0);
+        expect(r.stdout).toContain("nothing but its keys is left in it");
+        expect(fs.existsSync(host.daemonJson)).toBe(false);
+    });
+
+    it("puts back the values the original had for our keys", async () => {
+        const seeded = '{\n  "cluster-store-opts": {"discovery.ttl": "90"},\n  "debug": false\n}\n';
+        writeOriginal(seeded);
+        await backup();
+        await apply(merged(seeded));
+        fs.writeFileSync(host.daemonJson, fs.readFileSync(host.daemonJson, "utf8").replace('"debug": false', '"debug": true'));
+        expect((await restore()).code).toBe(0);
+        expect(JSON.parse(fs.readFileSync(host.daemonJson, "utf8"))).toEqual({ debug: true, "cluster-store-opts": { "discovery.ttl": "90" } });
+    });
+
+    it("refuses an edit it cannot read as one JSON object, changing nothing", async () => {
+        writeOriginal(ORIGINAL);
+        await backup();
+        await apply(merged(ORIGINAL));
+        fs.writeFileSync(host.daemonJson, '{"cluster-store": "x", // a comment\n}\n');
+        const restarts = host.restarts;
+        const r = await restore();
+        expect(r.code).toBe(1);
+        expect(oneErrorLine(r.stderr)).toContain("was edited after docker-overlay wrote it and cannot be read as one JSON object");
+        expect(fs.readFileSync(host.daemonJson, "utf8")).toBe('{"cluster-store": "x", // a comment\n}\n');
+        expect(host.restarts).toBe(restarts);
+    });
+
+    it("writes through a daemon.json that is a symlink, in up and in destroy, and leaves the link", async () => {
+        const real = path.join(host.root, "managed", "daemon.json");
+        fs.mkdirSync(path.dirname(real));
+        fs.writeFileSync(real, ORIGINAL);
+        fs.symlinkSync(real, host.daemonJson);
+        await backup();
+        expect((await apply(merged(ORIGINAL))).code).toBe(0);
+        expect(fs.lstatSync(host.daemonJson).isSymbolicLink()).toBe(true);
+        expect(fs.readFileSync(real, "utf8")).toBe(merged(ORIGINAL));
+        expect((await restore()).code).toBe(0);
+        expect(fs.lstatSync(host.daemonJson).isSymbolicLink()).toBe(true);
+        expect(fs.readFileSync(real, "utf8")).toBe(ORIGINAL);
+    });
+
+    it("as the backup's delete (FORGET=true) puts the original back even when the apply is not in the state (a run killed during up), then forgets", async () => {
+        writeOriginal(ORIGINAL);
+        await backup();
+        await apply(merged(ORIGINAL));
+        const r = await restore({ FORGET: "true" });
+        expect(r.code).toBe(0);
+        expect(fs.readFileSync(host.daemonJson, "utf8")).toBe(ORIGINAL);
+        expect(fs.existsSync(host.stateDir)).toBe(false);
+    });
+
+    it("with FORGET=true keeps the backup when Docker does not come back", async () => {
+        writeOriginal(ORIGINAL);
+        await backup();
+        await apply(merged(ORIGINAL));
+        host.setState("fail-always", "");
+        const r = await restore({ FORGET: "true" });
+        expect(r.code).not.toBe(0);
+        expect(fs.readFileSync(path.join(host.stateDir, "daemon.json.orig"), "utf8")).toBe(ORIGINAL);
     });
 });
 

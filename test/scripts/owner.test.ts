@@ -62,7 +62,8 @@ describe("the owner record", () => {
         expect((await backup(A)).code).toBe(0);
         expect(fs.readFileSync(owner(), "utf8")).toBe(`${A}\n`);
         expect((await apply(A)).code).toBe(0);
-        expect((await backup(A, "forget")).code).toBe(0);
+        const restore = await run("daemon-config-restore", { OWNER: A, FORGET: "true", RESTART_COMMAND: FAKE_RESTART, WAIT_SECONDS: "2", POLL_SECONDS: "0.1" });
+        expect(restore.code).toBe(0);
         expect(fs.existsSync(host.stateDir)).toBe(false);
     });
 
@@ -127,6 +128,26 @@ describe("the host lock", () => {
         expect(r.code).toBe(0);
         expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
         expect(fs.readFileSync(owner(), "utf8")).toBe(`${A}\n`);
+    });
+
+    it("is not kept by a daemon the restart command leaves running (sysvinit scripts start dockerd as their child)", async () => {
+        const restart = path.join(host.root, "restart-leaving-a-daemon");
+        fs.writeFileSync(restart, `#!/bin/sh\nsleep 30 &\nexec ${FAKE_RESTART} "$@"\n`, { mode: 0o755 });
+        expect((await backup(A)).code).toBe(0);
+        const r = await run("daemon-config-apply", {
+            OWNER: A,
+            CONTENT_BASE64: Buffer.from(`{"cluster-store": "${STORE}"}\n`).toString("base64"),
+            EXPECT_CLUSTER_STORE: STORE,
+            RESTART_COMMAND: restart,
+            SYSTEMD_UNIT_PATHS: "",
+            WAIT_SECONDS: "2",
+            POLL_SECONDS: "0.1",
+        });
+        expect(r.code).toBe(0);
+        // The sleep still runs; the lock is free at once all the same.
+        const next = await run("daemon-config-backup", { OWNER: A, LOCK_SECONDS: "0" });
+        expect(next.stderr).toBe("");
+        expect(next.code).toBe(0);
     });
 
     it("gives up after LOCK_SECONDS, saying who to look for, changing nothing", async () => {
