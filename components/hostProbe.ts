@@ -86,6 +86,9 @@ const rawFacts = z.object({
 
 /** The parts of `docker info --format '{{json .}}'` preflight reads (20.10 and 28 print them alike). */
 const dockerInfo = z.object({
+    LiveRestoreEnabled: z.boolean().default(false),
+    ClusterStore: z.string().nullish(),
+    ClusterAdvertise: z.string().nullish(),
     ID: z.string().default(""),
     Name: z.string().default(""),
     ServerVersion: z.string().default(""),
@@ -129,6 +132,9 @@ export function parsePreflightOutput(stdout: string): PreflightFacts {
             version: info.ServerVersion,
             id: info.ID,
             name: info.Name,
+            liveRestore: info.LiveRestoreEnabled,
+            clusterStore: info.ClusterStore ?? "",
+            clusterAdvertise: info.ClusterAdvertise ?? "",
             swarm: {
                 state: s?.LocalNodeState ?? "",
                 nodeId: s?.NodeID ?? "",

@@ -41,6 +41,11 @@ export interface EngineFacts {
     /** The name the daemon registered (the hostname when dockerd started). */
     name: string;
     swarm: SwarmFacts;
+    /** The daemon runs with live-restore (daemon.json or `--live-restore`), which swarm mode refuses. */
+    liveRestore: boolean;
+    /** The daemon's cluster-store and cluster-advertise ("" when unset, or not reported by a docker CLI of 23+). */
+    clusterStore: string;
+    clusterAdvertise: string;
 }
 
 /** What `preflight-facts.sh` reports about a host, parsed. */
@@ -375,13 +380,46 @@ export function findProblems(config: PreflightConfig, mode: Mode | undefined, ou
         for (const [name, e] of hubEngine ? engines : []) {
             if (name === hub.name) continue;
             const s = e.swarm;
-            if (s.state === "inactive" || s.state === "") continue;
+            if (s.state === "inactive" || s.state === "" || s.state === "locked" || s.state === "error" || s.state === "pending") continue;
             const member = s.state === "active" && ((s.clusterId !== "" && ours.has(s.clusterId)) || s.managers.some((id) => ours.has(id)));
             if (!member) foreign.push(s.state === "active" ? name : `${name} (swarm state ${s.state})`);
         }
         if (foreign.length > 0)
             problems.push(
                 `${hostsWord(foreign)} ${foreign.length === 1 ? "is" : "are"} already in a swarm that is not the one of ${hub.name} (the first manager); joining would be refused and docker-overlay never leaves a swarm it did not join. Fix: \`docker swarm leave\` on ${foreign.length === 1 ? "it" : "each"} if it may leave that swarm, or take ${foreign.length === 1 ? "it" : "them"} out of \`hosts\``,
+            );
+        problems.push(...swarmSettingProblems(engines));
+    }
+    return problems;
+}
+
+/**
+ * Daemon settings with which Docker refuses `swarm init` and `swarm join` (moby's
+ * `Config.IsSwarmCompatible`, checked when the swarm node starts: daemon/config/config_unix.go),
+ * read from the daemon's own report so that a flag in the unit counts as much as daemon.json.
+ * Without this, the first manager would form its swarm and the host with the setting would fail
+ * halfway through `up`.
+ */
+export function swarmSettingProblems(engines: ReadonlyMap<string, EngineFacts>): string[] {
+    const problems: string[] = [];
+    const live = [...engines].filter(([, e]) => e.liveRestore).map(([h]) => h);
+    if (live.length > 0)
+        problems.push(
+            `${hostsWord(live)} ${live.length === 1 ? "runs" : "run"} Docker with live-restore, and Docker refuses swarm mode with it ("--live-restore daemon configuration is incompatible with swarm mode"). ` +
+                `Fix: on ${listing(live)}, remove \`"live-restore": true\` from /etc/docker/daemon.json (or the \`--live-restore\` flag from the Docker unit) and restart Docker; or keep live-restore and use \`mode: kv\` on engines of 22 or older`,
+        );
+    const store = [...engines].filter(([, e]) => e.clusterStore !== "" || e.clusterAdvertise !== "").map(([h, e]) => `${h} (${e.clusterStore || e.clusterAdvertise})`);
+    if (store.length > 0)
+        problems.push(
+            `${hostsWord(store)} ${store.length === 1 ? "runs" : "run"} Docker with a cluster store, and Docker refuses swarm mode with one ("--cluster-store and --cluster-advertise daemon configurations are incompatible with swarm mode"). ` +
+                `Fix: take cluster-store and cluster-advertise out of daemon.json (or the unit's flags) and restart Docker there; if a kv-mode stack of docker-overlay set them, \`pulumi destroy --run-program\` that stack first`,
+        );
+    for (const [h, e] of engines) {
+        if (e.swarm.state === "locked")
+            problems.push(`host ${h}'s swarm is locked (autolock) and refuses everything until it is unlocked. Fix: \`docker swarm unlock\` on ${h} with the swarm's unlock key, then preview again`);
+        else if (e.swarm.state === "error" || e.swarm.state === "pending")
+            problems.push(
+                `host ${h}'s swarm state is "${e.swarm.state}" (${e.swarm.state === "pending" ? "a join that has not finished" : "its swarm node failed"}): neither init nor join works from there. Fix: look at \`docker info\` on ${h}; \`docker swarm leave --force\` there if it should start afresh`,
             );
     }
     return problems;

@@ -41,7 +41,16 @@ describe("parsePreflightOutput", () => {
         const f = parsePreflightOutput(output({ dockerInfo: { exit: 0, base64: b64(JSON.stringify(info)), stderr: "" }, daemonJson: { present: true, base64: b64('{"a": 1}\n') } }) + "\n");
         expect(f).toEqual<PreflightFacts>({
             hostname: "lab1",
-            docker: { ok: true, version: "24.0.7", id: "AAAA:BBBB", name: "lab2", swarm: { state: "active", nodeId: "n2", control: false, clusterId: "", managers: ["m1"] } },
+            docker: {
+                ok: true,
+                version: "24.0.7",
+                id: "AAAA:BBBB",
+                name: "lab2",
+                swarm: { state: "active", nodeId: "n2", control: false, clusterId: "", managers: ["m1"] },
+                liveRestore: false,
+                clusterStore: "",
+                clusterAdvertise: "",
+            },
             interfaces: [{ name: "eth0", mtu: 1500, up: true, addresses: ["10.210.0.11/24"] }],
             routes: [{ to: "10.210.0.12", interface: "eth0", source: "10.210.0.11", error: "" }],
             vxlan: "loaded",
@@ -51,6 +60,15 @@ describe("parsePreflightOutput", () => {
             epoch: "",
             owner: "",
         });
+    });
+
+    it("reads live-restore and the cluster store as the daemon reports them (a flag counts as much as daemon.json)", () => {
+        const info = { ID: "X", Name: "lab1", ServerVersion: "20.10.24", LiveRestoreEnabled: true, ClusterStore: "consul://10.0.0.1:8500", ClusterAdvertise: "eth0:2376" };
+        const f = parsePreflightOutput(output({ dockerInfo: { exit: 0, base64: b64(JSON.stringify(info)), stderr: "" } }));
+        expect(f.docker).toMatchObject({ ok: true, liveRestore: true, clusterStore: "consul://10.0.0.1:8500", clusterAdvertise: "eth0:2376" });
+        // A docker CLI of 23+ leaves ClusterStore out of `docker info` (and may print null).
+        const g = parsePreflightOutput(output({ dockerInfo: { exit: 0, base64: b64(JSON.stringify({ ID: "X", Name: "lab1", ServerVersion: "28.0.1", ClusterStore: null })), stderr: "" } }));
+        expect(g.docker).toMatchObject({ ok: true, liveRestore: false, clusterStore: "", clusterAdvertise: "" });
     });
 
     it("reports a daemon that does not answer with docker's own message", () => {
@@ -138,7 +156,16 @@ describe("preflight-facts.sh on this machine", () => {
         host.setState("swarm-role", "manager");
         host.setState("swarm-node-id", "node1");
         const f = await run();
-        expect(f.docker).toEqual({ ok: true, version: "20.10.24", id: "ABCD:EFGH", name: "lab1", swarm: { state: "active", nodeId: "node1", control: true, clusterId: "", managers: [] } });
+        expect(f.docker).toEqual({
+            ok: true,
+            version: "20.10.24",
+            id: "ABCD:EFGH",
+            name: "lab1",
+            swarm: { state: "active", nodeId: "node1", control: true, clusterId: "", managers: [] },
+            liveRestore: false,
+            clusterStore: "",
+            clusterAdvertise: "",
+        });
         expect(host.state("calls.log")).toBe("info --format {{json .}}\n");
     });
 

@@ -31,6 +31,9 @@ function hostFacts(name: Lab, engine: Partial<EngineFacts> = {}): PreflightFacts
             id: `ID-${name}`,
             name,
             swarm: { state: "inactive", nodeId: "", control: false, clusterId: "", managers: [] },
+            liveRestore: false,
+            clusterStore: "",
+            clusterAdvertise: "",
             ...engine,
         },
         interfaces: [
@@ -207,8 +210,10 @@ describe("one problem per issue, naming the hosts and the fix", () => {
         const ours = active("m1", true, ["m1"], "C1");
         expect(findProblems(swarmStack, "swarm", lab({ lab1: ours, lab2: active("n2", false, ["m1"]), lab3: active("m3", true, ["m1", "m3"], "C1") }))).toEqual([]);
         expect(findProblems(swarmStack, "swarm", lab({ lab1: ours, lab2: active("n2", false, ["m1"]), lab3: active("n3", false, ["m9"]) }))).toEqual([foreign]);
+        // A host in the middle of a join is said as such, not as "another swarm".
         expect(findProblems(swarmStack, "swarm", lab({ lab2: (f) => (engine(f).swarm.state = "pending"), lab3: active("n3", false, ["m9"]) }))).toEqual([
-            "hosts lab2 (swarm state pending) and lab3 are already in a swarm that is not the one of lab1 (the first manager); joining would be refused and docker-overlay never leaves a swarm it did not join. Fix: `docker swarm leave` on each if it may leave that swarm, or take them out of `hosts`",
+            foreign,
+            'host lab2\'s swarm state is "pending" (a join that has not finished): neither init nor join works from there. Fix: look at `docker info` on lab2; `docker swarm leave --force` there if it should start afresh',
         ]);
         expect(findProblems(swarmStack, "swarm", lab({ lab1: active("n1", false, ["m9"]) }))).toEqual([
             "host lab1, the first manager, is already a worker in a swarm; it cannot start this cluster's swarm without leaving that one, which docker-overlay never does. Fix: `docker swarm leave` on lab1 if it may leave, or make another host the first manager (`swarmRole`)",
@@ -355,6 +360,33 @@ describe("ownershipProblems: one stack per host", () => {
         expect(ownershipProblems("docker-overlay/dev", withOwner({ lab1: "docker-overlay/dev", lab2: "docker-overlay/prod", lab3: "other/x" }))).toEqual([
             "host lab2 is configured by the stack docker-overlay/prod, not by this one (docker-overlay/dev): two stacks on one host would adopt each other's backup and swarm membership, and one's destroy would undo the other's work. Fix: manage lab2 from docker-overlay/prod, or run `pulumi destroy --run-program` there first; if that stack is gone for good, remove /var/lib/docker-overlay/owner on lab2",
             expect.stringMatching(/^host lab3 is configured by the stack other\/x, not by this one \(docker-overlay\/dev\)/),
+        ]);
+    });
+});
+
+describe("swarm mode: daemon settings and swarm states Docker refuses swarm init/join with (moby's IsSwarmCompatible)", () => {
+    const swarmStack = () => stack({ mode: "swarm", kv: undefined });
+
+    it("live-restore on a host, named with Docker's own words and the fix; not a problem in kv mode", () => {
+        const facts = lab({ lab2: (f) => (engine(f).liveRestore = true) });
+        expect(findProblems(swarmStack(), "swarm", facts)).toEqual([
+            'host lab2 runs Docker with live-restore, and Docker refuses swarm mode with it ("--live-restore daemon configuration is incompatible with swarm mode"). Fix: on lab2, remove `"live-restore": true` from /etc/docker/daemon.json (or the `--live-restore` flag from the Docker unit) and restart Docker; or keep live-restore and use `mode: kv` on engines of 22 or older',
+        ]);
+        expect(findProblems(stack(), "kv", facts)).toEqual([]);
+    });
+
+    it("a cluster store left on hosts, which swarm mode refuses", () => {
+        const facts = lab({ lab1: (f) => (engine(f).clusterStore = "consul://10.210.0.11:8500"), lab3: (f) => (engine(f).clusterAdvertise = "eth0:2376") });
+        const problems = findProblems(swarmStack(), "swarm", facts);
+        expect(problems).toHaveLength(1);
+        expect(problems[0]).toMatch(/^hosts lab1 \(consul:\/\/10\.210\.0\.11:8500\) and lab3 \(eth0:2376\) run Docker with a cluster store, and Docker refuses swarm mode with one \("--cluster-store and --cluster-advertise daemon configurations are incompatible with swarm mode"\)\. Fix: /);
+    });
+
+    it("a locked swarm, and one in error or pending, each with its own fix (not 'another swarm')", () => {
+        const facts = lab({ lab2: (f) => (engine(f).swarm.state = "locked"), lab3: (f) => (engine(f).swarm.state = "pending") });
+        expect(findProblems(swarmStack(), "swarm", facts)).toEqual([
+            "host lab2's swarm is locked (autolock) and refuses everything until it is unlocked. Fix: `docker swarm unlock` on lab2 with the swarm's unlock key, then preview again",
+            'host lab3\'s swarm state is "pending" (a join that has not finished): neither init nor join works from there. Fix: look at `docker info` on lab3; `docker swarm leave --force` there if it should start afresh',
         ]);
     });
 });
