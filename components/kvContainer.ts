@@ -35,7 +35,10 @@ export function kvContainerSpec(kv: KvConfig, iface: string, self: KvPeer, role:
             // Servers keep their data in a volume. raft_multiplier 1: HashiCorp's production
             // setting (the default 5 is for small dev machines); a restarted server elects itself
             // in about a second, not five.
-            const common = ["-client=0.0.0.0", `-http-port=${kv.port}`, "-data-dir=/consul/data"];
+            // The HTTP API (and DNS) on loopback and the underlay address only, never on every
+            // interface of the host (a public one, docker0): the daemons, the stack and the checks
+            // reach it at one of those two.
+            const common = [`-client=127.0.0.1 ${self.address}`, `-http-port=${kv.port}`, "-data-dir=/consul/data"];
             const join = others.map((s) => `-retry-join=${bracket(s.address)}`);
             const command =
                 role === "client"
@@ -53,7 +56,8 @@ export function kvContainerSpec(kv: KvConfig, iface: string, self: KvPeer, role:
                     `--name=${cluster ? self.name : "docker-overlay"}`,
                     "--data-dir=/etcd-data",
                     "--enable-v2=true",
-                    `--listen-client-urls=http://0.0.0.0:${kv.port}`,
+                    // Loopback and the underlay address only (not every interface: see consul above).
+                    `--listen-client-urls=http://127.0.0.1:${kv.port},http://${bracket(self.address)}:${kv.port}`,
                     `--advertise-client-urls=http://${bracket(self.address)}:${kv.port}`,
                     ...(cluster
                         ? [

@@ -91,6 +91,19 @@ export function consulRegistryTests(ctx: FlowContext, mode: "kv" | "swarm"): voi
         }
     });
 
+    it("Consul's API answers on lab1's underlay address and not on its other interfaces (docker0's address, from a bridge container)", () => {
+        const lab1 = ctx.lab.hosts[0]!;
+        const gatewayOf = `ip route | awk '/^default/ {print $3}'`;
+        const probe = (target: string) =>
+            docker(lab1, ["run", "--rm", "--network", "bridge", ctx.lab.images.busybox, "sh", "-c", `t=${target}; wget -q -T 3 -O - "http://$t:8500/v1/status/leader" && echo "answered at $t"`]);
+        const underlay = probe(lab1.address);
+        expect(underlay.status, underlay.stderr).toBe(0);
+        expect(underlay.stdout).toContain(`answered at ${lab1.address}`);
+        // docker0's address is lab1's own too: with -client=0.0.0.0 Consul answered there (and on any public interface).
+        const docker0 = probe(`$(${gatewayOf})`);
+        expect(docker0.status, `Consul answered on docker0: ${docker0.stdout}`).not.toBe(0);
+    });
+
     it("the stack's record is in Consul under its key prefix and reads back as written", async () => {
         const keys = await consulKeys(ctx, prefix());
         expect(Object.keys(keys).sort()).toEqual([`${prefix()}hosts`, `${prefix()}mode`, `${prefix()}network`]);

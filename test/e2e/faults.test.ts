@@ -243,7 +243,8 @@ describe("fault injection (kv mode on the lab, canary in every free-text field)"
         expect(containerPids.length).toBeGreaterThan(0);
         const dockerPids = labExec("lab2", "sh", "-c", "cat /var/run/docker.pid; echo; pgrep -x containerd; pgrep -x containerd-shim-runc-v2; pgrep -x containerd-shim; true").split(/\s+/).filter(Boolean);
         expect(dockerPids.length).toBeGreaterThanOrEqual(2);
-        labExec("lab2", "kill", "-KILL", ...dockerPids, ...containerPids);
+        // Some die on their own first (dockerd's containerd has a parent-death signal): no error for those.
+        labExec("lab2", "sh", "-c", `kill -KILL ${[...dockerPids, ...containerPids].join(" ")} 2>/dev/null; true`);
         await new Promise((r) => setTimeout(r, 1000));
         expect(dockerUp(lab2)).toBe(false);
         expect(reaches("a")).toBe(false);
@@ -317,6 +318,60 @@ describe("fault injection (kv mode on the lab, canary in every free-text field)"
         await phase("faults: destroy after the failed up", () => destroyAndCheck());
         record("`destroy` after that failed `up`", "every host's daemon.json back byte for byte, Docker running, no containers left");
         ssh(lab, lab2, `rm -f ${FLAGS_FILE} && /usr/local/sbin/dolab-dockerd restart >/dev/null`);
+        expectNoCanary();
+    }, 900_000);
+
+    it("the runner killed (SIGKILL) while lab2's daemon.json is being applied: destroy --run-program brings every host back", async () => {
+        await startClean();
+        const lab2 = host("lab2");
+        let killed = "";
+        let poll: NodeJS.Timeout | undefined;
+        // Once lab2's apply has started, wait until its new daemon.json is in place (the restart is
+        // under way), then kill the pulumi CLI, as a CI timeout or a lost runner would.
+        const onEvent = (e: EngineEvent) => {
+            if (poll || !e.resourcePreEvent?.metadata.urn.endsWith("overlay-lab2-daemon-config-apply")) return;
+            poll = setInterval(() => {
+                if (killed) return;
+                const now = labExec("lab2", "sh", "-c", "if [ -e /etc/docker/daemon.json ]; then base64 -w0 /etc/docker/daemon.json; else echo ABSENT; fi").trim();
+                if (now === (originals["lab2"] ?? "ABSENT")) return;
+                killed = execFileSync("sh", ["-c", "pgrep -f -- '--stack e2e-faults( |$)' | xargs -r kill -KILL; echo killed"], { encoding: "utf8" }).trim();
+            }, 50);
+        };
+        const up = await phase("faults: up, runner killed during lab2's apply", () => upResult({ onEvent }));
+        clearInterval(poll);
+        expect(killed).toBe("killed");
+        expect(up.ok).toBe(false);
+        expect(daemonJsons(lab)["lab2"], "lab2's daemon.json was ours when the runner died").not.toEqual(originals["lab2"]);
+        // The next run: destroy, as the README says, with --run-program (it writes the SSH key
+        // file again; the program also reads the hosts first).
+        const out: string[] = [];
+        await phase("faults: destroy --run-program after the killed up", () => stack.destroy({ runProgram: true, onOutput: (l) => { out.push(l); process.stdout.write(l); } }));
+        dirty = false;
+        expect(daemonJsons(lab), "every daemon.json byte for byte as before").toEqual(originals);
+        for (const h of lab.hosts) expect(dockerUp(h), `Docker running on ${h.name}`).toBe(true);
+        expect(dockerUp(lab2)).toBe(true);
+        record("the runner killed (SIGKILL) while a daemon's config is applied", "`destroy --run-program` brought every host back: each daemon.json byte for byte, Docker running (the backup's delete restores before it forgets)");
+        expectNoCanary();
+    }, 900_000);
+
+    it("daemon.json edited by hand after up: destroy takes out only docker-overlay's keys and keeps the edit", async () => {
+        await startClean();
+        const up = await phase("faults: up before the hand edit", () => upResult());
+        expect(up.ok, up.text.slice(-3000)).toBe(true);
+        // On lab2 (which had a daemon.json) and lab3 (which had none): a key added by hand.
+        for (const name of ["lab2", "lab3"]) ssh(lab, host(name), `sed -i '0,/{/s//{\\n  "debug": true,/' /etc/docker/daemon.json && grep -q '"debug": true' /etc/docker/daemon.json`);
+        await phase("faults: destroy after the hand edit", () => stack.destroy({ runProgram: true, onOutput: (l) => process.stdout.write(l) }));
+        dirty = false;
+        const now = daemonJsons(lab);
+        expect(now["lab1"]).toEqual(originals["lab1"]);
+        expect(JSON.parse(decode(now["lab2"]!)!)).toEqual({ debug: true, ...JSON.parse(decode(originals["lab2"]!)!) });
+        expect(JSON.parse(decode(now["lab3"]!)!)).toEqual({ debug: true });
+        for (const h of lab.hosts) expect(dockerUp(h), `Docker running on ${h.name}`).toBe(true);
+        record("`daemon.json` edited by hand after `up` (a key added on two hosts), then `destroy`", "only docker-overlay's keys taken out: the added key kept, every original key kept; Docker running");
+        // The next scenario starts from the originals.
+        ssh(lab, host("lab2"), "cat > /etc/docker/daemon.json && /usr/local/sbin/dolab-dockerd restart >/dev/null", decode(originals["lab2"]!)!);
+        ssh(lab, host("lab3"), "rm -f /etc/docker/daemon.json && /usr/local/sbin/dolab-dockerd restart >/dev/null");
+        expect(daemonJsons(lab)).toEqual(originals);
         expectNoCanary();
     }, 900_000);
 

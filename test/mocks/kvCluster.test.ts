@@ -30,9 +30,9 @@ describe("kv mode on a Consul cluster", () => {
             expect(c.provider).toMatch(new RegExp(`overlay-n${n}-docker`));
             expect(c.inputs.networkMode).toBe("host");
             const others = [1, 2, 3].filter((x) => x !== n).map((x) => `-retry-join=${addr(x)}`);
-            expect(c.inputs.command).toEqual(["agent", "-server", "-bootstrap-expect=3", "-ui", "-client=0.0.0.0", "-http-port=8500", "-data-dir=/consul/data", "-hcl=performance { raft_multiplier = 1 }", ...others]);
+            expect(c.inputs.command).toEqual(["agent", "-server", "-bootstrap-expect=3", "-ui", `-client=127.0.0.1 ${addr(n)}`, "-http-port=8500", "-data-dir=/consul/data", "-hcl=performance { raft_multiplier = 1 }", ...others]);
         }
-        expect(h.byName("overlay-kv-n4-agent").inputs.command).toEqual(["agent", "-client=0.0.0.0", "-http-port=8500", "-data-dir=/consul/data", ...[1, 2, 3].map((x) => `-retry-join=${addr(x)}`)]);
+        expect(h.byName("overlay-kv-n4-agent").inputs.command).toEqual(["agent", `-client=127.0.0.1 ${addr(4)}`, "-http-port=8500", "-data-dir=/consul/data", ...[1, 2, 3].map((x) => `-retry-join=${addr(x)}`)]);
         expect(h.byName("overlay-kv-n5-agent").inputs.envs).toEqual(["CONSUL_BIND_INTERFACE=ens33"]);
     });
 

@@ -84,7 +84,8 @@ describe("kv mode with Consul (the seed)", () => {
         expect(server.restart).toBe("always");
         // ens33 is what host-facts reported for node1 (the mock), not a hard-coded name.
         expect(server.envs).toEqual(["CONSUL_BIND_INTERFACE=ens33"]);
-        expect(server.command).toEqual(["agent", "-server", "-bootstrap-expect=1", "-ui", "-client=0.0.0.0", "-http-port=8500", "-data-dir=/consul/data", "-hcl=performance { raft_multiplier = 1 }"]);
+        // The API on loopback and the host's underlay address (node1's, from its facts), not on every interface.
+        expect(server.command).toEqual(["agent", "-server", "-bootstrap-expect=1", "-ui", "-client=127.0.0.1 192.168.87.131", "-http-port=8500", "-data-dir=/consul/data", "-hcl=performance { raft_multiplier = 1 }"]);
         expect(server.volumes).toEqual([{ volumeName: "docker-overlay-test-consul-data", containerPath: "/consul/data" }]);
         expect(h.byName("overlay-kv-server").provider).toMatch(/overlay-node1-docker/);
     });
