@@ -24,6 +24,8 @@ HOST_LABEL=${HOST_LABEL:-$(uname -n)}
 
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh" # @include
+# shellcheck source=lib/swarm-hint.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/swarm-hint.sh" # @include
 # shellcheck source=lib/owner.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/owner.sh" # @include
 
@@ -55,7 +57,7 @@ case $state in
     args=(swarm init --advertise-addr "$ADVERTISE_ADDRESS")
     if [[ -n $DATA_PATH_PORT ]]; then args+=(--data-path-port "$DATA_PATH_PORT"); fi
     if ! out=$(dk "${args[@]}" 2>&1); then
-      die 1 "docker swarm init --advertise-addr $ADVERTISE_ADDRESS failed: $(one_line "$out"). Check that the address is on one of this host's interfaces."
+      die 1 "docker swarm init --advertise-addr $ADVERTISE_ADDRESS failed: $(one_line "$out"). $(swarm_hint "$out" "" manager)"
     fi
     node_id=$(dk info --format '{{.Swarm.NodeID}}')
     install -d -m 0700 -- "$STATE_DIR"

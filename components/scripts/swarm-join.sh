@@ -29,6 +29,8 @@ HOST_LABEL=${HOST_LABEL:-$(uname -n)}
 
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh" # @include
+# shellcheck source=lib/swarm-hint.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/swarm-hint.sh" # @include
 # shellcheck source=lib/owner.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/owner.sh" # @include
 # scrub TEXT: one line, with the join token and anything token-shaped replaced.
@@ -94,7 +96,7 @@ case $state in
       if [[ $out == *"'dial-stdio' is not a docker command"* ]]; then
         die 1 "this host's docker CLI has no 'system dial-stdio' (it is older than 18.09), which docker-overlay joins swarms through so that the join token is in no command line; update the docker CLI on this host"
       fi
-      die 1 "joining the swarm at $MANAGER_ADDRESS as $ROLE failed: $(scrub "$out"). Check that $MANAGER_ADDRESS is reachable (2377/tcp) and that the token is the current $ROLE token."
+      die 1 "joining the swarm at $MANAGER_ADDRESS as $ROLE failed: $(scrub "$out"). $(swarm_hint "$(scrub "$out")" "$MANAGER_ADDRESS" "$ROLE")"
     fi
     install -d -m 0700 -- "$STATE_DIR"
     dk info --format '{{.Swarm.NodeID}}' >"$marker_file"

@@ -27,6 +27,15 @@ function asManagerOf(managers: string, role: "manager" | "worker" = "manager", n
 }
 
 describe("swarm-init", () => {
+    it("names a daemon setting Docker refuses swarm mode with, and what to do, not the address", async () => {
+        host.setState("swarm-refusal", "--cluster-store and --cluster-advertise daemon configurations are incompatible with swarm mode");
+        const r = await run("swarm-init", { ADVERTISE_ADDRESS: "10.210.0.11" });
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain("Docker refuses swarm mode while a cluster store is set: take cluster-store and cluster-advertise out");
+        expect(r.stderr).not.toContain("interfaces");
+        expect(fs.existsSync(marker("swarm-created"))).toBe(false);
+    });
+
     it("initialises an inactive daemon and writes the marker", async () => {
         const r = await run("swarm-init", { ADVERTISE_ADDRESS: "10.210.0.11", DATA_PATH_PORT: "4790" });
         expect(r).toMatchObject({ code: 0, stderr: "" });
@@ -135,6 +144,22 @@ describe("swarm-join", () => {
         // the fake daemon really did echo it back, so the scrubbing is what kept it out
         expect(host.state("swarm-join-body")).toContain(TOKEN);
         expect(host.state("calls.log")).not.toContain(TOKEN);
+        expect(fs.existsSync(marker("swarm-joined"))).toBe(false);
+    });
+
+    it("gives the hint that matches what Docker said: the token for a refused token, the settings for live-restore, the network for a timeout", async () => {
+        host.setState("swarm-valid-token", "SWMTKN-1-the-right-one");
+        const join = () => runRendered("swarm-join", { DOCKER: host.commonVars().DOCKER!, STATE_DIR: host.stateDir, LOCK_FILE: host.lockFile, HOST_LABEL: "lab1", ...vars }, host.fakeEnv());
+        const token = await join();
+        expect(token.stderr).toContain("the worker join token was refused");
+        expect(token.stderr).not.toContain("cannot reach");
+        host.setState("swarm-refusal", "--live-restore daemon configuration is incompatible with swarm mode");
+        const live = await join();
+        expect(live.code).toBe(1);
+        expect(live.stderr).toContain("failed: --live-restore daemon configuration is incompatible with swarm mode (HTTP/1.0 500 Internal Server Error). Docker refuses swarm mode with live-restore: remove");
+        expect(live.stderr).not.toMatch(/token|reach/);
+        host.setState("swarm-refusal", "Timeout was reached before node joined. The attempt to join the swarm will continue in the background.");
+        expect((await join()).stderr).toContain("this host cannot reach the manager at 10.210.0.11:2377: open 2377/tcp");
         expect(fs.existsSync(marker("swarm-joined"))).toBe(false);
     });
 

@@ -111,7 +111,7 @@ describe("shared helpers (components/scripts/lib)", () => {
     const libs = fs.readdirSync(libDir).filter((f) => f.endsWith(".sh"));
 
     it("every library is included by some script, and a rendered script holds its text instead of the include", () => {
-        expect(libs.sort()).toEqual(["common.sh", "daemon.sh", "dockerd-identity.sh", "json-edit.sh", "owner.sh"]);
+        expect(libs.sort()).toEqual(["common.sh", "daemon.sh", "dockerd-identity.sh", "json-edit.sh", "owner.sh", "swarm-hint.sh"]);
         for (const lib of libs) {
             const users = SCRIPT_NAMES.filter((n) => scriptSource(n).includes(`/lib/${lib}" # @include`));
             expect(users.length, lib).toBeGreaterThan(0);
