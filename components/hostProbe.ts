@@ -82,6 +82,10 @@ const rawFacts = z.object({
     dockerd: z.string().default(""),
     epoch: z.string().default(""),
     owner: z.string().default(""),
+    user: z
+        .object({ uid: z.number().int(), name: z.string(), stateWritable: z.boolean(), dockerConfigWritable: z.boolean(), lockWritable: z.boolean() })
+        .default({ uid: -1, name: "", stateWritable: true, dockerConfigWritable: true, lockWritable: true }),
+    lockHeld: z.boolean().default(false),
 });
 
 /** The parts of `docker info --format '{{json .}}'` preflight reads (20.10 and 28 print them alike). */
@@ -159,6 +163,8 @@ export function parsePreflightOutput(stdout: string): PreflightFacts {
         dockerd: raw.dockerd,
         epoch: raw.epoch,
         owner: raw.owner,
+        user: raw.user,
+        lockHeld: raw.lockHeld,
     };
 }
 

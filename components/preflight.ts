@@ -65,6 +65,22 @@ export interface PreflightFacts {
     epoch: string;
     /** The stack ("<project>/<stack>") recorded as this host's owner, "" when none (lib/owner.sh). */
     owner: string;
+    /** Who the SSH user is there, and what it may write (what `up` will need, checked before anything changes). */
+    user: UserFacts;
+    /** Another docker-overlay script holds the host lock (lib/owner.sh) right now. */
+    lockHeld: boolean;
+}
+
+export interface UserFacts {
+    /** `id -u` (-1: not reported, by an older facts script). */
+    uid: number;
+    name: string;
+    /** docker-overlay's state directory (/var/lib/docker-overlay) exists and is writable, or can be made. */
+    stateWritable: boolean;
+    /** /etc/docker/daemon.json can be written (kv mode). */
+    dockerConfigWritable: boolean;
+    /** The host lock (/run/lock/docker-overlay.lock) can be taken. */
+    lockWritable: boolean;
 }
 
 /** How probing one host ended. */
@@ -242,7 +258,14 @@ export function findProblems(config: PreflightConfig, mode: Mode | undefined, ou
         } else {
             facts.set(h.name, o.facts);
             if (!o.facts.docker.ok)
-                problems.push(`host ${h.name}: Docker is not answering (${o.facts.docker.error}). Fix: install or start Docker there (\`systemctl start docker\`), then preview again`);
+                problems.push(
+                    /permission denied/i.test(o.facts.docker.error) && o.facts.user.uid !== 0
+                        ? `host ${h.name}: ${h.sshUser} may not use Docker there (${o.facts.docker.error}). Fix: add ${h.sshUser} to the docker group (\`usermod -aG docker ${h.sshUser}\`, then log in again), or use \`sshUser: root\``
+                        : o.facts.lockHeld
+                          ? `host ${h.name}: Docker is not answering, and another docker-overlay run is still at work there (it holds /run/lock/docker-overlay.lock: a restart of Docker, after a run that was stopped?). Fix: wait until it finishes (at most \`docker.waitSeconds\` and a rollback), then run again`
+                          : `host ${h.name}: Docker is not answering (${o.facts.docker.error}). Fix: install or start Docker there (\`systemctl start docker\`), then preview again`,
+                );
+            problems.push(...userProblems(h, mode, o.facts.user));
         }
     }
     const engines = new Map<string, EngineFacts>();
@@ -463,5 +486,28 @@ export function daemonEpochs(outcomes: readonly ProbeOutcome[]): Record<string, 
         else if (m[1] === o.facts.dockerd) out[o.host] = { epoch: Number(m[2]), restarted: false };
         else out[o.host] = { epoch: Number(m[2]) + 1, restarted: true };
     }
+    return out;
+}
+
+/**
+ * What the SSH user must be able to do on a host before anything changes there: kv mode writes
+ * /etc/docker/daemon.json and restarts Docker (root); both modes keep their records in
+ * /var/lib/docker-overlay and take the host lock. Without this a non-root user failed halfway,
+ * after the swarm join.
+ */
+export function userProblems(h: { name: string; sshUser: string }, mode: Mode | undefined, u: UserFacts): string[] {
+    if (u.uid === -1 || u.uid === 0) return [];
+    const who = `${h.sshUser} (uid ${u.uid})`;
+    if (mode === "kv")
+        return [
+            `host ${h.name}: ${who} is not root, and kv mode writes /etc/docker/daemon.json and restarts Docker there. Fix: \`sshUser: root\` (key-only root login: \`PermitRootLogin prohibit-password\`), or swarm mode, which needs no root`,
+        ];
+    const out: string[] = [];
+    if (!u.stateWritable)
+        out.push(
+            `host ${h.name}: ${who} cannot write /var/lib/docker-overlay, where docker-overlay records what it did there (so that destroy undoes only that). Fix, once, as root: \`install -d -o ${h.sshUser} -m 0700 /var/lib/docker-overlay\``,
+        );
+    if (!u.lockWritable)
+        out.push(`host ${h.name}: ${who} cannot take the lock /run/lock/docker-overlay.lock. Fix, once, as root: \`touch /run/lock/docker-overlay.lock && chown ${h.sshUser} /run/lock/docker-overlay.lock\` (/run/lock is normally writable by everyone)`);
     return out;
 }

@@ -31,7 +31,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/daemon.sh" # @include
 [[ -n ${TARGET_ADDRESS-} ]] || die 5 "TARGET_ADDRESS is required and was not given (see the @var lines at the top of this script)"
 
 # --- network ---------------------------------------------------------------------------------
-if ! route=$(ip -o route get "$TARGET_ADDRESS" 2>&1); then
+# A DNS name (hosts[].address may be one) is resolved as this host resolves it.
+target=$(resolve_address "$TARGET_ADDRESS") || die 1 "this host cannot resolve $TARGET_ADDRESS (getent ahosts); add it to its DNS or /etc/hosts, or give the address as an IP"
+if ! route=$(ip -o route get "$target" 2>&1); then
   die 1 "no route to $TARGET_ADDRESS ($(one_line "$route")); check the address and this host's network"
 fi
 read -r -a words <<<"$route"
@@ -48,9 +50,9 @@ if [[ $interface == lo ]]; then
   # TARGET_ADDRESS is local: find the interface that carries it (lo itself for 127.0.0.1).
   while read -r -a fields; do
     # "4: eth0    inet 192.0.2.2/24 brd ..." / "4: eth0    inet6 fd00::2/64 ..."
-    if [[ ${fields[3]%/*} == "$TARGET_ADDRESS" ]]; then
+    if [[ ${fields[3]%/*} == "$target" ]]; then
       interface=${fields[1]%@*}
-      address=$TARGET_ADDRESS
+      address=$target
       break
     fi
   done < <(ip -o addr show)

@@ -23,6 +23,9 @@
 # changes with every start of Docker; "" when none runs); epoch: what overlay-rejoin recorded the
 # last time it ran ("" when it never did): together they show a restart outside the stack.
 # owner: the stack ("<project>/<stack>") that configured this host ("" when none: lib/owner.sh).
+# user: the SSH user's uid and name, and whether it can write the state directory, daemon.json
+# and the host lock (nothing is created to find out). lockHeld: another docker-overlay script
+# holds the host lock now. A peer given as a DNS name is resolved as this host resolves it.
 #
 # @var PEERS optional array: the peers' addresses to route to (may include this host's own)
 # @var DOCKER optional: docker CLI to use (default docker)
@@ -34,6 +37,7 @@
 # @var KERNEL_CONFIG optional: the running kernel's gzipped config (default /proc/config.gz)
 # @var PID_FILE optional: dockerd's pid file (default /var/run/docker.pid)
 # @var STATE_DIR optional: docker-overlay's state directory on the host (default /var/lib/docker-overlay)
+# @var LOCK_FILE optional: the host lock of lib/owner.sh (default /run/lock/docker-overlay.lock), only looked at
 # @var HOST_LABEL optional: this host's name in messages (default: uname -n)
 set -euo pipefail
 
@@ -121,7 +125,10 @@ done < <(ip -o link show 2>/dev/null || true)
 routes=()
 for peer in ${PEERS[@]+"${PEERS[@]}"}; do
   interface='' source='' error=''
-  if ! route=$(ip -o route get "$peer" 2>&1); then
+  # A DNS name (hosts[].address may be one) is resolved as this host resolves it.
+  if ! ip=$(resolve_address "$peer"); then
+    error="this host cannot resolve $peer (getent ahosts): add it to its DNS or /etc/hosts, or give the address as an IP"
+  elif ! route=$(ip -o route get "$ip" 2>&1); then
     error="no route ($(one_line "$route"))"
   else
     read -r -a words <<<"$route"
@@ -135,7 +142,7 @@ for peer in ${PEERS[@]+"${PEERS[@]}"}; do
       # The peer is this host's own address: the interface that carries it (lo for 127.0.0.1).
       for name in "${!addrs[@]}"; do
         for a in ${addrs[$name]}; do
-          if [[ ${a%/*} == "$peer" ]]; then interface=$name source=$peer; fi
+          if [[ ${a%/*} == "$ip" ]]; then interface=$name source=$ip; fi
         done
       done
     fi
@@ -227,7 +234,22 @@ dockerd=$(dockerd_identity) || dockerd=''
 epoch=$(head -c 200 -- "$STATE_DIR/dockerd-epoch" 2>/dev/null) || epoch=''
 owner=$(head -c 300 -- "$STATE_DIR/owner" 2>/dev/null) || owner=''
 
-printf '{"hostname":%s,"dockerInfo":%s,"interfaces":[%s],"routes":[%s],"vxlan":"%s","daemonJson":%s,"unitOptions":[%s],"dockerd":%s,"epoch":%s,"owner":%s}\n' \
+# --- the SSH user: what up will need (read only: nothing is created here) -----------------------
+# writable PATH: PATH is writable, or does not exist and its nearest existing parent is.
+writable() {
+  local p=$1
+  while [[ ! -e $p && $p != / ]]; do p=$(dirname -- "$p"); done
+  [[ -w $p ]]
+}
+bool() { if "$@"; then printf true; else printf false; fi; }
+lock=${LOCK_FILE:-/run/lock/docker-overlay.lock}
+user_json=$(printf '{"uid":%s,"name":%s,"stateWritable":%s,"dockerConfigWritable":%s,"lockWritable":%s}' \
+  "$(id -u)" "$(json_str "$(id -un 2>/dev/null || true)")" "$(bool writable "$STATE_DIR")" "$(bool writable "$DOCKER_CONFIG_DIR/daemon.json")" "$(bool writable "$lock")")
+# Another docker-overlay script holds the host lock right now (Docker may be restarting).
+lock_held=false
+if [[ -e $lock ]] && command -v flock >/dev/null 2>&1 && ! flock -n "$lock" true 2>/dev/null; then lock_held=true; fi
+
+printf '{"hostname":%s,"dockerInfo":%s,"interfaces":[%s],"routes":[%s],"vxlan":"%s","daemonJson":%s,"unitOptions":[%s],"dockerd":%s,"epoch":%s,"owner":%s,"user":%s,"lockHeld":%s}\n' \
   "$(json_str "$(uname -n)")" "$docker_json" \
   "$(join , ${interfaces[@]+"${interfaces[@]}"})" "$(join , ${routes[@]+"${routes[@]}"})" "$vxlan" "$daemon_json" \
-  "$(join , ${unit_options[@]+"${unit_options[@]}"})" "$(json_str "$dockerd")" "$(json_str "$(one_line "$epoch")")" "$(json_str "$(one_line "$owner")")"
+  "$(join , ${unit_options[@]+"${unit_options[@]}"})" "$(json_str "$dockerd")" "$(json_str "$(one_line "$epoch")")" "$(json_str "$(one_line "$owner")")" "$user_json" "$lock_held"

@@ -1,5 +1,7 @@
 // The project through the Pulumi CLI, as a user runs it (index.ts compiled by Pulumi's ts-node,
-// the language host, the upstream plugins), on two lab hosts in swarm mode: the SSH private key
+// the language host, the upstream plugins), on two lab hosts in swarm mode, given by DNS name
+// (lab1, lab2: this test adds them to this machine's /etc/hosts for its duration; the lab hosts
+// resolve them already), as the shipped prod stack gives its hosts. The SSH private key
 // the docker provider reads from a file exists only while a run needs it. After `pulumi up`
 // returns, no key file is left on this machine; `pulumi destroy --run-program` (the README's
 // command) writes it again for its run, takes everything down, and leaves no key behind either.
@@ -17,6 +19,14 @@ import { docker, freshLab, holdLabSession, phase, printTimings } from "./harness
 const REPO = path.join(__dirname, "..", "..");
 /** Where sshFiles.ts keeps the key (the OS temp dir of this user). */
 const KEY_DIR = path.join(os.tmpdir(), `docker-overlay-${process.getuid!()}`);
+
+/** Marks the lines this test adds to /etc/hosts, so that they go again whatever happens. */
+const HOSTS_TAG = "# docker-overlay e2e cli.test.ts";
+function untagHosts(): void {
+    const text = fs.readFileSync("/etc/hosts", "utf8");
+    const kept = text.split("\n").filter((l) => !l.endsWith(HOSTS_TAG));
+    if (kept.length !== text.split("\n").length) fs.writeFileSync("/etc/hosts", kept.join("\n"));
+}
 
 let lab: Lab;
 let dir: string;
@@ -61,6 +71,8 @@ const containersOn = (i: number) => docker(lab.hosts[i]!, ["ps", "-aq", "--filte
 beforeAll(async () => {
     release = await holdLabSession();
     lab = await phase("cli: lab set-up", () => freshLab(3));
+    untagHosts();
+    fs.appendFileSync("/etc/hosts", lab.hosts.slice(0, 2).map((h) => `${h.address} ${h.name} ${HOSTS_TAG}\n`).join(""));
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "cli-e2e-"));
     for (const f of ["Pulumi.yaml", "index.ts", "program.ts", "tsconfig.json", "package.json"]) fs.copyFileSync(path.join(REPO, f), path.join(dir, f));
     fs.cpSync(path.join(REPO, "components"), path.join(dir, "components"), { recursive: true });
@@ -76,7 +88,7 @@ beforeAll(async () => {
             stringify({
                 config: {
                     "docker-overlay:mode": "swarm",
-                    "docker-overlay:hosts": lab.hosts.slice(0, 2).map((h) => ({ name: h.name, address: h.address, hostKey: h.hostKey })),
+                    "docker-overlay:hosts": lab.hosts.slice(0, 2).map((h) => ({ name: h.name, address: h.name, hostKey: h.hostKey })),
                     "docker-overlay:network": { name: "cli_overlay", subnet: "10.221.0.0/24" },
                     "docker-overlay:services": [{ name: "web", host: "lab2", image: "dolab/busybox:1", pull: false, command: ["httpd", "-f", "-p", "80", "-h", "/"] }],
                     "docker-overlay:connectivity": { image: "dolab/busybox:1", pull: false },
@@ -87,6 +99,7 @@ beforeAll(async () => {
 }, 1800_000 + 900_000);
 
 afterAll(() => {
+    untagHosts();
     if (dir) {
         pulumi(["destroy", "--yes", "--run-program"]);
         fs.rmSync(dir, { recursive: true, force: true });
@@ -101,6 +114,8 @@ describe("the SSH key file through the CLI", () => {
         const up = await phase("cli: pulumi up", () => pulumi(["up", "--yes", "--skip-preview"]));
         expect(up.status, up.out).toBe(0);
         expect(containersOn(1)).not.toBe("");
+        // The hosts, given by name, were routed to by address on the hosts themselves.
+        expect(up.out).toMatch(/preflight checked 2 host\(s\) in [\d.]+s, no problems \(lab1: .*eth0 10\.210\.0\.11/);
         expect(await noKeyFileWithin5s()).toBe(true);
     }, 900_000);
 

@@ -342,8 +342,9 @@ describe("fault injection (kv mode on the lab, canary in every free-text field)"
         expect(killed).toBe("killed");
         expect(up.ok).toBe(false);
         expect(daemonJsons(lab)["lab2"], "lab2's daemon.json was ours when the runner died").not.toEqual(originals["lab2"]);
-        // The next run: destroy, as the README says, with --run-program (it writes the SSH key
-        // file again; the program also reads the hosts first).
+        // The killed run left its lock on the stack: `pulumi cancel` removes it (the README's
+        // recovery). Then destroy, with --run-program (it writes the SSH key file again).
+        await stack.cancel();
         const out: string[] = [];
         await phase("faults: destroy --run-program after the killed up", () => stack.destroy({ runProgram: true, onOutput: (l) => { out.push(l); process.stdout.write(l); } }));
         dirty = false;

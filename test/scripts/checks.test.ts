@@ -338,9 +338,15 @@ describe("host-facts (this machine's real interfaces, fake docker)", () => {
         expect(r.stderr).toMatch(/^docker-overlay: lab1: Docker is not answering \(Cannot connect to the Docker daemon/);
     });
 
-    it("fails clearly for an address that is not one", async () => {
-        const r = await facts("not-an-address");
+    it("fails clearly for a name this host cannot resolve", async () => {
+        const r = await facts("not-an-address.invalid");
         expect(r.code).toBe(1);
-        expect(r.stderr).toMatch(/^docker-overlay: lab1: no route to not-an-address/);
+        expect(r.stderr).toBe("docker-overlay: lab1: this host cannot resolve not-an-address.invalid (getent ahosts); add it to its DNS or /etc/hosts, or give the address as an IP\n");
+    });
+
+    it("resolves a DNS name as the host does (hosts[].address may be one), and routes to its address", async () => {
+        const r = await facts("localhost");
+        expect(r.code, r.stderr).toBe(0);
+        expect(JSON.parse(r.stdout)).toMatchObject({ interface: "lo", address: "127.0.0.1" });
     });
 });

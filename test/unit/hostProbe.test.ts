@@ -3,7 +3,7 @@
 // kernel's module lists), its parser, and the SSH side against an in-process ssh2 server on
 // 127.0.0.1 that runs the command with sh: host key pinning, refusal of a wrong key, timeouts,
 // refused connections and refused logins. No traffic leaves loopback.
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
@@ -13,6 +13,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { fingerprint, parsePreflightOutput, preflightCommand, probeHost, probeHosts } from "../../components/hostProbe";
 import type { PreflightFacts } from "../../components/preflight";
 import { FAKE_DOCKER, FakeHost, runRendered } from "../scripts/harness";
+import { renderScript, scriptBundle, scriptCommand } from "../../components/scripts";
 
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 
@@ -59,6 +60,9 @@ describe("parsePreflightOutput", () => {
             dockerd: "",
             epoch: "",
             owner: "",
+            // An older facts script, without the user's line: nothing to refuse on.
+            user: { uid: -1, name: "", stateWritable: true, dockerConfigWritable: true, lockWritable: true },
+            lockHeld: false,
         });
     });
 
@@ -148,7 +152,55 @@ describe("preflight-facts.sh on this machine", () => {
         expect(f.routes[0]).toEqual({ to: own.address, interface: own.name, source: own.address, error: "" });
         expect(f.routes[1]!.to).toBe("203.0.113.7/40");
         expect(f.routes[1]!.interface).toBe("");
-        expect(f.routes[1]!.error).toMatch(/^no route \(.+\)$/);
+        // Not an address, so it was taken for a name, which nothing resolves.
+        expect(f.routes[1]!.error).toMatch(/^this host cannot resolve 203\.0\.113\.7\/40 \(getent ahosts\)/);
+    });
+
+    it("resolves a peer given as a DNS name as the host does (getent), reporting it under its name", async () => {
+        const f = await run({ PEERS: ["localhost", "no-such-host.invalid"] });
+        expect(f.routes[0]).toEqual({ to: "localhost", interface: "lo", source: "127.0.0.1", error: "" });
+        expect(f.routes[1]).toEqual({
+            to: "no-such-host.invalid",
+            interface: "",
+            source: "",
+            error: "this host cannot resolve no-such-host.invalid (getent ahosts): add it to its DNS or /etc/hosts, or give the address as an IP",
+        });
+    });
+
+    it("reports the SSH user and what it may write, creating nothing: root here, and nobody (setpriv) who may write none of it", async () => {
+        const state = path.join(tmp, "state");
+        const lock = path.join(tmp, "lock", "docker-overlay.lock");
+        const before = snapshot(tmp);
+        const f = await run({ STATE_DIR: state, LOCK_FILE: lock });
+        expect(f.user).toEqual({ uid: 0, name: "root", stateWritable: true, dockerConfigWritable: true, lockWritable: true });
+        expect(f.lockHeld).toBe(false);
+        expect(snapshot(tmp)).toEqual(before);
+        // The same script as an unprivileged user (uid 65534), on the same paths.
+        const vars = { DOCKER: FAKE_DOCKER, DOCKER_CONFIG_DIR: host.configDir, HOST_LABEL: "lab1", SYSTEMD_UNIT_PATHS: [path.join(tmp, "none")], PEERS: ["127.0.0.1"], STATE_DIR: state, LOCK_FILE: lock };
+        const r = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-c", scriptCommand("create", "preflight-facts")], {
+            input: scriptBundle({ create: renderScript("preflight-facts", vars) }),
+            env: { ...host.fakeEnv(), HOME: "/" },
+            encoding: "utf8",
+            cwd: "/",
+        });
+        expect(r.status, r.stderr).toBe(0);
+        expect(parsePreflightOutput(r.stdout).user).toEqual({ uid: 65534, name: expect.any(String), stateWritable: false, dockerConfigWritable: false, lockWritable: false });
+    });
+
+    it("sees another docker-overlay script holding the host lock", async () => {
+        const lock = path.join(tmp, "docker-overlay.lock");
+        fs.writeFileSync(lock, "");
+        // flock and its sleep in a group of their own: both go (the sleep holds the lock too).
+        const holder = spawn("flock", [lock, "sleep", "10"], { stdio: "ignore", detached: true });
+        const exited = new Promise((r) => holder.once("exit", r));
+        try {
+            await new Promise((r) => setTimeout(r, 300));
+            expect((await run({ LOCK_FILE: lock })).lockHeld).toBe(true);
+        } finally {
+            process.kill(-holder.pid!, "SIGKILL");
+        }
+        await exited;
+        expect((await run({ LOCK_FILE: lock })).lockHeld).toBe(false);
     });
 
     it("reads the daemon through docker info: version, engine ID, registered name, swarm", async () => {

@@ -47,6 +47,8 @@ function hostFacts(name: Lab, engine: Partial<EngineFacts> = {}): PreflightFacts
         dockerd: `boot-1/${1000 + Number(name.slice(3))}`,
         epoch: "",
         owner: "",
+        user: { uid: 0, name: "root", stateWritable: true, dockerConfigWritable: true, lockWritable: true },
+        lockHeld: false,
     };
 }
 
@@ -388,5 +390,42 @@ describe("swarm mode: daemon settings and swarm states Docker refuses swarm init
             "host lab2's swarm is locked (autolock) and refuses everything until it is unlocked. Fix: `docker swarm unlock` on lab2 with the swarm's unlock key, then preview again",
             'host lab3\'s swarm state is "pending" (a join that has not finished): neither init nor join works from there. Fix: look at `docker info` on lab3; `docker swarm leave --force` there if it should start afresh',
         ]);
+    });
+});
+
+describe("the SSH user: what up will need, checked before anything changes", () => {
+    const asUser = (user: Partial<PreflightFacts["user"]>) => lab({ lab2: (f) => (f.user = { ...f.user, uid: 1000, name: "deploy", ...user }) });
+    const deployStack = (over: Partial<RawConfig> = {}) =>
+        stack({ hosts: NAMES.map((n) => ({ name: n, address: ADDR[n], ...(n === "lab2" ? { sshUser: "deploy" } : {}) })), ...over });
+
+    it("kv mode refuses a user that is not root, with the fix", () => {
+        expect(findProblems(deployStack(), "kv", asUser({}))).toEqual([
+            "host lab2: deploy (uid 1000) is not root, and kv mode writes /etc/docker/daemon.json and restarts Docker there. Fix: `sshUser: root` (key-only root login: `PermitRootLogin prohibit-password`), or swarm mode, which needs no root",
+        ]);
+    });
+
+    it("swarm mode takes a user in the docker group who can write docker-overlay's state directory", () => {
+        expect(findProblems(deployStack({ mode: "swarm", kv: undefined }), "swarm", asUser({}))).toEqual([]);
+    });
+
+    it("swarm mode refuses a user who cannot write the state directory or take the lock, saying the one-time fix", () => {
+        expect(findProblems(deployStack({ mode: "swarm", kv: undefined }), "swarm", asUser({ stateWritable: false, lockWritable: false }))).toEqual([
+            "host lab2: deploy (uid 1000) cannot write /var/lib/docker-overlay, where docker-overlay records what it did there (so that destroy undoes only that). Fix, once, as root: `install -d -o deploy -m 0700 /var/lib/docker-overlay`",
+            "host lab2: deploy (uid 1000) cannot take the lock /run/lock/docker-overlay.lock. Fix, once, as root: `touch /run/lock/docker-overlay.lock && chown deploy /run/lock/docker-overlay.lock` (/run/lock is normally writable by everyone)",
+        ]);
+    });
+
+    it("a Docker that does not answer while another run holds the host lock is said as such", () => {
+        const facts = lab({ lab2: (f) => ((f.lockHeld = true), (f.docker = { ok: false, error: "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" })) });
+        expect(findProblems(stack(), "kv", facts)).toEqual([
+            "host lab2: Docker is not answering, and another docker-overlay run is still at work there (it holds /run/lock/docker-overlay.lock: a restart of Docker, after a run that was stopped?). Fix: wait until it finishes (at most `docker.waitSeconds` and a rollback), then run again",
+        ]);
+    });
+
+    it("a user who may not use Docker is told to join the docker group", () => {
+        const facts = lab({ lab2: (f) => ((f.user = { ...f.user, uid: 1000, name: "deploy" }), (f.docker = { ok: false, error: "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock" })) });
+        expect(findProblems(deployStack({ mode: "swarm", kv: undefined }), "swarm", facts)[0]).toBe(
+            "host lab2: deploy may not use Docker there (permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock). Fix: add deploy to the docker group (`usermod -aG docker deploy`, then log in again), or use `sshUser: root`",
+        );
     });
 });

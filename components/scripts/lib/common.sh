@@ -61,3 +61,14 @@ tcp_accepts() {
   # shellcheck disable=SC2016 # $1 and $2 are the inner bash's arguments, not ours
   timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$host" "$port" 2>/dev/null
 }
+
+# resolve_address NAME: NAME itself when it is an IP address; else the first address this host
+# resolves it to (getent: /etc/hosts and DNS as the host sees them, IPv4 first). Fails when none.
+resolve_address() {
+  local name=$1 ip
+  if [[ $name =~ ^[0-9]+(\.[0-9]+){3}$ || $name == *:* ]]; then printf '%s' "$name"; return 0; fi
+  ip=$(getent ahostsv4 "$name" 2>/dev/null | awk 'NR == 1 {print $1}') || ip=''
+  if [[ -z $ip ]]; then ip=$(getent ahosts "$name" 2>/dev/null | awk 'NR == 1 {print $1}') || ip=''; fi
+  [[ -n $ip ]] || return 1
+  printf '%s' "$ip"
+}
