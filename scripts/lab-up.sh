@@ -16,5 +16,5 @@ rm -rf bin && npx tsc -p tsconfig.build.json
 say "lab hosts"
 bash lab/lab.sh up "${LAB_HOSTS:-3}"
 say "lab stack"
-node scripts/lab.ts up
+node scripts/lab.mts up
 say "finished"

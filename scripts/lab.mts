@@ -2,8 +2,8 @@
 // Automation API with the program inline. Run by scripts/lab-up.sh and scripts/lab-down.sh after
 // the toolchain and the lab are in place and the program is compiled to bin/.
 //
-//   node scripts/lab.ts up       preview, then up; prints the outputs
-//   node scripts/lab.ts destroy  destroys the stack (hosts back as they were)
+//   node scripts/lab.mts up      preview, then up; prints the outputs
+//   node scripts/lab.mts destroy  destroys the stack (hosts back as they were)
 import { createRequire } from "node:module";
 import * as fs from "node:fs";
 import * as path from "node:path";
