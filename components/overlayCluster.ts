@@ -113,28 +113,34 @@ export class OverlayCluster extends pulumi.ComponentResource {
         // host that fails (unreachable, daemon refused) holds back nothing that does not need it:
         // with `pulumi up --continue-on-error` the other hosts converge.
         const ready: Record<string, pulumi.Resource> = {};
+        /** What each host is after this up (its facts were read before anything changed). */
+        const after: Record<string, pulumi.Output<Partial<HostFacts>>> = {};
         /** kv mode: each host's rejoin, whose report holds the new addresses of what it restarted. */
         const rejoins: Record<string, OverlayRejoin> = {};
         /** What the network (the first write to the store) waits for. */
         let hubReady: pulumi.Resource | undefined;
         if (config.mode === "kv") {
             const kv = this.kvStore!;
-            const configure = (h: HostConfig, after: pulumi.Resource[]) => {
+            const configure = (h: HostConfig, dependsOn: pulumi.Resource[]) => {
                 const host = this.hosts[h.name]!;
-                return new DaemonConfig(
+                const clusterStore = kv.urlFor({ name: h.name, host });
+                const daemon = new DaemonConfig(
                     `${name}-${h.name}-daemon-config`,
                     {
                         host,
                         owner,
-                        clusterStore: kv.urlFor({ name: h.name, host }),
+                        clusterStore,
                         clusterAdvertise: pulumi.interpolate`${host.interface}:${config.docker.advertisePort}`,
                         clusterStoreOpts: config.docker.clusterStoreOpts,
                         restartCommand: config.docker.restartCommand,
                         ...(config.docker.logCommand ? { logCommand: config.docker.logCommand } : {}),
                         waitSeconds: config.docker.waitSeconds,
                     },
-                    { parent: this, dependsOn: after },
+                    { parent: this, dependsOn },
                 );
+                // The apply waited until the daemon reported this store.
+                after[h.name] = pulumi.all([daemon.apply.id, clusterStore]).apply(([, store]) => ({ clusterStore: store }));
+                return daemon;
             };
             // Restarting a server's daemon restarts its store container: the servers go one at a
             // time (the KV host, the hub, first), so that a cluster never loses its majority; then
@@ -194,6 +200,8 @@ export class OverlayCluster extends pulumi.ComponentResource {
                 { parent: this },
             );
             Object.assign(ready, swarm.membershipOf);
+            // init and join proved each node active in the swarm.
+            for (const [host, m] of Object.entries(swarm.membershipOf)) after[host] = m.id.apply(() => ({ swarmState: "active" }));
         }
 
         // Consul as the registry: after every server's daemon restarted (which restarts its Consul).
@@ -269,7 +277,7 @@ export class OverlayCluster extends pulumi.ComponentResource {
         this.consulUiUrl = this.kvStore ? this.kvStore.uiUrl : pulumi.output(undefined);
         this.connectivityReport = this.connectivity ? this.connectivity.report : pulumi.output(undefined);
         this.hostFacts = pulumi
-            .all(Object.fromEntries(Object.entries(this.hosts).map(([k, h]) => [k, h.facts])))
+            .all(Object.fromEntries(Object.entries(this.hosts).map(([k, h]) => [k, pulumi.all([h.facts, after[k] ?? {}]).apply(([f, now]) => ({ ...f, ...now }))])))
             .apply((f) => ({ ...f }));
 
         this.registerOutputs({

@@ -342,6 +342,13 @@ describe("fault injection (kv mode on the lab, canary in every free-text field)"
         expect(killed).toBe("killed");
         expect(up.ok).toBe(false);
         expect(daemonJsons(lab)["lab2"], "lab2's daemon.json was ours when the runner died").not.toEqual(originals["lab2"]);
+        // On lab2 the apply script goes on without its runner: Docker comes back (with the new
+        // file or the previous one) and the host lock is let go. Until then, preflight would say
+        // that another run is still at work there.
+        const settled = Date.now() + 120_000;
+        const lockFree = () => labExec("lab2", "sh", "-c", "if flock -n /run/lock/docker-overlay.lock true; then echo free; else echo held; fi").trim() === "free";
+        while (!(dockerUp(lab2) && lockFree()) && Date.now() < settled) await new Promise((r) => setTimeout(r, 1000));
+        expect(dockerUp(lab2), "Docker running on lab2 after its runner died").toBe(true);
         // The killed run left its lock on the stack: `pulumi cancel` removes it (the README's
         // recovery). Then destroy, with --run-program (it writes the SSH key file again).
         await stack.cancel();

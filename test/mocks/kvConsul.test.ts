@@ -226,3 +226,11 @@ describe("kv mode with Consul (the seed)", () => {
         expect((await h.settle(built.cluster.consulUiUrl)).value).toBe("http://192.168.87.133:8500/ui/");
     });
 });
+
+describe("the hosts output", () => {
+    it("says the cluster store each daemon has after up, not the empty one read before the change", async () => {
+        const facts = (await h.settle(built.cluster.hostFacts)).value as Record<string, { clusterStore: string; hostname: string }>;
+        expect(Object.fromEntries(Object.entries(facts).map(([k, f]) => [k, f.clusterStore]))).toEqual({ node1: "consul://192.168.87.131:8500", node2: "consul://192.168.87.131:8500" });
+        expect(facts.node2!.hostname).toBe("node2");
+    });
+});

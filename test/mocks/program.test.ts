@@ -72,7 +72,8 @@ describe("the program's reading of stack config", () => {
         // Swarm mode without kv and with the check off: no kvUrl, consulUiUrl or connectivityReport
         // (an undefined output makes the engine print a warning).
         expect(Object.keys(outputs).sort()).toEqual(["hosts", "mode", "network", "serviceAddresses"]);
-        expect((await h.settle(outputs.hosts)).value).toEqual({ a: h.FACTS("a", 1), b: h.FACTS("b", 1) });
+        // The facts as they are after up: each host in the swarm now (read as "inactive" before the join).
+        expect((await h.settle(outputs.hosts)).value).toEqual({ a: { ...h.FACTS("a", 1), swarmState: "active" }, b: { ...h.FACTS("b", 1), swarmState: "active" } });
         // The key was read as a secret: every connection carrying it is secret.
         const reachable = h.recorded.find((r) => r.name === "overlay-a-reachable");
         expect(reachable).toBeDefined();
