@@ -7,6 +7,7 @@ import { consulAnswers, consulKey, pickConsulServer, REGISTRY_SERVER_KEY } from 
 import { insecureWarning, resolveHostKeys, unpinnedProblems } from "./components/hostKeys";
 import { probeHosts } from "./components/hostProbe";
 import { OverlayCluster } from "./components/overlayCluster";
+import { findDrift } from "./components/drift";
 import { ownerOf, ownershipProblems } from "./components/ownership";
 import { daemonEpochs, decideMode, describeFacts, findProblems, hubOf, preflightFailure, routeTargetFor } from "./components/preflight";
 
@@ -20,7 +21,11 @@ const isConfigSecret = (require("@pulumi/pulumi/runtime/config") as { isConfigSe
  * that `pulumi preview` fails on a cluster the recipe would break, naming the hosts and the fix.
  * Decides `mode: auto`. Throws RunError listing every problem.
  */
-async function preflight(stack: StackConfig, privateKey: string, stackFile: string): Promise<{ config: ClusterConfig; epochs?: Record<string, number> }> {
+async function preflight(
+    stack: StackConfig,
+    privateKey: string,
+    stackFile: string,
+): Promise<{ config: ClusterConfig; epochs?: Record<string, number>; applyEpochs?: Record<string, number>; joinEpochs?: Record<string, number> }> {
     const skipped = "preflight skipped (`preflight.enabled: false`): engines, hostnames, engine IDs, routes, MTU and VXLAN of the hosts were not checked";
     if (!stack.preflight.enabled) {
         const unpinned = unpinnedProblems(stack.hosts, stack.ssh);
@@ -49,7 +54,9 @@ async function preflight(stack: StackConfig, privateKey: string, stackFile: stri
     });
     pulumi.log.info(`docker-overlay: preflight checked ${stack.hosts.length} host(s) in ${seconds}s, no problems (${seen.join("; ")})`);
     const config = resolveMode(stack, decision.mode!, decision.why, stackFile);
-    if (config.mode !== "kv") return { config };
+    const drift = findDrift(config.mode, ownerOf(pulumi.getProject(), pulumi.getStack()), hub.name, outcomes);
+    for (const m of drift.messages) pulumi.log.warn(m);
+    if (config.mode !== "kv") return { config, joinEpochs: drift.joinEpochs };
     const epochs = daemonEpochs(outcomes);
     const restarted = Object.keys(epochs).filter((h) => epochs[h]!.restarted);
     if (restarted.length > 0)
@@ -57,7 +64,7 @@ async function preflight(stack: StackConfig, privateKey: string, stackFile: stri
             `docker-overlay: Docker on ${restarted.join(", ")} started again since the last up (a reboot, a crash or a restart by hand): ` +
                 `on every host the containers on ${config.network.name} are stopped and started again, so that the hosts learn each other's endpoints again (the *-rejoin resources; README, "When a host's Docker restarts")`,
         );
-    return { config, epochs: Object.fromEntries(Object.entries(epochs).map(([h, e]) => [h, e.epoch])) };
+    return { config, epochs: Object.fromEntries(Object.entries(epochs).map(([h, e]) => [h, e.epoch])), applyEpochs: drift.applyEpochs };
 }
 
 /**
@@ -123,13 +130,15 @@ export async function main() {
         if (!sshPrivateKey) throw new ConfigError(stackFile, [`\`${CONFIG_NAMESPACE}:sshPrivateKey\` is missing: ${setKey}`]);
         const consulAclToken = readSecret("consulAclToken", "`pulumi config set --secret consulAclToken TOKEN`");
         // The key in plain text, only for preflight's own SSH connections (never logged).
-        const { config: clusterConfig, epochs } = await preflight(stackConfig, config.require("sshPrivateKey"), stackFile);
+        const { config: clusterConfig, epochs, applyEpochs, joinEpochs } = await preflight(stackConfig, config.require("sshPrivateKey"), stackFile);
         const registryServer = await consulRegistryServer(clusterConfig, stack, config.get("consulAclToken"));
         const cluster = new OverlayCluster("overlay", {
             config: clusterConfig,
             sshPrivateKey,
             ...(registryServer ? { registryServer } : {}),
             ...(epochs ? { daemonEpochs: epochs } : {}),
+            ...(applyEpochs ? { applyEpochs } : {}),
+            ...(joinEpochs ? { joinEpochs } : {}),
             ...(consulAclToken ? { consulAclToken } : {}),
             stack,
         });

@@ -5,6 +5,7 @@ import { DockerHost } from "./dockerHost";
 import { currentAddress, type Rejoined } from "./overlayRejoin";
 import { scriptedCommandArgs } from "./remoteScript";
 import { renderScript } from "./scripts";
+import { JOIN_EPOCH_LABEL } from "./service";
 
 export interface ConnectivityTarget {
     /** Our name for the host. */
@@ -14,6 +15,8 @@ export interface ConnectivityTarget {
     ready: pulumi.Resource;
     /** kv mode: the addresses the host's rejoin reported (see OverlayRejoin). */
     rejoined?: pulumi.Output<Record<string, Rejoined>>;
+    /** swarm mode: the host's join epoch; from 1 on, its probe is labelled with it (made anew when it changes). */
+    joinEpoch?: number;
 }
 
 export interface ConnectivityCheckArgs {
@@ -49,7 +52,7 @@ export class ConnectivityCheck extends pulumi.ComponentResource {
     constructor(name: string, args: ConnectivityCheckArgs, opts?: pulumi.ComponentResourceOptions) {
         super("docker-overlay:connectivity:ConnectivityCheck", name, {}, opts);
 
-        this.probes = args.hosts.map(({ name: hostName, host, ready }) => {
+        this.probes = args.hosts.map(({ name: hostName, host, ready, joinEpoch }) => {
             const dockerOpts = { parent: this, provider: host.provider, dependsOn: [ready] };
             const image = args.pull
                 ? new docker.RemoteImage(`${name}-image-${hostName}`, { name: args.image, keepLocally: true }, dockerOpts).imageId
@@ -62,6 +65,7 @@ export class ConnectivityCheck extends pulumi.ComponentResource {
                     command: ["sleep", "2147483647"],
                     networksAdvanced: [{ name: args.networkName }],
                     restart: "unless-stopped",
+                    ...(joinEpoch ? { labels: [{ label: JOIN_EPOCH_LABEL, value: String(joinEpoch) }] } : {}),
                 },
                 // Its name is fixed: the old one goes first.
                 { ...dockerOpts, deleteBeforeReplace: true },

@@ -25,6 +25,8 @@ export interface DaemonConfigArgs {
     logCommand?: readonly string[];
     /** How long to wait for the restarted daemon. */
     waitSeconds: number;
+    /** Drift epoch (components/drift.ts): a new value runs the apply again, which records it on the host. */
+    epoch?: number;
 }
 
 /**
@@ -96,6 +98,7 @@ export class DaemonConfig extends pulumi.ComponentResource {
                     RESTART_COMMAND: args.restartCommand,
                     WAIT_SECONDS: args.waitSeconds,
                     ...(args.logCommand ? { DAEMON_LOG_COMMAND: args.logCommand } : {}),
+                    APPLY_EPOCH: args.epoch ?? 0,
                 }),
             );
         const restoreScript = renderScript("daemon-config-restore", restoreVars);

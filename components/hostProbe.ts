@@ -86,6 +86,14 @@ const rawFacts = z.object({
         .object({ uid: z.number().int(), name: z.string(), stateWritable: z.boolean(), dockerConfigWritable: z.boolean(), lockWritable: z.boolean() })
         .default({ uid: -1, name: "", stateWritable: true, dockerConfigWritable: true, lockWritable: true }),
     lockHeld: z.boolean().default(false),
+    applied: z
+        .object({
+            daemonJsonChanged: z.boolean(),
+            applyEpoch: z.number().int().nonnegative(),
+            swarmMarker: z.enum(["", "swarm-created", "swarm-joined"]),
+            joinEpoch: z.number().int().nonnegative(),
+        })
+        .default({ daemonJsonChanged: false, applyEpoch: 0, swarmMarker: "", joinEpoch: 0 }),
 });
 
 /** The parts of `docker info --format '{{json .}}'` preflight reads (20.10 and 28 print them alike). */
@@ -165,6 +173,7 @@ export function parsePreflightOutput(stdout: string): PreflightFacts {
         owner: raw.owner,
         user: raw.user,
         lockHeld: raw.lockHeld,
+        applied: raw.applied,
     };
 }
 

@@ -27,6 +27,10 @@ export interface OverlayClusterArgs {
     stack: string;
     /** kv mode: how many times each host's Docker started outside the stack (preflight's count; 0 for every host without it). */
     daemonEpochs?: Readonly<Record<string, number>>;
+    /** kv mode: per host, the epoch its daemon configuration runs with; one more than the host recorded re-applies it (drift: components/drift.ts; 0 for every host without preflight). */
+    applyEpochs?: Readonly<Record<string, number>>;
+    /** swarm mode: per host, the epoch its join runs with; one more than recorded joins it again (a host that left). */
+    joinEpochs?: Readonly<Record<string, number>>;
 }
 
 // One definition, so that preflight checks the very route this component will use.
@@ -135,6 +139,7 @@ export class OverlayCluster extends pulumi.ComponentResource {
                         restartCommand: config.docker.restartCommand,
                         ...(config.docker.logCommand ? { logCommand: config.docker.logCommand } : {}),
                         waitSeconds: config.docker.waitSeconds,
+                        epoch: args.applyEpochs?.[h.name] ?? 0,
                     },
                     { parent: this, dependsOn },
                 );
@@ -165,7 +170,8 @@ export class OverlayCluster extends pulumi.ComponentResource {
             // the daemon.json of the hosts it has comes from these keys (a new host restarts only
             // its own daemon, before its containers); a daemon restarted for another reason (a
             // fact of the host changed) is counted by the next preflight.
-            const epochs = config.hosts.map((h) => `${h.name}=${args.daemonEpochs?.[h.name] ?? 0}`).join(",");
+            // A re-applied daemon configuration (drift) restarts that Docker: the rejoin runs after it too.
+            const epochs = config.hosts.map((h) => `${h.name}=${args.daemonEpochs?.[h.name] ?? 0}${args.applyEpochs?.[h.name] ? `.${args.applyEpochs[h.name]}` : ""}`).join(",");
             const daemonInputs = JSON.stringify({
                 kv: config.kv,
                 servers: config.kv!.servers.map((s) => config.hosts.find((h) => h.name === s)!.address),
@@ -196,7 +202,7 @@ export class OverlayCluster extends pulumi.ComponentResource {
         } else {
             const swarm = new Swarm(
                 `${name}-swarm`,
-                { members: config.hosts.map((h) => ({ name: h.name, host: this.hosts[h.name]!, role: h.swarmRole })), owner },
+                { members: config.hosts.map((h) => ({ name: h.name, host: this.hosts[h.name]!, role: h.swarmRole, epoch: args.joinEpochs?.[h.name] ?? 0 })), owner },
                 { parent: this },
             );
             Object.assign(ready, swarm.membershipOf);
@@ -249,6 +255,7 @@ export class OverlayCluster extends pulumi.ComponentResource {
                         networkName: this.network.name,
                         ...(consulRegistry ? { consul: consulRegistry } : {}),
                         ...(rejoins[s.host] ? { rejoined: rejoins[s.host]!.addresses } : {}),
+                        ...(config.mode === "swarm" && args.joinEpochs?.[s.host] ? { joinEpoch: args.joinEpochs[s.host] } : {}),
                     },
                     { parent: this, dependsOn: [this.network, ready[s.host]!] },
                 ),
@@ -259,7 +266,13 @@ export class OverlayCluster extends pulumi.ComponentResource {
             this.connectivity = new ConnectivityCheck(
                 `${name}-connectivity`,
                 {
-                    hosts: config.hosts.map((h) => ({ name: h.name, host: this.hosts[h.name]!, ready: ready[h.name]!, ...(rejoins[h.name] ? { rejoined: rejoins[h.name]!.addresses } : {}) })),
+                    hosts: config.hosts.map((h) => ({
+                        name: h.name,
+                        host: this.hosts[h.name]!,
+                        ready: ready[h.name]!,
+                        ...(rejoins[h.name] ? { rejoined: rejoins[h.name]!.addresses } : {}),
+                        ...(config.mode === "swarm" && args.joinEpochs?.[h.name] ? { joinEpoch: args.joinEpochs[h.name] } : {}),
+                    })),
                     networkName: this.network.name,
                     image: config.connectivity.image,
                     pull: config.connectivity.pull,

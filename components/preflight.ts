@@ -2,6 +2,7 @@
 // Pulumi, no I/O; components/hostProbe.ts gathers the facts over SSH, program.ts turns the
 // problems into a failed run. Every problem is one line that names the host(s) and the fix.
 import { clusterStoreUrl, type HostConfig, type Mode, type StackConfig } from "./config";
+import type { AppliedFacts } from "./drift";
 
 /** One network interface of a host. */
 export interface InterfaceFacts {
@@ -69,6 +70,8 @@ export interface PreflightFacts {
     user: UserFacts;
     /** Another docker-overlay script holds the host lock (lib/owner.sh) right now. */
     lockHeld: boolean;
+    /** What the host scripts recorded of their last run there: drift (components/drift.ts). */
+    applied: AppliedFacts;
 }
 
 export interface UserFacts {

@@ -27,6 +27,7 @@ export type ScriptName =
     | "swarm-tokens"
     | "swarm-join"
     | "swarm-leave"
+    | "swarm-prune"
     | "connectivity-check"
     | "overlay-rejoin";
 
@@ -44,6 +45,7 @@ export const SCRIPT_NAMES: readonly ScriptName[] = [
     "swarm-tokens",
     "swarm-join",
     "swarm-leave",
+    "swarm-prune",
     "connectivity-check",
     "overlay-rejoin",
 ];

@@ -15,7 +15,13 @@ export interface ServiceArgs {
     consul?: { provider: consul.Provider; node: consul.Node };
     /** kv mode: the addresses its host's rejoin reported (container ID -> address; see OverlayRejoin). */
     rejoined?: pulumi.Output<Record<string, Rejoined>>;
+    /** swarm mode: its host's join epoch (components/drift.ts); from 1 on, a label that makes the container anew when it changes. */
+    joinEpoch?: number;
 }
+
+/** The label that makes a container on a host that joined its swarm again be made again (a container keeps no attachment to the swarm it lost). */
+export const JOIN_EPOCH_LABEL = "docker-overlay.swarm-join";
+
 
 /**
  * A service container on its host, on the overlay with its DNS aliases. Its overlay address is
@@ -46,6 +52,7 @@ export class Service extends pulumi.ComponentResource {
                 networksAdvanced: [{ name: args.networkName, aliases: service.aliases }],
                 ports: service.ports.map((p) => ({ internal: p.internal, ...(p.external ? { external: p.external } : {}), protocol: p.protocol })),
                 restart: "unless-stopped",
+                ...(args.joinEpoch ? { labels: [{ label: JOIN_EPOCH_LABEL, value: String(args.joinEpoch) }] } : {}),
             },
             // Its name is fixed: the old one goes first.
             { ...dockerOpts, deleteBeforeReplace: true },

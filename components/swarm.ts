@@ -9,6 +9,8 @@ export interface SwarmMember {
     name: string;
     host: DockerHost;
     role: "manager" | "worker";
+    /** Drift epoch (components/drift.ts): a new value joins the host again, which records it there. */
+    epoch?: number;
 }
 
 export interface SwarmArgs {
@@ -32,6 +34,8 @@ export class Swarm extends pulumi.ComponentResource {
     public readonly memberships: command.remote.Command[];
     /** The same, by host name. */
     public readonly membershipOf: Record<string, command.remote.Command>;
+    /** Only after a host joined again (drift): removes the nodes it left behind. */
+    public readonly prune?: command.remote.Command;
     /** `address:port` of the first manager. */
     public readonly managerAddress: pulumi.Output<string>;
 
@@ -87,6 +91,7 @@ export class Swarm extends pulumi.ComponentResource {
                                             JOIN_TOKEN: token,
                                             ADVERTISE_ADDRESS: address,
                                             ROLE: m.role,
+                                            JOIN_EPOCH: m.epoch ?? 0,
                                         }),
                                     ),
                                 delete: renderScript("swarm-leave", { HOST_LABEL: m.name, OWNER: args.owner, MARKER: "swarm-joined" }),
@@ -98,6 +103,27 @@ export class Swarm extends pulumi.ComponentResource {
             );
         this.memberships = [this.init, ...joins];
         this.membershipOf = Object.fromEntries([[first.name, this.init], ...others.map((m, i) => [m.name, joins[i]!] as const)]);
+
+        // A host that joined again (drift) left its old node behind, down, with tasks that keep the
+        // overlay in use: once any host has, the first manager removes such nodes after the joins.
+        const epochs = args.members.map((m) => `${m.name}=${m.epoch ?? 0}`).join(",");
+        if (args.members.some((m) => (m.epoch ?? 0) > 0)) {
+            const nodeIds = pulumi.all(this.memberships.map((c) => c.stdout)).apply((outs) => outs.map((o) => (JSON.parse(o) as { nodeId: string }).nodeId));
+            const hostnames = pulumi.all(args.members.map((m) => m.host.hostname));
+            this.prune = new command.remote.Command(
+                `${name}-prune`,
+                {
+                    ...scriptedCommandArgs(
+                        first.host.connection,
+                        "swarm-prune",
+                        { create: pulumi.all([hostnames, nodeIds]).apply(([HOSTNAMES, CURRENT]) => renderScript("swarm-prune", { HOST_LABEL: first.name, HOSTNAMES, CURRENT })) },
+                        "stderr",
+                    ),
+                    triggers: [epochs],
+                },
+                { parent: this, dependsOn: this.memberships },
+            );
+        }
 
         this.registerOutputs({ managerAddress: this.managerAddress });
     }

@@ -35,6 +35,7 @@
 # @var DOCKER_CONFIG_DIR optional: directory of daemon.json (default /etc/docker)
 # @var STATE_DIR optional: docker-overlay's state directory on the host (default /var/lib/docker-overlay)
 # @var HOST_LABEL optional: this host's name in messages (default: uname -n)
+# @var APPLY_EPOCH optional: drift epoch (components/drift.ts), recorded in $STATE_DIR/apply-epoch once the daemon runs with the file (default 0)
 # @var OWNER optional: "<project>/<stack>" of the run; another stack's host is refused, exit 6 (lib/owner.sh)
 set -euo pipefail
 
@@ -86,6 +87,8 @@ dk() { timeout 30 "$DOCKER" "$@"; }
 
 # shellcheck source=lib/daemon.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/daemon.sh" # @include
+# shellcheck source=lib/json-edit.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/json-edit.sh" # @include
 
 # wait_for STORE: until WAIT_SECONDS pass, wait for the daemon to answer reporting STORE ("*": anything).
 last_seen='not answering'
@@ -116,6 +119,10 @@ wait_gossip() {
 
 lock_host
 claim_host
+APPLY_EPOCH=${APPLY_EPOCH:-0}
+[[ $APPLY_EPOCH =~ ^[0-9]+$ ]] || die 5 "APPLY_EPOCH must be a whole number, got '$APPLY_EPOCH'"
+# record_epoch: the drift epoch this run applied, for preflight to read (never fatal).
+record_epoch() { if [[ -d $STATE_DIR ]]; then printf '%s\n' "$APPLY_EPOCH" >"$STATE_DIR/apply-epoch" || true; fi; }
 
 # --- a. engine version -----------------------------------------------------------------------
 if ! version=$(dk version --format '{{.Server.Version}}' 2>"$work/version.err"); then
@@ -170,13 +177,32 @@ if ! printf '%s' "$CONTENT_BASE64" | base64 -d >"$work/new" 2>/dev/null; then
   die 5 "CONTENT_BASE64 is not valid base64; nothing was changed"
 fi
 chmod 0644 "$work/new"
+# Edited by hand since docker-overlay wrote it (drift), or holding such edits from before
+# ($STATE_DIR/daemon.json.edited): our keys from the new file, every other key as the person
+# left it (lib/json-edit.sh), and destroy will take out only our keys. A file that is not one JSON
+# object gets ours.
+edited_marker=$STATE_DIR/daemon.json.edited
+if [[ -e $STATE_DIR/daemon.json.ours && -e $config ]] && ! same_bytes "$config" "$work/new"; then
+  drifted=false
+  if ! same_bytes "$config" "$STATE_DIR/daemon.json.ours"; then drifted=true; fi
+  if [[ $drifted == true || -e $edited_marker ]] && json_take_keys "$config" "$work/new" cluster-store cluster-advertise cluster-store-opts >"$work/merged" 2>/dev/null; then
+    chmod 0644 "$work/merged"
+    mv -f -- "$work/merged" "$work/new"
+    : >"$edited_marker"
+    if [[ $drifted == true ]]; then
+      printf 'docker-overlay: %s: %s was edited since the last up: docker-overlay'"'"'s keys are written again, the rest is kept as edited\n' "$HOST_LABEL" "$config"
+    fi
+  fi
+fi
 same_content=false
 if same_bytes "$work/new" "$config"; then
   same_content=true
   if current=$(cluster_store) && [[ $current == "$EXPECT_CLUSTER_STORE" ]]; then
     printf 'docker-overlay: %s: daemon.json already configured and Docker reports cluster store %s; nothing to do\n' "$HOST_LABEL" "$EXPECT_CLUSTER_STORE"
-    # A host an older docker-overlay configured has no record of what it wrote: this is it.
-    if [[ -d $STATE_DIR && ! -e $STATE_DIR/daemon.json.ours ]]; then cp -p -- "$work/new" "$STATE_DIR/daemon.json.ours" || true; fi
+    # The file is what this stack writes now: that is the record of what it wrote (a host an
+    # older docker-overlay configured has none; after a drift the person's file may already be it).
+    if [[ -d $STATE_DIR ]] && ! same_bytes "$work/new" "$STATE_DIR/daemon.json.ours"; then cp -p -- "$work/new" "$STATE_DIR/daemon.json.ours" || true; fi
+    record_epoch
     exit 0
   fi
 fi
@@ -217,6 +243,7 @@ fi
 if restart; then
   if wait_for "$EXPECT_CLUSTER_STORE"; then
     if wait_gossip; then
+      record_epoch
       printf 'docker-overlay: %s: Docker restarted with cluster store %s\n' "$HOST_LABEL" "$EXPECT_CLUSTER_STORE"
       exit 0
     fi

@@ -61,7 +61,7 @@ case $ACTION in
       [[ $(sha256sum <"$STATE_DIR/daemon.json.ours") == "$(sha256sum <"$config")" ]]; then
       die 1 "$config is still the file docker-overlay wrote; the original in $STATE_DIR is kept until it is back (daemon-config-restore puts it back; pulumi destroy --run-program runs that)"
     fi
-    rm -f -- "$STATE_DIR/daemon.json.ours"
+    rm -f -- "$STATE_DIR/daemon.json.ours" "$STATE_DIR/apply-epoch" "$STATE_DIR/daemon.json.edited"
     rm -f -- "$orig" "$orig_absent" "$STATE_DIR/daemon.json.prev" "$STATE_DIR/daemon.json.prev-absent"
     # The owner record and the directory go with the last of our state; the directory may be a
     # mount point: leaving it is harmless.

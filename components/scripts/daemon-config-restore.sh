@@ -3,7 +3,8 @@
 # daemon-config-restore: take out of daemon.json what docker-overlay put in (the original was kept
 # by daemon-config-backup in $STATE_DIR), restart Docker and wait until it answers.
 #
-# When daemon.json is still the file docker-overlay wrote ($STATE_DIR/daemon.json.ours), the
+# When daemon.json is still the file docker-overlay wrote ($STATE_DIR/daemon.json.ours), holding
+# no edits of someone else's that a drift up kept ($STATE_DIR/daemon.json.edited), the
 # original is copied back byte for byte with its mode (cp -p), or daemon.json is removed when
 # there was none. When someone edited it after `up`, only docker-overlay's keys (cluster-store,
 # cluster-advertise, cluster-store-opts) are taken out and the values the original had for them
@@ -65,7 +66,7 @@ ours=$STATE_DIR/daemon.json.ours
 # the last of our state (lib/owner.sh). Only after the original is in place (FORGET=true).
 forget_backup() {
   [[ ${FORGET:-} == true ]] || return 0
-  rm -f -- "$orig" "$orig_absent" "$ours" "$STATE_DIR/daemon.json.prev" "$STATE_DIR/daemon.json.prev-absent"
+  rm -f -- "$orig" "$orig_absent" "$ours" "$STATE_DIR/daemon.json.prev" "$STATE_DIR/daemon.json.prev-absent" "$STATE_DIR/apply-epoch" "$STATE_DIR/daemon.json.edited"
   release_host
 }
 
@@ -107,7 +108,8 @@ fi
 # --- what daemon.json should be: the original, or (edited after up) the edit without our keys ---
 target=$original
 if [[ -n $original ]]; then restored="the original $config is back"; else restored="$config is removed (there was none before docker-overlay)"; fi
-if [[ -e $ours && -e $config ]] && ! same_bytes "$config" "$ours" && ! { [[ -n $original ]] && same_bytes "$original" "$config"; }; then
+edited_marker=$STATE_DIR/daemon.json.edited
+if [[ -e $ours && -e $config ]] && { ! same_bytes "$config" "$ours" || [[ -e $edited_marker ]]; } && ! { [[ -n $original ]] && same_bytes "$original" "$config"; }; then
   rc=0
   json_take_keys "$config" "$original" cluster-store cluster-advertise cluster-store-opts >"$work/edited" 2>"$work/edit.err" || rc=$?
   if ((rc == 1)); then

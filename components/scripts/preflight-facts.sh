@@ -245,11 +245,20 @@ bool() { if "$@"; then printf true; else printf false; fi; }
 lock=${LOCK_FILE:-/run/lock/docker-overlay.lock}
 user_json=$(printf '{"uid":%s,"name":%s,"stateWritable":%s,"dockerConfigWritable":%s,"lockWritable":%s}' \
   "$(id -u)" "$(json_str "$(id -un 2>/dev/null || true)")" "$(bool writable "$STATE_DIR")" "$(bool writable "$DOCKER_CONFIG_DIR/daemon.json")" "$(bool writable "$lock")")
+# What the host scripts recorded of their last run here (drift, components/drift.ts).
+number_in() { local n; n=$(head -c 20 -- "$1" 2>/dev/null | tr -dc 0-9) || n=''; printf '%s' "${n:-0}"; }
+changed=false
+if [[ -e $STATE_DIR/daemon.json.ours ]]; then
+  if [[ ! -e $DOCKER_CONFIG_DIR/daemon.json ]] || [[ $(sha256sum <"$STATE_DIR/daemon.json.ours") != "$(sha256sum <"$DOCKER_CONFIG_DIR/daemon.json")" ]]; then changed=true; fi
+fi
+marker=''
+for m in swarm-created swarm-joined; do if [[ -e $STATE_DIR/$m ]]; then marker=$m; fi; done
+applied_json=$(printf '{"daemonJsonChanged":%s,"applyEpoch":%s,"swarmMarker":"%s","joinEpoch":%s}' "$changed" "$(number_in "$STATE_DIR/apply-epoch")" "$marker" "$(number_in "$STATE_DIR/join-epoch")")
 # Another docker-overlay script holds the host lock right now (Docker may be restarting).
 lock_held=false
 if [[ -e $lock ]] && command -v flock >/dev/null 2>&1 && ! flock -n "$lock" true 2>/dev/null; then lock_held=true; fi
 
-printf '{"hostname":%s,"dockerInfo":%s,"interfaces":[%s],"routes":[%s],"vxlan":"%s","daemonJson":%s,"unitOptions":[%s],"dockerd":%s,"epoch":%s,"owner":%s,"user":%s,"lockHeld":%s}\n' \
+printf '{"hostname":%s,"dockerInfo":%s,"interfaces":[%s],"routes":[%s],"vxlan":"%s","daemonJson":%s,"unitOptions":[%s],"dockerd":%s,"epoch":%s,"owner":%s,"user":%s,"lockHeld":%s,"applied":%s}\n' \
   "$(json_str "$(uname -n)")" "$docker_json" \
   "$(join , ${interfaces[@]+"${interfaces[@]}"})" "$(join , ${routes[@]+"${routes[@]}"})" "$vxlan" "$daemon_json" \
-  "$(join , ${unit_options[@]+"${unit_options[@]}"})" "$(json_str "$dockerd")" "$(json_str "$(one_line "$epoch")")" "$(json_str "$(one_line "$owner")")" "$user_json" "$lock_held"
+  "$(join , ${unit_options[@]+"${unit_options[@]}"})" "$(json_str "$dockerd")" "$(json_str "$(one_line "$epoch")")" "$(json_str "$(one_line "$owner")")" "$user_json" "$lock_held" "$applied_json"

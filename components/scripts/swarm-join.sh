@@ -20,6 +20,7 @@
 # @var DOCKER optional: docker CLI to use (default docker)
 # @var STATE_DIR optional: docker-overlay's state directory on the host (default /var/lib/docker-overlay)
 # @var HOST_LABEL optional: this host's name in messages (default: uname -n)
+# @var JOIN_EPOCH optional: drift epoch (components/drift.ts), recorded in $STATE_DIR/join-epoch once the node is in the swarm (default 0)
 # @var OWNER optional: "<project>/<stack>" of the run; another stack's host is refused, exit 6 (lib/owner.sh)
 set -euo pipefail
 
@@ -107,6 +108,7 @@ case $state in
     ;;
 esac
 node_id=$(dk info --format '{{.Swarm.NodeID}}')
+if [[ -d $STATE_DIR ]]; then printf '%s\n' "${JOIN_EPOCH:-0}" >"$STATE_DIR/join-epoch" || true; fi
 actual_role=$(role_now)
 if [[ $actual_role != "$ROLE" ]]; then
   printf 'docker-overlay: %s: this node is a swarm %s, not a %s as asked; promote or demote it with docker node promote/demote on a manager\n' "$HOST_LABEL" "$actual_role" "$ROLE" >&2

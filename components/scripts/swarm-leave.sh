@@ -35,6 +35,7 @@ marker_file=$STATE_DIR/$MARKER
 lock_host
 check_owner
 if [[ ! -e $marker_file ]]; then
+  rm -f -- "$STATE_DIR/join-epoch"
   release_host
   printf '{"left":false}\n'
   exit 0
@@ -55,6 +56,6 @@ if [[ $state != inactive ]]; then
     left=true
   fi
 fi
-rm -f -- "$marker_file"
+rm -f -- "$marker_file" "$STATE_DIR/join-epoch"
 release_host
 printf '{"left":%s}\n' "$left"

@@ -212,6 +212,56 @@ export function overlayFlow(opts: FlowOptions) {
         }, 900_000);
     }
 
+    if (opts.scope === "global" && opts.clusterStore?.startsWith("consul:")) {
+        it("daemon.json edited by hand on lab3 (our cluster-advertise gone, a key added): refresh --run-program says so; up writes our keys again, keeps the added key, and lab3 talks again; then no changes", async () => {
+            const lab3 = lab.hosts[2]!;
+            const gw = lab.hosts[0]!;
+            ssh(lab, lab3, `sed -i -e '/"cluster-advertise"/d' -e '0,/{/s//{\\n  "debug": true,/' /etc/docker/daemon.json && grep -q '"debug": true' /etc/docker/daemon.json && ! grep -q cluster-advertise /etc/docker/daemon.json`);
+            const out = collector();
+            const refresh = await phase(`${opts.title}: refresh --run-program after the hand edit`, () => stack.refresh({ runProgram: true, onOutput: out.onOutput }));
+            expect(out.lines.join("")).toContain("docker-overlay: drift on lab3: /etc/docker/daemon.json is not the file the last up wrote (edited by hand?)");
+            expect(changes(refresh.summary.resourceChanges)).toEqual({});
+            const up = await phase(`${opts.title}: up after the hand edit`, () => stack.up({ onOutput: (s) => process.stdout.write(s) }));
+            expect(up.summary.result).toBe("succeeded");
+            addresses = up.outputs.serviceAddresses!.value as Record<string, string>;
+            const now = JSON.parse(ssh(lab, lab3, "cat /etc/docker/daemon.json")) as Record<string, unknown>;
+            expect(now).toMatchObject({ debug: true, "cluster-store": opts.clusterStore, "cluster-advertise": "eth0:2376" });
+            expect(((await engineApi(lab3, "/info")) as { ClusterStore?: string }).ClusterStore).toBe(opts.clusterStore);
+            const http = docker(gw, ["exec", "gateway", ...httpGet("http://b/etc/hostname")]);
+            expect(http.stderr, "gateway (lab1) -> b (lab3) after lab3's daemon was configured again").toContain("200 OK");
+            const again = await stack.preview({ onOutput: (s) => process.stdout.write(s) });
+            expect(changes(again.changeSummary)).toEqual({});
+            // The person takes their key out again: drift again, and up leaves only our keys (so
+            // that destroy, below, leaves no daemon.json on lab3, where there was none).
+            ssh(lab, lab3, `sed -i '/"debug": true,/d' /etc/docker/daemon.json && ! grep -q debug /etc/docker/daemon.json`);
+            const back = await phase(`${opts.title}: up after the key was taken out by hand`, () => stack.up({ onOutput: (s) => process.stdout.write(s) }));
+            addresses = back.outputs.serviceAddresses!.value as Record<string, string>;
+            expect(Object.keys(JSON.parse(ssh(lab, lab3, "cat /etc/docker/daemon.json")) as object).sort()).toEqual(["cluster-advertise", "cluster-store", "cluster-store-opts"]);
+            expect(docker(gw, ["exec", "gateway", ...httpGet("http://b/etc/hostname")]).stderr).toContain("200 OK");
+        }, 900_000);
+    }
+
+    if (opts.scope === "swarm") {
+        it("lab3 leaves the swarm by hand: refresh --run-program says so; up --refresh joins it again and the gateway reaches b there; then no changes", async () => {
+            const lab3 = lab.hosts[2]!;
+            const gw = lab.hosts[0]!;
+            expect(docker(lab3, ["swarm", "leave", "--force"]).status).toBe(0);
+            const out = collector();
+            await phase(`${opts.title}: refresh --run-program after lab3 left`, () => stack.refresh({ runProgram: true, onOutput: out.onOutput }));
+            expect(out.lines.join("")).toContain("docker-overlay: drift on lab3: it left the swarm since the last up (docker swarm leave by hand?); up joins it again");
+            const up = await phase(`${opts.title}: up --refresh after lab3 left`, () => stack.up({ refresh: true, onOutput: (s) => process.stdout.write(s) }));
+            expect(up.summary.result).toBe("succeeded");
+            addresses = up.outputs.serviceAddresses!.value as Record<string, string>;
+            expect(docker(lab3, ["info", "--format", "{{.Swarm.LocalNodeState}}"]).stdout).toBe("active");
+            // The node lab3 left behind is gone (its tasks would keep the overlay in use for ever).
+            expect(docker(gw, ["node", "ls", "--format", "{{.Hostname}} {{.Status}}"]).stdout.split("\n").sort()).toEqual(["lab1 Ready", "lab2 Ready", "lab3 Ready"]);
+            const http = docker(gw, ["exec", "gateway", ...httpGet("http://b/etc/hostname")]);
+            expect(http.stderr, "gateway (lab1) -> b (lab3) after lab3 joined again").toContain("200 OK");
+            const again = await stack.preview({ onOutput: (s) => process.stdout.write(s) });
+            expect(changes(again.changeSummary)).toEqual({});
+        }, 900_000);
+    }
+
     opts.extra?.(ctx);
 
     it("destroy puts every daemon.json back byte for byte and leaves Docker running with nothing of ours", async () => {

@@ -48,6 +48,7 @@ function stateFor(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
         let stdout = "";
         if (name.endsWith("-facts")) stdout = JSON.stringify(FACTS(host, n));
         else if (name.endsWith("-backup")) stdout = JSON.stringify({ present: true, contentBase64: Buffer.from('{"log-level":"warn"}\n').toString("base64") });
+        else if (/-swarm-(init|join)-/.test(name)) stdout = JSON.stringify({ nodeId: `node-${name.split("-").at(-1)}`, created: true, joined: true });
         else if (name.endsWith("-tokens")) stdout = JSON.stringify({ worker: "SWMTKN-1-worker-secret", manager: "SWMTKN-1-manager-secret" });
         else if (name.includes("-from-")) stdout = JSON.stringify({ from: name.split("-from-")[1], results: [] });
         // As if the rejoin had restarted the service "web" (tests that have one): a new address.
@@ -135,7 +136,7 @@ export async function settle<T>(o: pulumi.Output<T>): Promise<{ value: T; secret
  * Builds the cluster from a raw config (as a stack file would hold it) and waits until every
  * declared resource is registered with the mock engine.
  */
-export async function buildCluster(raw: unknown, stack = "test", extra: { daemonEpochs?: Record<string, number> } = {}) {
+export async function buildCluster(raw: unknown, stack = "test", extra: { daemonEpochs?: Record<string, number>; applyEpochs?: Record<string, number>; joinEpochs?: Record<string, number> } = {}) {
     await installMocks(stack);
     const { parseConfig } = await import("../../components/config");
     const { OverlayCluster } = await import("../../components/overlayCluster");

@@ -397,6 +397,46 @@ describe("daemon-config-apply", () => {
     });
 });
 
+describe("daemon-config-apply run again for drift (a daemon.json edited by hand since up)", () => {
+    it("writes our keys again, keeps what the person changed, and records the epoch it ran with", async () => {
+        writeOriginal(ORIGINAL);
+        await backup();
+        expect((await apply(merged(ORIGINAL), { APPLY_EPOCH: "0" })).code).toBe(0);
+        expect(fs.readFileSync(path.join(host.stateDir, "apply-epoch"), "utf8")).toBe("0\n");
+        // By hand: our store removed, a key added.
+        const edited = JSON.stringify({ ...JSON.parse(fs.readFileSync(host.daemonJson, "utf8")), "cluster-store": undefined, debug: true }, null, 2) + "\n";
+        fs.writeFileSync(host.daemonJson, edited);
+        const r = await apply(merged(ORIGINAL), { APPLY_EPOCH: "1" });
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout).toContain("was edited since the last up: docker-overlay's keys are written again, the rest is kept as edited");
+        const now = JSON.parse(fs.readFileSync(host.daemonJson, "utf8"));
+        expect(now).toMatchObject({ debug: true, "cluster-store": STORE, "cluster-advertise": "eth0:2376", "log-level": "warn" });
+        expect(host.state("cluster-store")).toBe(STORE);
+        expect(fs.readFileSync(path.join(host.stateDir, "apply-epoch"), "utf8")).toBe("1\n");
+        expect(fs.readFileSync(path.join(host.stateDir, "daemon.json.ours"), "utf8")).toBe(fs.readFileSync(host.daemonJson, "utf8"));
+        // The person makes the file exactly what up would write: up changes nothing, restarts
+        // nothing, and takes the file as its own (no drift at the next preview).
+        const restartsBefore = host.restarts;
+        const edits = fs.readFileSync(host.daemonJson, "utf8");
+        fs.writeFileSync(host.daemonJson, edits.replace(/\s*"debug": true,?/, "").replace(",\n}", "\n}"));
+        const asUp = await apply(merged(ORIGINAL), { APPLY_EPOCH: "2" });
+        expect(asUp.code, asUp.stderr).toBe(0);
+        expect(fs.readFileSync(path.join(host.stateDir, "daemon.json.ours"), "utf8")).toBe(fs.readFileSync(host.daemonJson, "utf8"));
+        expect(fs.readFileSync(path.join(host.stateDir, "apply-epoch"), "utf8")).toBe("2\n");
+        fs.writeFileSync(host.daemonJson, edits);
+        expect((await apply(merged(ORIGINAL), { APPLY_EPOCH: "3" })).code).toBe(0);
+        expect(host.restarts).toBeGreaterThanOrEqual(restartsBefore);
+        // A later change of the stack keeps the person's key too (the file holds edits now) ...
+        const moved = merged(ORIGINAL).replace(STORE, "etcd://10.210.0.12:2379");
+        expect((await apply(moved, { APPLY_EPOCH: "1", EXPECT_CLUSTER_STORE: "etcd://10.210.0.12:2379" })).code).toBe(0);
+        expect(JSON.parse(fs.readFileSync(host.daemonJson, "utf8"))).toMatchObject({ debug: true, "cluster-store": "etcd://10.210.0.12:2379" });
+        // ... and so does destroy, which takes out only our keys.
+        expect((await restore({ FORGET: "true" })).code).toBe(0);
+        expect(JSON.parse(fs.readFileSync(host.daemonJson, "utf8"))).toEqual({ ...JSON.parse(ORIGINAL), debug: true });
+        expect(fs.existsSync(host.stateDir)).toBe(false);
+    });
+});
+
 describe("daemon-config-restore: a daemon.json changed after up, a symlink, a run killed during up", () => {
     it("takes out only our keys from a file edited after up, keeping every other byte, its mode, and Docker running", async () => {
         writeOriginal(ORIGINAL, 0o640);

@@ -111,6 +111,7 @@ export const LOGGED_STREAMS: Readonly<Record<ScriptName, readonly ("stdout" | "s
     "swarm-tokens": [],
     "swarm-join": ["stderr"],
     "swarm-leave": ["stderr"],
+    "swarm-prune": ["stderr"],
     "connectivity-check": ["stderr"],
     "overlay-rejoin": ["stdout", "stderr"],
 };

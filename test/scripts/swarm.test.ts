@@ -263,3 +263,28 @@ describe("swarm-leave", () => {
         expect(r.stderr).toContain("MARKER must be swarm-created or swarm-joined");
     });
 });
+
+describe("swarm-prune", () => {
+    it("removes only the nodes that stand for our hosts under an old ID, down or not yet, and says which", async () => {
+        host.setState("swarm-state", "active");
+        host.setState("swarm-role", "manager");
+        host.setState("swarm-nodes", ["m1 lab1 Ready", "old3 lab3 Down", "n3 lab3 Ready", "old9 other Down", "n2 lab2 Down", "old2 lab2 Ready"].join("\n") + "\n");
+        const r = await runRendered("swarm-prune", { DOCKER: host.commonVars().DOCKER!, HOST_LABEL: "lab1", HOSTNAMES: ["lab1", "lab2", "lab3"], CURRENT: ["m1", "n2", "n3"] }, host.fakeEnv());
+        expect(r.code, r.stderr).toBe(0);
+        expect(JSON.parse(r.stdout)).toEqual({ removed: ["old3", "old2"] });
+        expect(r.stderr).toBe(
+            "docker-overlay: lab1: removed node old3 (lab3, down: that host joined the swarm again as a new node)\n" +
+                "docker-overlay: lab1: removed node old2 (lab2, ready: that host joined the swarm again as a new node)\n",
+        );
+        // Someone else's down node, and our own host's current one (down for now), stay.
+        expect(host.state("swarm-nodes")).toBe(["m1 lab1 Ready", "n3 lab3 Ready", "old9 other Down", "n2 lab2 Down"].join("\n") + "\n");
+    });
+
+    it("removes nothing when every node is current", async () => {
+        host.setState("swarm-state", "active");
+        host.setState("swarm-nodes", "m1 lab1 Ready\n");
+        const r = await runRendered("swarm-prune", { DOCKER: host.commonVars().DOCKER!, HOST_LABEL: "lab1", HOSTNAMES: ["lab1"], CURRENT: ["m1"] }, host.fakeEnv());
+        expect(JSON.parse(r.stdout)).toEqual({ removed: [] });
+        expect(host.state("nodes-removed")).toBeUndefined();
+    });
+});

@@ -63,6 +63,7 @@ describe("parsePreflightOutput", () => {
             // An older facts script, without the user's line: nothing to refuse on.
             user: { uid: -1, name: "", stateWritable: true, dockerConfigWritable: true, lockWritable: true },
             lockHeld: false,
+            applied: { daemonJsonChanged: false, applyEpoch: 0, swarmMarker: "", joinEpoch: 0 },
         });
     });
 
@@ -185,6 +186,22 @@ describe("preflight-facts.sh on this machine", () => {
         });
         expect(r.status, r.stderr).toBe(0);
         expect(parsePreflightOutput(r.stdout).user).toEqual({ uid: 65534, name: expect.any(String), stateWritable: false, dockerConfigWritable: false, lockWritable: false });
+    });
+
+    it("reports what the host scripts recorded there (drift): daemon.json changed since the last up, the epochs, the swarm marker", async () => {
+        const state = path.join(tmp, "state");
+        expect((await run({ STATE_DIR: state })).applied).toEqual({ daemonJsonChanged: false, applyEpoch: 0, swarmMarker: "", joinEpoch: 0 });
+        fs.mkdirSync(state);
+        fs.writeFileSync(path.join(state, "daemon.json.ours"), '{"cluster-store": "etcd://x:2379"}\n');
+        fs.writeFileSync(host.daemonJson, '{"cluster-store": "etcd://x:2379"}\n');
+        fs.writeFileSync(path.join(state, "apply-epoch"), "3\n");
+        fs.writeFileSync(path.join(state, "swarm-joined"), "node1\n");
+        fs.writeFileSync(path.join(state, "join-epoch"), "2\n");
+        expect((await run({ STATE_DIR: state })).applied).toEqual({ daemonJsonChanged: false, applyEpoch: 3, swarmMarker: "swarm-joined", joinEpoch: 2 });
+        fs.writeFileSync(host.daemonJson, '{"cluster-store": "etcd://x:2379", "debug": true}\n');
+        expect((await run({ STATE_DIR: state })).applied.daemonJsonChanged).toBe(true);
+        fs.rmSync(host.daemonJson);
+        expect((await run({ STATE_DIR: state })).applied.daemonJsonChanged).toBe(true);
     });
 
     it("sees another docker-overlay script holding the host lock", async () => {

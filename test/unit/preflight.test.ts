@@ -49,6 +49,7 @@ function hostFacts(name: Lab, engine: Partial<EngineFacts> = {}): PreflightFacts
         owner: "",
         user: { uid: 0, name: "root", stateWritable: true, dockerConfigWritable: true, lockWritable: true },
         lockHeld: false,
+        applied: { daemonJsonChanged: false, applyEpoch: 0, swarmMarker: "", joinEpoch: 0 },
     };
 }
 

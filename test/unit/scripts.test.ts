@@ -148,7 +148,7 @@ describe("renderScript", () => {
         const lines = text.split("\n");
         const headerEnd = lines.findIndex((l) => !l.startsWith("#") || l.startsWith("# --- values"));
         // The script's own variables, then those of the libraries it includes (lib/owner.sh).
-        expect(lines.slice(headerEnd, headerEnd + 12)).toEqual([
+        expect(lines.slice(headerEnd, headerEnd + 13)).toEqual([
             "# --- values inserted by docker-overlay renderScript ---",
             "MANAGER_ADDRESS='10.210.0.11:2377'",
             "JOIN_TOKEN='SWMTKN-1-x'",
@@ -157,12 +157,13 @@ describe("renderScript", () => {
             "unset DOCKER",
             "unset STATE_DIR",
             "unset HOST_LABEL",
+            "unset JOIN_EPOCH",
             "unset OWNER",
             "unset LOCK_FILE",
             "unset LOCK_SECONDS",
             "# --- end of inserted values ---",
         ]);
-        expect(lines[headerEnd + 12]).toBe("set -euo pipefail");
+        expect(lines[headerEnd + 13]).toBe("set -euo pipefail");
         expect(lines.slice(0, headerEnd).every((l) => l.startsWith("#"))).toBe(true);
     });
 
