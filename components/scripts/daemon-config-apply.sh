@@ -259,6 +259,9 @@ fi
 if [[ -n $rollback ]]; then restored="the previous $config was restored"; else restored="$config was removed again (there was none before)"; fi
 failure="Docker did not come back with the new daemon.json (cluster-store $EXPECT_CLUSTER_STORE): $reason"
 if install_file "$rollback"; then
+  # The file is the previous one again: so is the record of what docker-overlay wrote (else the
+  # next preview would take the rollback for an edit by hand).
+  if [[ -n $rollback ]]; then cp -p -- "$rollback" "$STATE_DIR/daemon.json.ours" || true; else rm -f -- "$STATE_DIR/daemon.json.ours"; fi
   if restart; then
     if wait_for '*'; then
       die 1 "$failure. ${restored^} and Docker is running again. Fix the cause and run pulumi up again."

@@ -277,6 +277,8 @@ describe("daemon-config-apply", () => {
         expect(host.running).toBe(true);
         expect(host.state("cluster-store")).toBe("");
         expect(host.restarts).toBe(2);
+        // The record of what docker-overlay wrote follows the rollback: no drift to see after it.
+        expect(fs.readFileSync(path.join(host.stateDir, "daemon.json.ours"), "utf8")).toBe(ORIGINAL);
     });
 
     it("stops a restart command that hangs after WAIT_SECONDS and rolls back, within a bound", async () => {
