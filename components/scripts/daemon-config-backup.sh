@@ -57,8 +57,7 @@ case $ACTION in
   forget)
     lock_host
     check_owner
-    if [[ -e $STATE_DIR/daemon.json.ours && -e $config ]] &&
-      [[ $(sha256sum <"$STATE_DIR/daemon.json.ours") == "$(sha256sum <"$config")" ]]; then
+    if same_bytes "$STATE_DIR/daemon.json.ours" "$config"; then
       die 1 "$config is still the file docker-overlay wrote; the original in $STATE_DIR is kept until it is back (daemon-config-restore puts it back; pulumi destroy --run-program runs that)"
     fi
     rm -f -- "$STATE_DIR/daemon.json.ours" "$STATE_DIR/apply-epoch" "$STATE_DIR/daemon.json.edited"

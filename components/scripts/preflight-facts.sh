@@ -249,7 +249,7 @@ user_json=$(printf '{"uid":%s,"name":%s,"stateWritable":%s,"dockerConfigWritable
 number_in() { local n; n=$(head -c 20 -- "$1" 2>/dev/null | tr -dc 0-9) || n=''; printf '%s' "${n:-0}"; }
 changed=false
 if [[ -e $STATE_DIR/daemon.json.ours ]]; then
-  if [[ ! -e $DOCKER_CONFIG_DIR/daemon.json ]] || [[ $(sha256sum <"$STATE_DIR/daemon.json.ours") != "$(sha256sum <"$DOCKER_CONFIG_DIR/daemon.json")" ]]; then changed=true; fi
+  if ! same_bytes "$STATE_DIR/daemon.json.ours" "$DOCKER_CONFIG_DIR/daemon.json"; then changed=true; fi
 fi
 marker=''
 for m in swarm-created swarm-joined; do if [[ -e $STATE_DIR/$m ]]; then marker=$m; fi; done

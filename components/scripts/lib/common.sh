@@ -72,3 +72,10 @@ resolve_address() {
   [[ -n $ip ]] || return 1
   printf '%s' "$ip"
 }
+
+# same_bytes A B: both files exist and hold the same bytes.
+same_bytes() {
+  [[ -f $1 && -f $2 ]] || return 1
+  local a b
+  a=$(sha256sum <"$1") && b=$(sha256sum <"$2") && [[ $a == "$b" ]]
+}

@@ -18,13 +18,6 @@ cluster_store() {
   return 0
 }
 
-# same_bytes A B: both files exist and hold the same bytes.
-same_bytes() {
-  [[ -f $1 && -f $2 ]] || return 1
-  local a b
-  a=$(sha256sum <"$1") && b=$(sha256sum <"$2") && [[ $a == "$b" ]]
-}
-
 # install_file SRC: make SRC daemon.json atomically (cp -p keeps its mode); "" removes daemon.json.
 # A daemon.json that is a symlink is written through it (the file it points to is replaced, the
 # link stays); removing it removes what it points to, never the link alone.
