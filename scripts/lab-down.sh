@@ -8,7 +8,7 @@ if [ -s /var/lib/docker-overlay-lab/lab.json ] && bash lab/lab.sh status >/dev/n
     # shellcheck source=toolchain/env.sh
     source toolchain/env.sh
     rm -rf bin && npx tsc -p tsconfig.build.json
-    node scripts/lab.mts destroy || echo "destroy failed; removing the lab anyway (its hosts go with it)" >&2
+    node --disable-warning=MODULE_TYPELESS_PACKAGE_JSON scripts/lab.mts destroy || echo "destroy failed; removing the lab anyway (its hosts go with it)" >&2
 fi
 bash lab/lab.sh down
 rm -rf "${DOCKER_OVERLAY_WORK:-${TMPDIR:-/tmp}/docker-overlay-stacks}/lab"
