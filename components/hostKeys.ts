@@ -112,11 +112,6 @@ export function resolveHostKeys(hosts: readonly HostConfig[], ssh: SshConfig, lo
     return { hosts: resolved, problems };
 }
 
-/** The line that pins KEY for host number I in the stack file, as a person would paste it. */
-export function pinLine(hostIndex: number, key: string): string {
-    return `\`hostKey: ${key}\` under \`${CONFIG_NAMESPACE}:hosts[${hostIndex}]\``;
-}
-
 /**
  * Without preflight nothing shows the key a host presents, so a host without a known key is a
  * config problem (unless `ssh.insecureAcceptAnyHostKey`).

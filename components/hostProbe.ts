@@ -6,6 +6,7 @@ import * as crypto from "node:crypto";
 import { Client, type ConnectConfig, utils } from "ssh2";
 import { z } from "zod";
 import type { PreflightFacts, ProbeOutcome } from "./preflight";
+import { NO_APPLIED } from "./drift";
 import { PINNABLE_TYPES } from "./hostKeys";
 import { renderScript, scriptBundle, scriptCommand } from "./scripts";
 
@@ -93,7 +94,7 @@ const rawFacts = z.object({
             swarmMarker: z.enum(["", "swarm-created", "swarm-joined"]),
             joinEpoch: z.number().int().nonnegative(),
         })
-        .default({ daemonJsonChanged: false, applyEpoch: 0, swarmMarker: "", joinEpoch: 0 }),
+        .default(() => ({ ...NO_APPLIED })),
 });
 
 /** The parts of `docker info --format '{{json .}}'` preflight reads (20.10 and 28 print them alike). */
