@@ -103,6 +103,44 @@ done
 
 dk() { timeout $((STOP_SECONDS + 30)) "$DOCKER" "$@"; }
 
+# forget_stale_endpoint NAME: removes the endpoint record named NAME that a daemon left in the
+# cluster store on NETWORK (docs/lab.md, "A stale endpoint record"). Docker removes such a
+# record by name only when no container has that name (`network disconnect -f`; given a
+# container it would take the container off the network instead), so the container steps aside
+# under a temporary name for that one command and gets its name back at once.
+forget_stale_endpoint() {
+  local name=$1 aside="$1.docker-overlay-aside"
+  dk rename "$name" "$aside" >/dev/null || return 1
+  if ! dk network disconnect -f "$NETWORK" "$name" >/dev/null; then
+    dk rename "$aside" "$name" >/dev/null || die 1 "container $name is named $aside now and could not get its name back: run docker rename $aside $name on $HOST_LABEL, then pulumi up again"
+    return 1
+  fi
+  dk rename "$aside" "$name" >/dev/null || die 1 "container $name is named $aside now and could not get its name back: run docker rename $aside $name on $HOST_LABEL, then pulumi up again"
+  printf 'docker-overlay: %s: removed the endpoint record of %s that an earlier Docker left in the cluster store on %s (it kept %s from starting again)\n' "$HOST_LABEL" "$name" "$NETWORK" "$name" >&2
+}
+
+# start_again IDS...: starts the stopped containers. One that Docker refuses because an endpoint
+# of its name is still in the store (a daemon that stopped before removing its container's
+# record: "endpoint with name X already exists in network N") gets that record removed and is
+# started once more; any other refusal fails the run, naming the containers.
+start_again() {
+  local err stale=() name line re='endpoint with name ([A-Za-z0-9][A-Za-z0-9_.-]*) already exists in network (.*)$'
+  err=$(dk start "$@" 2>&1 >/dev/null) && return 0
+  while IFS= read -r line; do
+    if [[ $line =~ $re && ${BASH_REMATCH[2]} == "$NETWORK" && " ${stale[*]-} " != *" ${BASH_REMATCH[1]} "* ]]; then
+      stale+=("${BASH_REMATCH[1]}")
+    fi
+  done <<<"$err"
+  local fail="could not start the containers on $NETWORK again ($names): ${err//$'\n'/ }. See docker ps -a on $HOST_LABEL, and run pulumi up again"
+  ((${#stale[@]} > 0)) || die 1 "$fail"
+  for name in "${stale[@]}"; do
+    # Only the containers this run stopped; a name that looks like an ID would name another one.
+    [[ ,$names, == *",$name,"* && ! $name =~ ^[0-9a-f]+$ ]] || die 1 "$fail"
+    forget_stale_endpoint "$name" || die 1 "$fail"
+  done
+  err=$(dk start "$@" 2>&1 >/dev/null) || die 1 "could not start the containers on $NETWORK again ($names), even after removing the stale endpoint record(s) of ${stale[*]}: ${err//$'\n'/ }. See docker ps -a on $HOST_LABEL, and run pulumi up again"
+}
+
 if [[ $ACTION == keep ]]; then
   mapfile -t ids < <(on_network)
   printf 'docker-overlay: %s: no Docker restarted since the last up; nothing to announce again\n' "$HOST_LABEL" >&2
@@ -131,7 +169,7 @@ if ((${#ids[@]} > 0)); then
   while read -r id address; do before[$id]=${address-}; done < <(addresses_of "${ids[@]}")
   # All at once: this host's overlay sandbox is made anew only once none of them holds it.
   dk stop -t "$STOP_SECONDS" "${ids[@]}" >/dev/null || die 1 "could not stop the containers on $NETWORK ($names); some may be stopped: run pulumi up again"
-  dk start "${ids[@]}" >/dev/null || die 1 "could not start the containers on $NETWORK again ($names): see docker ps -a, and run pulumi up again"
+  start_again "${ids[@]}"
   # The hosts rejoin one after another: let every host hear these leaves and joins before the
   # next host restarts its containers.
   sleep "$SETTLE_SECONDS"

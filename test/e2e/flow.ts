@@ -241,6 +241,44 @@ export function overlayFlow(opts: FlowOptions) {
         }, 900_000);
     }
 
+    if (opts.scope === "global" && opts.clusterStore?.startsWith("consul:")) {
+        it("a stale endpoint record of service-b in Consul (a daemon gone before removing it) when lab3's Docker restarted: up --refresh's rejoin removes it, service-b starts again and the gateway reaches b; then no changes", async () => {
+            // Seen in CI: after a restart of lab3's Docker, the rejoin's `docker start service-b` was
+            // refused ("endpoint with name service-b already exists in network lab_overlay"). Made
+            // here on purpose: a copy of service-b's endpoint record under another ID, put in the
+            // store after Docker came back (its own start of service-b would meet it otherwise).
+            const lab3 = lab.hosts[2]!;
+            const gw = lab.hosts[0]!;
+            ssh(lab, lab3, "/usr/local/sbin/dolab-dockerd restart >/dev/null");
+            const deadline = Date.now() + 60_000;
+            while (docker(lab3, ["inspect", "service-b", "--format", "{{.State.Running}}"]).stdout !== "true") {
+                expect(Date.now() < deadline, "service-b running again on lab3 within 60 s of the restart (restart: unless-stopped)").toBe(true);
+                await new Promise((r) => setTimeout(r, 1000));
+            }
+            const nid = docker(lab3, ["network", "inspect", "lab_overlay", "--format", "{{.Id}}"]).stdout;
+            const eid = docker(lab3, ["inspect", "service-b", "--format", '{{(index .NetworkSettings.Networks "lab_overlay").EndpointID}}']).stdout;
+            expect(eid).toMatch(/^[0-9a-f]{64}$/);
+            const records = `http://${gw.address}:8500/v1/kv/docker/network/v1.0/endpoint/${nid}`;
+            const live = (await (await fetch(`${records}/${eid}?raw`, { signal: AbortSignal.timeout(30_000) })).json()) as Record<string, unknown>;
+            expect(live).toMatchObject({ id: eid, name: "service-b" });
+            const staleId = [...eid].reverse().join("");
+            const put = await fetch(`${records}/${staleId}`, { method: "PUT", body: JSON.stringify({ ...live, id: staleId }), signal: AbortSignal.timeout(30_000) });
+            expect(await put.text()).toBe("true");
+            const out = collector();
+            const up = await phase(`${opts.title}: up --refresh with a stale endpoint record of service-b`, () => stack.up({ refresh: true, onOutput: out.onOutput }));
+            expect(up.summary.result).toBe("succeeded");
+            addresses = up.outputs.serviceAddresses!.value as Record<string, string>;
+            // Docker refused the start first: the rejoin says it removed the record, and only that one.
+            expect(out.lines.join("")).toContain("docker-overlay: lab3: removed the endpoint record of service-b that an earlier Docker left in the cluster store on lab_overlay (it kept service-b from starting again)");
+            expect((await fetch(`${records}/${staleId}`, { signal: AbortSignal.timeout(30_000) })).status).toBe(404);
+            expect(docker(lab3, ["inspect", "service-b", "--format", "{{.Name}} {{.State.Running}}"]).stdout).toBe("/service-b true");
+            const http = docker(gw, ["exec", "gateway", ...httpGet("http://b/etc/hostname")]);
+            expect(http.stderr, "gateway (lab1) -> b (lab3) after the stale record was removed").toContain("200 OK");
+            const again = await stack.preview({ onOutput: (s) => process.stdout.write(s) });
+            expect(changes(again.changeSummary)).toEqual({});
+        }, 900_000);
+    }
+
     if (opts.scope === "swarm") {
         it("lab3 leaves the swarm by hand: refresh --run-program says so; up --refresh joins it again and the gateway reaches b there; then no changes", async () => {
             const lab3 = lab.hosts[2]!;

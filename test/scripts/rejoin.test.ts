@@ -32,8 +32,19 @@ case "$1 $2" in
     esac ;;
   "stop -t") [[ ! -e "${dir}/fail-stop" ]] ;;
   "start "*)
-    [[ ! -e "${dir}/fail-start" ]] || exit 1
+    [[ ! -e "${dir}/fail-start" ]] || { echo "Error response from daemon: cannot start" >&2; exit 1; }
+    # stale-NAME: a record of that name in the store; the start fails as Docker's does.
+    for s in "${dir}"/stale-*; do
+      [[ -e $s ]] || continue
+      echo "Error response from daemon: endpoint with name \${s##*/stale-} already exists in network $(cat "$s")" >&2
+      echo "Error: failed to start containers: c1" >&2; exit 1
+    done
     shift; for id in "$@"; do if [[ -e "${dir}/addr-$id.after" ]]; then mv "${dir}/addr-$id.after" "${dir}/addr-$id"; fi; done ;;
+  "rename "*) [[ ! -e "${dir}/fail-rename-$3" ]] ;;
+  "network disconnect")
+    # -f with a name no container has: Docker deletes the endpoint record of that name.
+    [[ $3 == -f && -e "${dir}/stale-$5" && ! -e "${dir}/fail-disconnect" ]] || exit 1
+    rm "${dir}/stale-$5" ;;
   *) echo "stub docker: unexpected $*" >&2; exit 99 ;;
 esac
 `,
@@ -90,9 +101,58 @@ describe("overlay-rejoin", () => {
         fs.writeFileSync(path.join(dir, "fail-start"), "");
         const r = await runRendered("overlay-rejoin", vars(), process.env);
         expect(r.code).toBe(1);
-        expect(r.stderr).toContain("could not start the containers on lab_overlay again (name-c1): see docker ps -a, and run pulumi up again");
+        expect(r.stderr).toContain("could not start the containers on lab_overlay again (name-c1): Error response from daemon: cannot start. See docker ps -a on lab2, and run pulumi up again");
+        expect(calls().some((c) => c.startsWith("rename") || c.startsWith("network disconnect"))).toBe(false);
         expect(calls()).toContain("stop -t 10 c1");
         expect(fs.existsSync(path.join(dir, "state", "dockerd-epoch"))).toBe(false);
+    });
+
+    it("a container refused because the store still holds an endpoint of its name (a daemon gone before cleaning up): that record is removed by name while the container steps aside, and it starts", async () => {
+        onNetwork({ c1: ["10.0.1.2", "10.0.1.9"], c2: ["10.0.1.3"] });
+        fs.writeFileSync(path.join(dir, "stale-name-c1"), "lab_overlay");
+        const r = await runRendered("overlay-rejoin", vars(), process.env);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stderr).toContain("docker-overlay: lab2: removed the endpoint record of name-c1 that an earlier Docker left in the cluster store on lab_overlay (it kept name-c1 from starting again)\n");
+        expect(calls().filter((c) => !c.startsWith("inspect")).slice(2)).toEqual([
+            "stop -t 10 c1 c2",
+            "start c1 c2",
+            "rename name-c1 name-c1.docker-overlay-aside",
+            "network disconnect -f lab_overlay name-c1",
+            "rename name-c1.docker-overlay-aside name-c1",
+            "start c1 c2",
+        ]);
+        expect(JSON.parse(r.stdout)).toEqual({ addresses: { c1: { before: "10.0.1.2", after: "10.0.1.9" }, c2: { before: "10.0.1.3", after: "10.0.1.3" } } });
+        expect(record()).toMatch(/ 3\n$/);
+    });
+
+    it("a name taken on another network, or by a container this run did not stop, is not touched: the run fails and records nothing", async () => {
+        onNetwork({ c1: ["10.0.1.2"] });
+        fs.writeFileSync(path.join(dir, "stale-name-c1"), "other_net");
+        const other = await runRendered("overlay-rejoin", vars(), process.env);
+        expect(other.code).toBe(1);
+        expect(other.stderr).toContain("endpoint with name name-c1 already exists in network other_net");
+        fs.rmSync(path.join(dir, "stale-name-c1"));
+        fs.writeFileSync(path.join(dir, "stale-someone"), "lab_overlay");
+        const notOurs = await runRendered("overlay-rejoin", vars(), process.env);
+        expect(notOurs.code).toBe(1);
+        expect(notOurs.stderr).toContain("could not start the containers on lab_overlay again (name-c1): Error response from daemon: endpoint with name someone already exists");
+        expect(calls().some((c) => c.startsWith("rename") || c.startsWith("network disconnect"))).toBe(false);
+        expect(fs.existsSync(path.join(dir, "state", "dockerd-epoch"))).toBe(false);
+    });
+
+    it("when Docker does not remove the record, the container gets its name back and the run fails naming it", async () => {
+        onNetwork({ c1: ["10.0.1.2"] });
+        fs.writeFileSync(path.join(dir, "stale-name-c1"), "lab_overlay");
+        fs.writeFileSync(path.join(dir, "fail-disconnect"), "");
+        const r = await runRendered("overlay-rejoin", vars(), process.env);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain("could not start the containers on lab_overlay again (name-c1): Error response from daemon: endpoint with name name-c1 already exists in network lab_overlay");
+        expect(calls().filter((c) => c.startsWith("rename"))).toEqual(["rename name-c1 name-c1.docker-overlay-aside", "rename name-c1.docker-overlay-aside name-c1"]);
+        // ... and one that cannot get its name back says the command that gives it back.
+        fs.writeFileSync(path.join(dir, "fail-rename-name-c1"), "");
+        const stuck = await runRendered("overlay-rejoin", vars(), process.env);
+        expect(stuck.code).toBe(1);
+        expect(stuck.stderr).toContain("container name-c1 is named name-c1.docker-overlay-aside now and could not get its name back: run docker rename name-c1.docker-overlay-aside name-c1 on lab2, then pulumi up again");
     });
 
     it("refuses when no dockerd runs (nothing in the pid file), and a bad count, before touching anything", async () => {
