@@ -11,4 +11,4 @@ if [ -s /var/lib/docker-overlay-lab/lab.json ] && bash lab/lab.sh status >/dev/n
     node --disable-warning=MODULE_TYPELESS_PACKAGE_JSON scripts/lab.mts destroy || echo "destroy failed; removing the lab anyway (its hosts go with it)" >&2
 fi
 bash lab/lab.sh down
-rm -rf "${DOCKER_OVERLAY_WORK:-${TMPDIR:-/tmp}/docker-overlay-stacks}/lab"
+rm -rf "${DOCKER_OVERLAY_WORK:-${XDG_STATE_HOME:-$HOME/.local/state}/docker-overlay/stacks}/lab"

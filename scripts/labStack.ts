@@ -111,7 +111,7 @@ export async function openStack(o: OpenStackOptions): Promise<Stack> {
 }
 
 export function defaultWorkDir(name: string): string {
-    return path.join(process.env.DOCKER_OVERLAY_WORK ?? path.join(os.tmpdir(), "docker-overlay-stacks"), name);
+    return path.join(process.env.DOCKER_OVERLAY_WORK ?? path.join(process.env.XDG_STATE_HOME || path.join(os.homedir(), ".local", "state"), "docker-overlay", "stacks"), name);
 }
 
 /**
