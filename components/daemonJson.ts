@@ -4,11 +4,13 @@
  * Pure (no Pulumi): the component reads the original file with the daemon-config-backup script,
  * calls mergeDaemonJson, and hands the result to daemon-config-apply.
  *
- * The file is parsed with a small parser of our own rather than JSON.parse so that what we do
- * not own comes back exactly as the user wrote it: keys keep their textual order (JSON.parse
- * moves integer-like keys such as "10" to the front), numbers keep their digits (JSON.parse
- * rounds 12345678901234567890), and duplicate keys are kept rather than silently merged.
+ * Only our keys change; every other byte of the file stays as the user wrote it (key order,
+ * number digits, duplicate keys, layout). The file is parsed with `jsonc-parser` in strict mode
+ * (no comments, no trailing commas: Docker refuses both) for the offsets of each property, and
+ * our changes are text edits at those offsets (`applyEdits`), laid out like the neighbouring
+ * properties.
  */
+import { applyEdits, type Edit, type Node, parseTree, type ParseError, ParseErrorCode } from "jsonc-parser";
 
 export interface ClusterOptions {
     /** e.g. `etcd://10.210.0.11:2379` or `consul://10.210.0.11:8500`. */
@@ -31,166 +33,98 @@ export const CLUSTER_KEYS: readonly string[] = ["cluster-store", "cluster-advert
 
 const DAEMON_JSON = "/etc/docker/daemon.json";
 
-type JsonValue =
-    | { kind: "object"; entries: [string, JsonValue][] }
-    | { kind: "array"; items: JsonValue[] }
-    | { kind: "string"; value: string }
-    | { kind: "number"; raw: string }
-    | { kind: "literal"; raw: "true" | "false" | "null" };
+/** What each of jsonc-parser's errors means, in words for the message to the user. */
+const PARSE_ERRORS: Record<ParseErrorCode, string> = {
+    [ParseErrorCode.InvalidSymbol]: "unexpected character",
+    [ParseErrorCode.InvalidNumberFormat]: "bad number",
+    [ParseErrorCode.PropertyNameExpected]: "a property name (in double quotes) expected",
+    [ParseErrorCode.ValueExpected]: "a value expected",
+    [ParseErrorCode.ColonExpected]: "':' expected",
+    [ParseErrorCode.CommaExpected]: "',' expected",
+    [ParseErrorCode.CloseBraceExpected]: "'}' expected",
+    [ParseErrorCode.CloseBracketExpected]: "']' expected",
+    [ParseErrorCode.EndOfFileExpected]: "unexpected text after the end of the JSON value",
+    [ParseErrorCode.InvalidCommentToken]: "a comment (JSON has none)",
+    [ParseErrorCode.UnexpectedEndOfComment]: "a comment (JSON has none)",
+    [ParseErrorCode.UnexpectedEndOfString]: "unterminated string",
+    [ParseErrorCode.UnexpectedEndOfNumber]: "bad number",
+    [ParseErrorCode.InvalidUnicode]: "bad \\u escape",
+    [ParseErrorCode.InvalidEscapeCharacter]: "bad escape in a string",
+    [ParseErrorCode.InvalidCharacter]: "control character in a string",
+};
 
-class ParseError extends Error {}
+class ParseFailure extends Error {}
 
-/** A strict RFC 8259 parser that keeps key order, duplicate keys and number text. */
-class Parser {
-    private pos = 0;
-    constructor(private readonly text: string) {}
-
-    parseDocument(): JsonValue {
-        this.ws();
-        const value = this.value(0);
-        this.ws();
-        if (this.pos < this.text.length) this.fail("unexpected text after the end of the JSON value");
-        return value;
-    }
-
-    private fail(what: string): never {
-        const before = this.text.slice(0, this.pos);
-        const line = before.split("\n").length;
-        const column = this.pos - before.lastIndexOf("\n");
-        throw new ParseError(`${what} at line ${line} column ${column}`);
-    }
-
-    private ws(): void {
-        while (this.pos < this.text.length && " \t\n\r".includes(this.text[this.pos]!)) this.pos++;
-    }
-
-    private value(depth: number): JsonValue {
-        if (depth > 512) this.fail("nesting too deep");
-        const c = this.text[this.pos];
-        if (c === "{") return this.object(depth);
-        if (c === "[") return this.array(depth);
-        if (c === '"') return { kind: "string", value: this.string() };
-        if (c === "-" || (c !== undefined && c >= "0" && c <= "9")) return this.number();
-        for (const raw of ["true", "false", "null"] as const) {
-            if (this.text.startsWith(raw, this.pos)) {
-                this.pos += raw.length;
-                return { kind: "literal", raw };
-            }
-        }
-        this.fail(c === undefined ? "unexpected end of file" : `unexpected character ${JSON.stringify(c)}`);
-    }
-
-    private object(depth: number): JsonValue {
-        this.pos++; // {
-        const entries: [string, JsonValue][] = [];
-        this.ws();
-        if (this.text[this.pos] === "}") {
-            this.pos++;
-            return { kind: "object", entries };
-        }
-        for (;;) {
-            this.ws();
-            if (this.text[this.pos] !== '"') this.fail("expected a quoted key");
-            const key = this.string();
-            this.ws();
-            if (this.text[this.pos] !== ":") this.fail(`expected ':' after key ${JSON.stringify(key)}`);
-            this.pos++;
-            this.ws();
-            entries.push([key, this.value(depth + 1)]);
-            this.ws();
-            const c = this.text[this.pos];
-            if (c === ",") {
-                this.pos++;
-                continue;
-            }
-            if (c === "}") {
-                this.pos++;
-                return { kind: "object", entries };
-            }
-            this.fail("expected ',' or '}' in object");
-        }
-    }
-
-    private array(depth: number): JsonValue {
-        this.pos++; // [
-        const items: JsonValue[] = [];
-        this.ws();
-        if (this.text[this.pos] === "]") {
-            this.pos++;
-            return { kind: "array", items };
-        }
-        for (;;) {
-            this.ws();
-            items.push(this.value(depth + 1));
-            this.ws();
-            const c = this.text[this.pos];
-            if (c === ",") {
-                this.pos++;
-                continue;
-            }
-            if (c === "]") {
-                this.pos++;
-                return { kind: "array", items };
-            }
-            this.fail("expected ',' or ']' in array");
-        }
-    }
-
-    private string(): string {
-        const start = this.pos;
-        this.pos++; // opening quote
-        for (;;) {
-            const c = this.text[this.pos];
-            if (c === undefined) this.fail("unterminated string");
-            if (c === '"') break;
-            if (c === "\\") {
-                const e = this.text[this.pos + 1];
-                if (e === "u") {
-                    if (!/^[0-9a-fA-F]{4}$/.test(this.text.slice(this.pos + 2, this.pos + 6))) this.fail("bad \\u escape");
-                    this.pos += 6;
-                } else if (e !== undefined && '"\\/bfnrt'.includes(e)) {
-                    this.pos += 2;
-                } else {
-                    this.fail("bad escape in string");
-                }
-                continue;
-            }
-            if (c < " ") this.fail("control character in string (escape it)");
-            this.pos++;
-        }
-        this.pos++; // closing quote
-        // The slice is a valid JSON string literal now; JSON.parse decodes its escapes.
-        return JSON.parse(this.text.slice(start, this.pos)) as string;
-    }
-
-    private number(): JsonValue {
-        const m = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(this.text.slice(this.pos));
-        if (!m) this.fail("bad number");
-        this.pos += m[0].length;
-        return { kind: "number", raw: m[0] };
-    }
+/** "line L column C" of an offset in `text` (both from 1). */
+function position(text: string, offset: number): string {
+    const before = text.slice(0, offset);
+    return `line ${before.split("\n").length} column ${offset - before.lastIndexOf("\n")}`;
 }
 
-/** Serialise like JSON.stringify(value, null, 2), but from our tree. */
-function serialize(value: JsonValue, indent: string): string {
-    const inner = indent + "  ";
-    switch (value.kind) {
-        case "object":
-            if (value.entries.length === 0) return "{}";
-            return `{\n${value.entries.map(([k, v]) => `${inner}${JSON.stringify(k)}: ${serialize(v, inner)}`).join(",\n")}\n${indent}}`;
-        case "array":
-            if (value.items.length === 0) return "[]";
-            return `[\n${value.items.map((v) => `${inner}${serialize(v, inner)}`).join(",\n")}\n${indent}]`;
-        case "string":
-            return JSON.stringify(value.value);
-        case "number":
-        case "literal":
-            return value.raw;
+/** The root node of a strictly parsed document; throws ParseFailure saying what and where. */
+function parseStrict(text: string): Node {
+    const errors: ParseError[] = [];
+    let root: Node | undefined;
+    try {
+        root = parseTree(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+    } catch (err) {
+        if (err instanceof RangeError) throw new ParseFailure("nesting too deep");
+        throw err;
     }
+    const first = errors[0];
+    if (first) {
+        let what = PARSE_ERRORS[first.error] ?? "not JSON";
+        if (first.error === ParseErrorCode.InvalidSymbol) what += ` ${JSON.stringify(text[first.offset])}`;
+        throw new ParseFailure(`${what} at ${position(text, first.offset)}`);
+    }
+    if (!root) throw new ParseFailure("unexpected end of file");
+    return root;
 }
 
-function str(value: string): JsonValue {
-    return { kind: "string", value };
+/** The properties of an object node, each with its key, key node and value node. */
+function properties(root: Node): { key: string; node: Node; value: Node }[] {
+    return (root.children ?? []).map((node) => ({ key: node.children![0]!.value as string, node, value: node.children![1]! }));
+}
+
+/** The whitespace before `offset` on its line when only whitespace precedes it there, else undefined. */
+function indentAt(text: string, offset: number): string | undefined {
+    const lineStart = text.lastIndexOf("\n", offset - 1) + 1;
+    const lead = text.slice(lineStart, offset);
+    return lineStart > 0 && /^[ \t]*$/.test(lead) ? lead : undefined;
+}
+
+/** `value` as JSON text for a property that starts at `indent` (nested lines indented past it). */
+function render(value: string | Record<string, string>, indent: string): string {
+    return JSON.stringify(value, null, 2).split("\n").join(`\n${indent}`);
+}
+
+/** The edit that takes out property `i` of the object `root` (with the comma that separated it). */
+function removal(root: Node, i: number): Edit {
+    const props = root.children!;
+    const p = props[i]!;
+    if (props.length === 1) return { offset: root.offset + 1, length: root.length - 2, content: "" };
+    if (i > 0) {
+        const prev = props[i - 1]!;
+        return { offset: prev.offset + prev.length, length: p.offset + p.length - (prev.offset + prev.length), content: "" };
+    }
+    return { offset: p.offset, length: props[1]!.offset - p.offset, content: "" };
+}
+
+/** The edit that adds `"key": value` after the last property of `root`, laid out like it. */
+function insertion(text: string, root: Node, key: string, value: string | Record<string, string>): Edit {
+    const props = root.children ?? [];
+    const last = props[props.length - 1];
+    if (!last) {
+        // An empty object: written out like JSON.stringify(..., 2) would.
+        return { offset: root.offset, length: root.length, content: `{\n  ${JSON.stringify(key)}: ${render(value, "  ")}\n}` };
+    }
+    const indent = indentAt(text, last.offset);
+    // Between the comma and the property, and between key and value: as the last two are written.
+    const prev = props[props.length - 2];
+    const keyNode = last.children![0]!;
+    const colon = text.slice(keyNode.offset + keyNode.length, last.children![1]!.offset);
+    const gap = prev ? text.slice(prev.offset + prev.length, last.offset).replace(/^\s*,/, "") : indent !== undefined ? `\n${indent}` : colon === ":" ? "" : " ";
+    return { offset: last.offset + last.length, length: 0, content: `,${gap}${JSON.stringify(key)}${colon}${render(value, indent ?? "")}` };
 }
 
 function checkOptions(options: ClusterOptions, hostLabel: string): void {
@@ -211,62 +145,75 @@ function checkOptions(options: ClusterOptions, hostLabel: string): void {
 
 /**
  * Parse the original file content (undefined = no file, "" or whitespace = empty file) and return
- * the new file content: every other key untouched and in its original order, cluster-store /
- * cluster-advertise (/ cluster-store-opts) set or replaced, 2-space indented JSON plus a trailing
- * newline. Throws DaemonJsonError naming the host label and the JSON error when the original is
- * not valid JSON or not a JSON object, telling the user to fix /etc/docker/daemon.json by hand.
+ * the new file content: every byte of what we do not own as it was, cluster-store /
+ * cluster-advertise (/ cluster-store-opts) set or replaced, and a trailing newline. Throws
+ * DaemonJsonError naming the host label and the JSON error when the original is not valid JSON or
+ * not a JSON object, telling the user to fix /etc/docker/daemon.json by hand.
  *
  * Our keys keep the position they had in the original (the first one, if a key appears twice;
- * later duplicates are dropped) and are appended at the end otherwise. `cluster-store-opts` is
- * removed when `clusterStoreOpts` is not given: options meant for another store (TLS files, say)
- * must not be applied to ours.
+ * later duplicates are dropped) and are appended after the last property otherwise, laid out
+ * like it. No file (or an empty one) gives our keys alone, 2-space indented.
+ * `cluster-store-opts` is removed when `clusterStoreOpts` is not given: options meant for another
+ * store (TLS files, say) must not be applied to ours.
  */
 export function mergeDaemonJson(original: string | undefined, options: ClusterOptions, hostLabel: string): string {
     checkOptions(options, hostLabel);
 
-    let root: JsonValue = { kind: "object", entries: [] };
-    if (original !== undefined && original.trim() !== "") {
+    const ours = new Map<string, string | Record<string, string>>([
+        ["cluster-store", options.clusterStore],
+        ["cluster-advertise", options.clusterAdvertise],
+    ]);
+    if (options.clusterStoreOpts !== undefined) ours.set("cluster-store-opts", options.clusterStoreOpts);
+    if (original === undefined || original.trim() === "") return JSON.stringify(Object.fromEntries(ours), null, 2) + "\n";
+
+    let text = original;
+    const parse = (): Node => {
+        let root: Node;
         try {
-            root = new Parser(original).parseDocument();
+            root = parseStrict(text);
         } catch (err) {
-            if (!(err instanceof ParseError)) throw err;
+            if (!(err instanceof ParseFailure)) throw err;
             throw new DaemonJsonError(
                 `docker-overlay: ${hostLabel}: ${DAEMON_JSON} is not valid JSON (${err.message}). ` +
                     `Docker itself would refuse to start with it. Fix ${DAEMON_JSON} on ${hostLabel} by hand, then run pulumi up again.`,
             );
         }
-        if (root.kind !== "object") {
-            const what = root.kind === "literal" ? root.raw : `a JSON ${root.kind}`;
+        if (root.type !== "object") {
+            const what = root.type === "null" ? "null" : root.type === "boolean" ? String(root.value) : `a JSON ${root.type}`;
             throw new DaemonJsonError(
                 `docker-overlay: ${hostLabel}: ${DAEMON_JSON} holds ${what}, not a JSON object ({...}). ` +
                     `Fix ${DAEMON_JSON} on ${hostLabel} by hand (an empty file or {} is fine), then run pulumi up again.`,
             );
         }
-    }
+        return root;
+    };
+    // One edit at a time, parsing again after each: the file is small, and every offset is fresh.
+    const edit = (e: Edit) => {
+        text = applyEdits(text, [e]);
+    };
 
-    const ours = new Map<string, JsonValue>([
-        ["cluster-store", str(options.clusterStore)],
-        ["cluster-advertise", str(options.clusterAdvertise)],
-    ]);
-    if (options.clusterStoreOpts !== undefined) {
-        ours.set("cluster-store-opts", {
-            kind: "object",
-            entries: Object.entries(options.clusterStoreOpts).map(([k, v]): [string, JsonValue] => [k, str(v)]),
+    // Take out what must go: later duplicates of our keys, and cluster-store-opts when not ours.
+    for (;;) {
+        const root = parse();
+        const seen = new Set<string>();
+        const drop = properties(root).findIndex(({ key }) => {
+            if (!CLUSTER_KEYS.includes(key)) return false;
+            if (seen.has(key) || !ours.has(key)) return true;
+            seen.add(key);
+            return false;
         });
+        if (drop < 0) break;
+        edit(removal(root, drop));
     }
-
-    const entries: [string, JsonValue][] = [];
-    const placed = new Set<string>();
-    for (const [key, value] of root.kind === "object" ? root.entries : []) {
-        if (!CLUSTER_KEYS.includes(key)) {
-            entries.push([key, value]);
-        } else if (!placed.has(key) && ours.has(key)) {
-            entries.push([key, ours.get(key)!]);
-            placed.add(key);
+    // Ours where they are; the missing ones after the last property.
+    for (const [key, value] of ours) {
+        const root = parse();
+        const at = properties(root).find((p) => p.key === key);
+        if (!at) {
+            edit(insertion(text, root, key, value));
+        } else if (JSON.stringify(at.value.type === "object" ? JSON.parse(text.slice(at.value.offset, at.value.offset + at.value.length)) : at.value.value) !== JSON.stringify(value)) {
+            edit({ offset: at.value.offset, length: at.value.length, content: render(value, indentAt(text, at.node.offset) ?? "") });
         }
     }
-    for (const [key, value] of ours) {
-        if (!placed.has(key)) entries.push([key, value]);
-    }
-    return serialize({ kind: "object", entries }, "") + "\n";
+    return text.endsWith("\n") ? text : text + "\n";
 }
