@@ -21,7 +21,7 @@ const since = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
 const phase = (what: string) => console.log(`\n== ${what} (${since()})`);
 
 async function run(): Promise<void> {
-    const { defaultWorkDir, labConfig, openStack, readLab, REPO } = await loadLabStack();
+    const { defaultWorkDir, engineOutput, labConfig, openStack, readLab, REPO } = await loadLabStack();
     const workDir = defaultWorkDir("lab");
     const lab = readLab();
     const { main } = createRequire(path.join(REPO, "package.json"))("./bin/program.js") as { main: () => Record<string, unknown> };
@@ -32,19 +32,26 @@ async function run(): Promise<void> {
         privateKey: fs.readFileSync(lab.privateKeyPath, "utf8"),
         program: () => main(),
     });
-    const onOutput = (line: string) => process.stdout.write(line);
+    // Without the toolchain's "plugin from $PATH" warnings; colours only on a terminal (a log
+    // file gets plain text).
+    const output = engineOutput((s) => process.stdout.write(s), process.env.DOCKER_OVERLAY_TOOLCHAIN_BIN);
+    const onOutput = output.onOutput;
+    const color = process.stdout.isTTY ? "always" : "never";
     if (action === "destroy") {
         phase("pulumi destroy of the lab stack");
         // --run-program: the docker provider's SSH key file exists only while a run holds it
         // (components/sshFiles.ts); running the program writes it again for this run.
-        await stack.destroy({ onOutput, color: "always", runProgram: true });
+        await stack.destroy({ onOutput, color, runProgram: true });
+        output.flush();
         phase("done");
         return;
     }
     phase("pulumi preview of the lab stack");
-    await stack.preview({ onOutput, color: "always", diff: false });
+    await stack.preview({ onOutput, color, diff: false });
+    output.flush();
     phase("pulumi up of the lab stack");
-    const up = await stack.up({ onOutput, color: "always" });
+    const up = await stack.up({ onOutput, color });
+    output.flush();
     phase("stack outputs");
     const out = Object.fromEntries(Object.entries(up.outputs).map(([k, v]) => [k, v.secret ? "[secret]" : v.value]));
     console.log(JSON.stringify(out, null, 2));

@@ -151,3 +151,33 @@ export function labExec(host: string, ...command: string[]): string {
     if (r.status !== 0) throw new Error(`lab.sh exec ${host} ${command.join(" ")}: exit ${r.status}: ${r.stderr}`);
     return r.stdout;
 }
+
+/**
+ * The engine's output as a person should read it. Pulumi warns "using pulumi-resource-docker from
+ * $PATH at ..." for every plugin it takes from PATH, which is exactly how it finds the plugins
+ * the toolchain built here (toolchain/env.sh): four lines of noise on every run. Those lines are
+ * dropped, and only for binaries in `toolchainBin`: a plugin found anywhere else still warns.
+ * Everything else is written as it comes, a whole line at a time; `flush` writes what is left.
+ */
+export function engineOutput(write: (s: string) => void, toolchainBin: string | undefined): { onOutput: (chunk: string) => void; flush: () => void } {
+    const ansi = new RegExp(String.raw`\x1b\[[0-9;]*m`, "g");
+    const ours = (line: string): boolean => {
+        if (!toolchainBin) return false;
+        const m = /^warning: using (pulumi-(?:resource|language|analyzer|converter)-[\w.-]+) from \$PATH at (\S+)( expected \S+)?\s*$/.exec(line.replace(ansi, ""));
+        return m !== null && path.dirname(m[2]!) === path.resolve(toolchainBin) && path.basename(m[2]!) === m[1];
+    };
+    let pending = "";
+    return {
+        onOutput(chunk: string) {
+            pending += chunk;
+            const lines = pending.split("\n");
+            pending = lines.pop()!;
+            const kept = lines.filter((l) => !ours(l));
+            if (kept.length > 0) write(kept.join("\n") + "\n");
+        },
+        flush() {
+            if (pending !== "" && !ours(pending)) write(pending);
+            pending = "";
+        },
+    };
+}
