@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DockerHost } from "./dockerHost";
 import { currentAddress, type Rejoined } from "./overlayRejoin";
 import { scriptedCommandArgs } from "./remoteScript";
-import { renderScript } from "./scripts";
+import { renderScript } from "./hostScripts";
 import { JOIN_EPOCH_LABEL } from "./service";
 
 export interface ConnectivityTarget {

@@ -3,7 +3,7 @@ import * as consul from "@pulumi/consul";
 import * as pulumi from "@pulumi/pulumi";
 import { DockerHost } from "./dockerHost";
 import { scriptedCommandArgs } from "./remoteScript";
-import { renderScript } from "./scripts";
+import { renderScript } from "./hostScripts";
 
 export interface ConsulRegistryArgs {
     /** The host of the Consul server the stack talks to (the KV store's host, or in a cluster the first server that answers). */

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DaemonJsonError, mergeDaemonJson } from "./daemonJson";
 import { DockerHost } from "./dockerHost";
 import { scriptedCommandArgs } from "./remoteScript";
-import { renderScript } from "./scripts";
+import { renderScript } from "./hostScripts";
 
 /** The port of the daemon's serf (gossip) agent; Docker does not let it be changed. */
 export const SERF_PORT = 7946;

@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { scriptedCommandArgs } from "./remoteScript";
-import { renderScript } from "./scripts";
+import { renderScript } from "./hostScripts";
 import { privateKeyFile, sshOptions } from "./sshFiles";
 
 /** What `host-facts.sh` reports about a host. */

@@ -8,7 +8,7 @@ import { z } from "zod";
 import type { PreflightFacts, ProbeOutcome } from "./preflight";
 import { NO_APPLIED } from "./drift";
 import { PINNABLE_TYPES } from "./hostKeys";
-import { renderScript, scriptBundle, scriptCommand } from "./scripts";
+import { renderScript, scriptBundle, scriptCommand } from "./hostScripts";
 
 /** One host to probe. */
 export interface ProbeTarget {

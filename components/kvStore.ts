@@ -5,7 +5,7 @@ import { clusterStoreUrl, KvBackend, KvConfig } from "./config";
 import { DockerHost } from "./dockerHost";
 import { kvContainerSpec, KvPeer, KvRole } from "./kvContainer";
 import { scriptedCommandArgs } from "./remoteScript";
-import { renderScript } from "./scripts";
+import { renderScript } from "./hostScripts";
 
 /** One host of the store. */
 export interface KvMember {

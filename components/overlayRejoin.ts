@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { SERF_PORT } from "./daemonConfig";
 import { DockerHost } from "./dockerHost";
 import { scriptedCommandArgs } from "./remoteScript";
-import { renderScript } from "./scripts";
+import { renderScript } from "./hostScripts";
 
 /** What the rejoin reported for a container it restarted: its address before and after. */
 export interface Rejoined {

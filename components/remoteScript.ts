@@ -1,6 +1,6 @@
 import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { scriptBundle, scriptCommand, type ScriptPhase } from "./scripts";
+import { scriptBundle, scriptCommand, type ScriptPhase } from "./hostScripts";
 
 /** The rendered scripts of one remote command, by phase (each may be an Output, or secret). */
 export type PhaseScripts = { create: pulumi.Input<string> } & Partial<Record<Exclude<ScriptPhase, "create">, pulumi.Input<string>>>;

@@ -39,7 +39,7 @@ say "type-check"
 npx tsc --noEmit -p . || status=1
 
 say "fast tests: unit, mocks, host scripts, workflow"
-npx vitest run test/unit test/mocks test/scripts --reporter=default --reporter=json --outputFile.json="$out/fast.json" || status=1
+npx vitest run test/unit test/mocks test/host-scripts --reporter=default --reporter=json --outputFile.json="$out/fast.json" || status=1
 
 if [ "${TEST_ONLY:-}" != fast ]; then
     if [ "$(id -u)" != 0 ]; then

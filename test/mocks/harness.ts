@@ -5,7 +5,7 @@
 // order at run time, that any command works on a real host, or that packets cross hosts. The
 // end-to-end suite (test/e2e) proves those against real Docker daemons.
 import * as pulumi from "@pulumi/pulumi";
-import { scriptFromBundle, type ScriptPhase } from "../../components/scripts";
+import { scriptFromBundle, type ScriptPhase } from "../../components/hostScripts";
 
 export interface Recorded {
     type: string;

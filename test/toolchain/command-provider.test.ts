@@ -19,7 +19,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as command from "@pulumi/command";
-import { scriptBundle, scriptCommand } from "../../components/scripts";
+import { scriptBundle, scriptCommand } from "../../components/hostScripts";
 import * as pulumi from "@pulumi/pulumi";
 import { LocalWorkspace, type EngineEvent, type Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -12,8 +12,8 @@ import { Server, utils } from "ssh2";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { fingerprint, parsePreflightOutput, preflightCommand, probeHost, probeHosts } from "../../components/hostProbe";
 import type { PreflightFacts } from "../../components/preflight";
-import { FAKE_DOCKER, FakeHost, runRendered } from "../scripts/harness";
-import { renderScript, scriptBundle, scriptCommand } from "../../components/scripts";
+import { FAKE_DOCKER, FakeHost, runRendered } from "../host-scripts/harness";
+import { renderScript, scriptBundle, scriptCommand } from "../../components/hostScripts";
 
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 

@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { inlineIncludes, renderScript, SCRIPT_NAMES, scriptBundle, scriptCommand, scriptFromBundle, scriptPath, scriptSource, scriptVars, shellQuote, type ScriptName } from "../../components/scripts";
+import { inlineIncludes, renderScript, SCRIPT_NAMES, scriptBundle, scriptCommand, scriptFromBundle, scriptPath, scriptSource, scriptVars, shellQuote, type ScriptName } from "../../components/hostScripts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "docker-overlay-render-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -106,7 +106,7 @@ describe("script headers", () => {
     });
 });
 
-describe("shared helpers (components/scripts/lib)", () => {
+describe("shared helpers (components/host-scripts/lib)", () => {
     const libDir = path.join(path.dirname(scriptPath("host-facts")), "lib");
     const libs = fs.readdirSync(libDir).filter((f) => f.endsWith(".sh"));
 

@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { SCRIPT_NAMES, scriptPath } from "../../components/scripts";
+import { SCRIPT_NAMES, scriptPath } from "../../components/hostScripts";
 import { FIXTURES } from "./harness";
 
 function hasShellcheck(): boolean {

@@ -7,7 +7,7 @@ import { execFile, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { renderScript, scriptBundle, scriptCommand, scriptPath, type ScriptName, type ScriptVars } from "../../components/scripts";
+import { renderScript, scriptBundle, scriptCommand, scriptPath, type ScriptName, type ScriptVars } from "../../components/hostScripts";
 
 export const FIXTURES = path.join(__dirname, "..", "fixtures", "fake-docker");
 export const FAKE_DOCKER = path.join(FIXTURES, "docker");

@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { scriptPath } from "../../components/scripts";
+import { scriptPath } from "../../components/hostScripts";
 
 const LIB = path.join(path.dirname(scriptPath("host-facts")), "lib", "json-edit.sh");
 const OURS = ["cluster-store", "cluster-advertise", "cluster-store-opts"];

@@ -1,5 +1,5 @@
 /**
- * Host-side bash scripts (components/scripts/*.sh) and the helpers that get them onto a host
+ * Host-side bash scripts (components/host-scripts/*.sh) and the helpers that get them onto a host
  * safely: renderScript puts values into a script as single-quoted data; scriptBundle and
  * scriptCommand send it on stdin to a short, fixed command line that holds nothing of it.
  *
@@ -75,9 +75,9 @@ const VAR_LINE = /^# @var ([A-Za-z0-9_]+) (required|optional)( array)?: (.+)$/;
 /** With the `u` flag a surrogate pair is one code point, so this matches only lone halves. */
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 /** Next to this module when run from source (Pulumi's ts-node, vitest); from bin/, the source tree. */
-const SCRIPTS_DIR = [path.join(__dirname, "scripts"), path.join(__dirname, "..", "..", "components", "scripts")].find((dir) =>
+const SCRIPTS_DIR = [path.join(__dirname, "host-scripts"), path.join(__dirname, "..", "..", "components", "host-scripts")].find((dir) =>
     fs.existsSync(path.join(dir, "host-facts.sh")),
-) ?? path.join(__dirname, "scripts");
+) ?? path.join(__dirname, "host-scripts");
 
 /** Absolute path of a script's source file (for tests and linting). */
 export function scriptPath(name: ScriptName): string {
@@ -85,7 +85,7 @@ export function scriptPath(name: ScriptName): string {
 }
 
 /**
- * A line that includes a shared helper file from components/scripts/lib/: when the script runs
+ * A line that includes a shared helper file from components/host-scripts/lib/: when the script runs
  * from its file (tests, by hand), bash sources the file; renderScript puts the file's text in its
  * place, so what reaches a host is one self-contained script.
  */
@@ -140,13 +140,13 @@ function headerVars(text: string, file: string): ScriptVarSpec[] {
 /** The variables a script declares in its header, then those of the libraries it includes (its own declaration first). */
 export function scriptVars(name: ScriptName): readonly ScriptVarSpec[] {
     const source = scriptSource(name);
-    const specs = headerVars(source, `components/scripts/${name}.sh`);
+    const specs = headerVars(source, `components/host-scripts/${name}.sh`);
     for (const line of source.split("\n")) {
         const m = INCLUDE_LINE.exec(line);
         if (!m) continue;
         const file = path.join(SCRIPTS_DIR, m[1]!);
         if (!fs.existsSync(file)) continue;
-        for (const spec of headerVars(fs.readFileSync(file, "utf8"), `components/scripts/${m[1]}`)) if (!specs.some((s) => s.name === spec.name)) specs.push(spec);
+        for (const spec of headerVars(fs.readFileSync(file, "utf8"), `components/host-scripts/${m[1]}`)) if (!specs.some((s) => s.name === spec.name)) specs.push(spec);
     }
     return specs;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # lib/common.sh: helpers every host script shares. A script includes it with its
 # `source ... # @include` line: run from its file, bash reads this file; rendered for a host,
-# renderScript (components/scripts.ts) puts this text in place of that line, so the host gets one
+# renderScript (components/hostScripts.ts) puts this text in place of that line, so the host gets one
 # self-contained script. Uses HOST_LABEL, which the including script sets first.
 
 die() { local code=$1; shift; printf 'docker-overlay: %s: %s\n' "$HOST_LABEL" "$*" >&2; exit "$code"; }
