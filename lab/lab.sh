@@ -371,8 +371,9 @@ create_host() { # $1 = K
   local k=$1 h="lab$1" d addr i
   d=$(host_dir "$h")
   addr=$(host_addr "$k")
-  mkdir -p "$d"/{etc-docker,run/sshd,lib-docker,lib-docker-overlay,log,ssh}
+  mkdir -p "$d"/{etc-docker,run/sshd,lib-docker,lib-docker-overlay,log,ssh,root}
   chmod 0755 "$d/run/sshd"
+  chmod 0700 "$d/root"
   echo "$h" >"$d/hostname"
   {
     printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n' "$h"

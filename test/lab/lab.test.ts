@@ -373,6 +373,23 @@ describe("lab.sh basics", () => {
         on("lab1", "rm /var/lib/docker-overlay/probe");
     });
 
+    it("root's home is each host's own: an SSH session runs none of this machine's ~/.bashrc", () => {
+        // This machine's ~/.bashrc ran `pyenv init` in every session on every host; once a killed
+        // shell left pyenv's lock behind and each command waited 60 s for it (2026-12-02).
+        const marker = path.join(os.homedir(), `.dolab-probe-${process.pid}`);
+        fs.writeFileSync(marker, "machine\n");
+        try {
+            expect(onRun("lab1", `cat /root/${path.basename(marker)}`).code).not.toBe(0);
+            expect(on("lab1", "echo $HOME; ls -A /root | wc -l")).toBe("/root\n0");
+            on("lab1", "echo lab1 > /root/probe");
+            expect(onRun("lab2", "cat /root/probe").code).not.toBe(0);
+            expect(fs.readFileSync(`${STATE}/hosts/lab1/root/probe`, "utf8")).toBe("lab1\n");
+            on("lab1", "rm /root/probe");
+        } finally {
+            fs.rmSync(marker, { force: true });
+        }
+    });
+
     it("the restart command restarts dockerd, and fails with the daemon's error for an invalid daemon.json", () => {
         const before = on("lab2", "dolab-dockerd pid");
         on("lab2", `echo '{"labels": ["restarted=yes"]}' > /etc/docker/daemon.json`);
