@@ -138,6 +138,9 @@ start_again() {
     [[ ,$names, == *",$name,"* && ! $name =~ ^[0-9a-f]+$ ]] || die 1 "$fail"
     forget_stale_endpoint "$name" || die 1 "$fail"
   done
+  # The new endpoint may get the address the old one had: let every host hear the old one's
+  # leave first (seen on the lab: b refused connections from lab1 when it kept its address).
+  sleep "$SETTLE_SECONDS"
   err=$(dk start "$@" 2>&1 >/dev/null) || die 1 "could not start the containers on $NETWORK again ($names), even after removing the stale endpoint record(s) of ${stale[*]}: ${err//$'\n'/ }. See docker ps -a on $HOST_LABEL, and run pulumi up again"
 }
 
