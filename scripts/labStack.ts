@@ -157,13 +157,16 @@ export function labExec(host: string, ...command: string[]): string {
  * $PATH at ..." for every plugin it takes from PATH, which is exactly how it finds the plugins
  * the toolchain built here (toolchain/env.sh): four lines of noise on every run. Those lines are
  * dropped, and only for binaries in `toolchainBin`: a plugin found anywhere else still warns.
+ * The engine prints each one twice: as a progress line of the stack (" +  pulumi:pulumi:Stack
+ * name create warning: using ...") and under Diagnostics, indented; both go (its count of
+ * warnings on the stack's last progress line stays as the engine wrote it).
  * Everything else is written as it comes, a whole line at a time; `flush` writes what is left.
  */
 export function engineOutput(write: (s: string) => void, toolchainBin: string | undefined): { onOutput: (chunk: string) => void; flush: () => void } {
     const ansi = new RegExp(String.raw`\x1b\[[0-9;]*m`, "g");
     const ours = (line: string): boolean => {
         if (!toolchainBin) return false;
-        const m = /^warning: using (pulumi-(?:resource|language|analyzer|converter)-[\w.-]+) from \$PATH at (\S+)( expected \S+)?\s*$/.exec(line.replace(ansi, ""));
+        const m = /(?:^|\s)warning: using (pulumi-(?:resource|language|analyzer|converter)-[\w.-]+) from \$PATH at (\S+)( expected \S+)?\s*$/.exec(line.replace(ansi, ""));
         return m !== null && path.dirname(m[2]!) === path.resolve(toolchainBin) && path.basename(m[2]!) === m[1];
     };
     let pending = "";

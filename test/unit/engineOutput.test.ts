@@ -19,11 +19,14 @@ describe("engineOutput", () => {
             `warning: using pulumi-resource-docker from $PATH at ${BIN}/pulumi-resource-docker`,
             `\x1b[33mwarning: \x1b[0musing pulumi-resource-command from $PATH at ${BIN}/pulumi-resource-command`,
             `warning: using pulumi-language-nodejs from $PATH at ${BIN}/pulumi-language-nodejs expected /usr/bin/pulumi-language-nodejs`,
+            ` +  pulumi:pulumi:Stack docker-overlay-lab create warning: using pulumi-resource-consul from $PATH at ${BIN}/pulumi-resource-consul`,
+            "Diagnostics:",
+            `    warning: using pulumi-resource-docker from $PATH at ${BIN}/pulumi-resource-docker`,
             "warning: docker-overlay: lab3: something that matters",
             " +  docker:index:Container gateway create",
             "",
         ].join("\n");
-        expect(run([text])).toBe("Previewing update (lab):\nwarning: docker-overlay: lab3: something that matters\n +  docker:index:Container gateway create\n");
+        expect(run([text])).toBe("Previewing update (lab):\nDiagnostics:\nwarning: docker-overlay: lab3: something that matters\n +  docker:index:Container gateway create\n");
     });
 
     it("joins lines split across chunks before deciding, and writes an unfinished last line at flush", () => {
