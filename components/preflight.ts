@@ -220,14 +220,36 @@ export function storeMoveProblems(config: PreflightConfig, hub: HostConfig, fact
     return problems;
 }
 
+/**
+ * Everything preflight refuses, from the facts of every host, as messages that name the host, say
+ * what is wrong and what to do. A table of contents: each kind of check is its own function below.
+ */
 export function findProblems(config: PreflightConfig, mode: Mode | undefined, outcomes: readonly ProbeOutcome[]): string[] {
-    const problems: string[] = [];
-    const indexOf = (name: string) => config.hosts.findIndex((h) => h.name === name);
-    const hostOf = (name: string) => config.hosts[indexOf(name)]!;
-    const key = (name: string, field: string) => `\`hosts[${indexOf(name)}].${field}\``;
-    const facts = new Map<string, PreflightFacts>();
+    const { problems, facts } = reachProblems(config, mode, outcomes);
+    const engines = new Map<string, EngineFacts>();
+    for (const [name, f] of facts) if (f.docker.ok) engines.set(name, f.docker);
+    const hub = hubOf(config, mode);
+    return [
+        ...problems,
+        ...identityProblems(facts, engines),
+        ...engineModeProblems(mode, engines),
+        ...underlayProblems(config, hub, facts),
+        ...daemonJsonProblems(config, mode, facts),
+        ...(mode === "kv" ? storeMoveProblems(config, hub, facts) : []),
+        ...(mode === "swarm" ? swarmMembershipProblems(hub, engines) : []),
+    ];
+}
 
-    // --- reaching the hosts ---
+/** `hosts[i].field`, as the user finds it in the stack file. */
+function keyOf(config: PreflightConfig, name: string, field: string): string {
+    return `\`hosts[${config.hosts.findIndex((h) => h.name === name)}].${field}\``;
+}
+
+/** Reaching the hosts: the key, SSH, the host key, the facts script, Docker, the SSH user. Returns the facts of the hosts that answered. */
+export function reachProblems(config: PreflightConfig, mode: Mode | undefined, outcomes: readonly ProbeOutcome[]): { problems: string[]; facts: Map<string, PreflightFacts> } {
+    const problems: string[] = [];
+    const key = (name: string, field: string) => keyOf(config, name, field);
+    const facts = new Map<string, PreflightFacts>();
     const badKey = outcomes.find((o) => o.kind === "badKey");
     if (badKey?.kind === "badKey")
         problems.push(
@@ -271,10 +293,12 @@ export function findProblems(config: PreflightConfig, mode: Mode | undefined, ou
             problems.push(...userProblems(h, mode, o.facts.user));
         }
     }
-    const engines = new Map<string, EngineFacts>();
-    for (const [name, f] of facts) if (f.docker.ok) engines.set(name, f.docker);
+    return { problems, facts };
+}
 
-    // --- identity: hostnames, daemon names, engine IDs ---
+/** Identity: hostnames, the daemons' names and engine IDs must differ from host to host. */
+export function identityProblems(facts: ReadonlyMap<string, PreflightFacts>, engines: ReadonlyMap<string, EngineFacts>): string[] {
+    const problems: string[] = [];
     const groups = (values: [string, string][]) => {
         const by = new Map<string, string[]>();
         for (const [host, v] of values) if (v !== "") by.set(v, [...(by.get(v) ?? []), host]);
@@ -302,8 +326,12 @@ export function findProblems(config: PreflightConfig, mode: Mode | undefined, ou
         });
         problems.push(`${hostsWord(hosts)} have the same Docker engine ID ${id}, as cloned machines do (moby#13278). Fix: ${fix.join("; ")}`);
     }
+    return problems;
+}
 
-    // --- the engine and the mode ---
+/** The engine and the mode: kv mode needs Docker Engine 22 or older. */
+export function engineModeProblems(mode: Mode | undefined, engines: ReadonlyMap<string, EngineFacts>): string[] {
+    const problems: string[] = [];
     if (mode === "kv") {
         const tooNew = [...engines].filter(([, e]) => (engineMajor(e.version) ?? 23) >= 23);
         if (tooNew.length > 0) {
@@ -313,9 +341,14 @@ export function findProblems(config: PreflightConfig, mode: Mode | undefined, ou
             );
         }
     }
+    return problems;
+}
 
-    // --- the underlay: routes, the advertised address, MTU, VXLAN ---
-    const hub = hubOf(config, mode);
+/** The underlay: routes between the hosts, the interface each would advertise, the MTU, VXLAN. */
+export function underlayProblems(config: PreflightConfig, hub: HostConfig, facts: ReadonlyMap<string, PreflightFacts>): string[] {
+    const problems: string[] = [];
+    const hostOf = (name: string) => config.hosts.find((h) => h.name === name)!;
+    const key = (name: string, field: string) => keyOf(config, name, field);
     const underlay: [string, string, number][] = [];
     for (const [name, f] of facts) {
         const h = hostOf(name);
@@ -363,8 +396,13 @@ export function findProblems(config: PreflightConfig, mode: Mode | undefined, ou
         problems.push(
             `${hostsWord(noVxlan)} ${noVxlan.length === 1 ? "has" : "have"} no \`vxlan\` kernel module (not loaded, not built in, not in modules.dep); every overlay network would fail with "error creating vxlan interface: operation not supported" (libnetwork#1166). Fix: install the kernel's modules package (on Ubuntu linux-modules-extra-$(uname -r)), then \`modprobe vxlan\``,
         );
+    return problems;
+}
 
-    // --- daemon.json and the unit ---
+/** daemon.json and the unit: readable, valid JSON, and no option both as a flag and in the file. */
+export function daemonJsonProblems(config: PreflightConfig, mode: Mode | undefined, facts: ReadonlyMap<string, PreflightFacts>): string[] {
+    const problems: string[] = [];
+    const hostOf = (name: string) => config.hosts.find((h) => h.name === name)!;
     for (const [name, f] of facts) {
         let keys: string[] = [];
         const dj = f.daemonJson;
@@ -388,44 +426,37 @@ export function findProblems(config: PreflightConfig, mode: Mode | undefined, ou
             );
         }
     }
-
-    if (mode === "kv") problems.push(...storeMoveProblems(config, hub, facts));
-
-    // --- swarm membership ---
-    if (mode === "swarm") {
-        const hubEngine = engines.get(hub.name);
-        const ours = new Set<string>();
-        if (hubEngine?.swarm.state === "active" && hubEngine.swarm.control) {
-            for (const id of [hubEngine.swarm.nodeId, hubEngine.swarm.clusterId, ...hubEngine.swarm.managers]) if (id) ours.add(id);
-        }
-        if (hubEngine?.swarm.state === "active" && !hubEngine.swarm.control)
-            problems.push(
-                `host ${hub.name}, the first manager, is already a worker in a swarm; it cannot start this cluster's swarm without leaving that one, which docker-overlay never does. Fix: \`docker swarm leave\` on ${hub.name} if it may leave, or make another host the first manager (\`swarmRole\`)`,
-            );
-        const foreign: string[] = [];
-        for (const [name, e] of hubEngine ? engines : []) {
-            if (name === hub.name) continue;
-            const s = e.swarm;
-            if (s.state === "inactive" || s.state === "" || s.state === "locked" || s.state === "error" || s.state === "pending") continue;
-            const member = s.state === "active" && ((s.clusterId !== "" && ours.has(s.clusterId)) || s.managers.some((id) => ours.has(id)));
-            if (!member) foreign.push(s.state === "active" ? name : `${name} (swarm state ${s.state})`);
-        }
-        if (foreign.length > 0)
-            problems.push(
-                `${hostsWord(foreign)} ${foreign.length === 1 ? "is" : "are"} already in a swarm that is not the one of ${hub.name} (the first manager); joining would be refused and docker-overlay never leaves a swarm it did not join. Fix: \`docker swarm leave\` on ${foreign.length === 1 ? "it" : "each"} if it may leave that swarm, or take ${foreign.length === 1 ? "it" : "them"} out of \`hosts\``,
-            );
-        problems.push(...swarmSettingProblems(engines));
-    }
     return problems;
 }
 
-/**
- * Daemon settings with which Docker refuses `swarm init` and `swarm join` (moby's
- * `Config.IsSwarmCompatible`, checked when the swarm node starts: daemon/config/config_unix.go),
- * read from the daemon's own report so that a flag in the unit counts as much as daemon.json.
- * Without this, the first manager would form its swarm and the host with the setting would fail
- * halfway through `up`.
- */
+/** Swarm membership: the first manager and the others must be in no swarm, or in this one. */
+export function swarmMembershipProblems(hub: HostConfig, engines: ReadonlyMap<string, EngineFacts>): string[] {
+    const problems: string[] = [];
+    const hubEngine = engines.get(hub.name);
+    const ours = new Set<string>();
+    if (hubEngine?.swarm.state === "active" && hubEngine.swarm.control) {
+        for (const id of [hubEngine.swarm.nodeId, hubEngine.swarm.clusterId, ...hubEngine.swarm.managers]) if (id) ours.add(id);
+    }
+    if (hubEngine?.swarm.state === "active" && !hubEngine.swarm.control)
+        problems.push(
+            `host ${hub.name}, the first manager, is already a worker in a swarm; it cannot start this cluster's swarm without leaving that one, which docker-overlay never does. Fix: \`docker swarm leave\` on ${hub.name} if it may leave, or make another host the first manager (\`swarmRole\`)`,
+        );
+    const foreign: string[] = [];
+    for (const [name, e] of hubEngine ? engines : []) {
+        if (name === hub.name) continue;
+        const s = e.swarm;
+        if (s.state === "inactive" || s.state === "" || s.state === "locked" || s.state === "error" || s.state === "pending") continue;
+        const member = s.state === "active" && ((s.clusterId !== "" && ours.has(s.clusterId)) || s.managers.some((id) => ours.has(id)));
+        if (!member) foreign.push(s.state === "active" ? name : `${name} (swarm state ${s.state})`);
+    }
+    if (foreign.length > 0)
+        problems.push(
+            `${hostsWord(foreign)} ${foreign.length === 1 ? "is" : "are"} already in a swarm that is not the one of ${hub.name} (the first manager); joining would be refused and docker-overlay never leaves a swarm it did not join. Fix: \`docker swarm leave\` on ${foreign.length === 1 ? "it" : "each"} if it may leave that swarm, or take ${foreign.length === 1 ? "it" : "them"} out of \`hosts\``,
+        );
+    problems.push(...swarmSettingProblems(engines));
+    return problems;
+}
+
 export function swarmSettingProblems(engines: ReadonlyMap<string, EngineFacts>): string[] {
     const problems: string[] = [];
     const live = [...engines].filter(([, e]) => e.liveRestore).map(([h]) => h);

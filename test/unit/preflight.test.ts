@@ -3,7 +3,22 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig, parseStackConfig, resolveMode, type RawConfig, type StackConfig } from "../../components/config";
 import { ownerOf, ownershipProblems } from "../../components/ownership";
-import { daemonEpochs, decideMode, findProblems, preflightFailure, type EngineFacts, type PreflightFacts, type ProbeOutcome } from "../../components/preflight";
+import {
+    daemonEpochs,
+    daemonJsonProblems,
+    decideMode,
+    engineModeProblems,
+    findProblems,
+    hubOf,
+    identityProblems,
+    preflightFailure,
+    reachProblems,
+    swarmMembershipProblems,
+    underlayProblems,
+    type EngineFacts,
+    type PreflightFacts,
+    type ProbeOutcome,
+} from "../../components/preflight";
 
 const ADDR = { lab1: "10.210.0.11", lab2: "10.210.0.12", lab3: "10.210.0.13" } as const;
 type Lab = keyof typeof ADDR;
@@ -428,5 +443,53 @@ describe("the SSH user: what up will need, checked before anything changes", () 
         expect(findProblems(deployStack({ mode: "swarm", kv: undefined }), "swarm", facts)[0]).toBe(
             "host lab2: deploy may not use Docker there (permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock). Fix: add deploy to the docker group (`usermod -aG docker deploy`, then log in again), or use `sshUser: root`",
         );
+    });
+});
+
+// findProblems is a table of contents; each kind of check is a function of its own, tested here
+// on its own with the smallest input that trips it (and a clean one that does not).
+describe("each kind of check on its own", () => {
+    const factsOf = (outcomes: ProbeOutcome[]) => new Map(outcomes.flatMap((o) => (o.kind === "facts" ? [[o.host, o.facts] as const] : [])));
+    const enginesOf = (outcomes: ProbeOutcome[]) => new Map([...factsOf(outcomes)].flatMap(([n, f]) => (f.docker.ok ? [[n, f.docker] as const] : [])));
+
+    it("reachProblems: an unreachable host is a problem, and only the hosts that answered give facts", () => {
+        const outcomes: ProbeOutcome[] = [...lab().slice(0, 2), { host: "lab3", kind: "unreachable", error: "connect ECONNREFUSED 10.210.0.13:22" }];
+        const { problems, facts } = reachProblems(stack(), "kv", outcomes);
+        expect([...facts.keys()]).toEqual(["lab1", "lab2"]);
+        expect(problems).toHaveLength(1);
+        expect(problems[0]).toContain("host lab3 (root@10.210.0.13:22) cannot be reached over SSH: connect ECONNREFUSED 10.210.0.13:22. Fix: check `hosts[2].address` and `hosts[2].sshPort`");
+        expect(reachProblems(stack(), "kv", lab()).problems).toEqual([]);
+    });
+
+    it("identityProblems: two hosts with one engine ID", () => {
+        const outcomes = lab({ lab3: (f) => (engine(f).id = "ID-lab1") });
+        expect(identityProblems(factsOf(outcomes), enginesOf(outcomes))).toEqual([expect.stringContaining("lab1 and lab3 have the same Docker engine ID ID-lab1")]);
+        expect(identityProblems(factsOf(lab()), enginesOf(lab()))).toEqual([]);
+    });
+
+    it("engineModeProblems: kv mode on Engine 23 or newer, and not in swarm mode", () => {
+        const outcomes = lab({ lab2: (f) => (engine(f).version = "24.0.7") });
+        expect(engineModeProblems("kv", enginesOf(outcomes))).toEqual([expect.stringContaining("kv mode needs Docker Engine 22 or older, but lab2 runs 24.0.7")]);
+        expect(engineModeProblems("swarm", enginesOf(outcomes))).toEqual([]);
+    });
+
+    it("underlayProblems: an MTU the underlay cannot carry", () => {
+        const outcomes = lab({ lab2: (f) => (f.interfaces[1]!.mtu = 1400) });
+        const config = stack();
+        expect(underlayProblems(config, hubOf(config, "kv"), factsOf(outcomes))).toEqual([expect.stringContaining("`network.mtu` 1450 is more than the underlay carries on host lab2 (lab2: eth0 MTU 1400)")]);
+        expect(underlayProblems(config, hubOf(config, "kv"), factsOf(lab()))).toEqual([]);
+    });
+
+    it("daemonJsonProblems: daemon.json that is not JSON", () => {
+        const outcomes = lab({ lab1: (f) => (f.daemonJson = { present: true, content: '{"debug": tru}' }) });
+        expect(daemonJsonProblems(stack(), "kv", factsOf(outcomes))).toEqual([expect.stringContaining("host lab1: /etc/docker/daemon.json is not valid JSON")]);
+        expect(daemonJsonProblems(stack(), "kv", factsOf(lab()))).toEqual([]);
+    });
+
+    it("swarmMembershipProblems: a host already in another swarm", () => {
+        const config = stack({ mode: "swarm", kv: undefined });
+        const outcomes = lab({ lab2: (f) => (engine(f).swarm = { state: "active", nodeId: "N2", control: false, clusterId: "OTHER", managers: ["M9"] }) });
+        expect(swarmMembershipProblems(hubOf(config, "swarm"), enginesOf(outcomes))).toEqual([expect.stringContaining("lab2 is already in a swarm that is not the one of lab1")]);
+        expect(swarmMembershipProblems(hubOf(config, "swarm"), enginesOf(lab()))).toEqual([]);
     });
 });
