@@ -33,6 +33,31 @@ export interface OverlayClusterArgs {
     joinEpochs?: Readonly<Record<string, number>>;
 }
 
+/** What every step of the constructor reads. */
+interface Context {
+    name: string;
+    args: OverlayClusterArgs;
+    config: ClusterConfig;
+    /** Names containers on the hosts: `docker-overlay-<stack>`. */
+    prefix: string;
+    /** `<project>/<stack>`, recorded on each host. */
+    owner: string;
+    /** The KV host (kv) or the first manager (swarm). */
+    hub: HostConfig;
+}
+
+/** The hosts once they are ready for the overlay (daemon on the store, or in the swarm). */
+interface Converged {
+    /** Per host, what its containers wait for. */
+    ready: Record<string, pulumi.Resource>;
+    /** Per host, what it is after this up (laid over the facts read before). */
+    after: Record<string, pulumi.Output<Partial<HostFacts>>>;
+    /** kv mode: each host's rejoin (its report holds the new addresses). */
+    rejoins: Record<string, OverlayRejoin>;
+    /** kv mode: what the first write to the store waits for. */
+    hubReady?: pulumi.Resource;
+}
+
 // One definition, so that preflight checks the very route this component will use.
 export { routeTargetFor };
 
@@ -63,15 +88,51 @@ export class OverlayCluster extends pulumi.ComponentResource {
     constructor(name: string, args: OverlayClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("docker-overlay:cluster:OverlayCluster", name, {}, opts);
         const { config } = args;
-        const prefix = `docker-overlay-${args.stack}`;
-        /** Who a host belongs to (lib/owner.sh): a second stack on it is refused. */
-        const owner = ownerOf(pulumi.getProject(), args.stack);
-        const hub =
-            config.mode === "kv"
-                ? config.hosts.find((h) => h.name === config.kv!.host)!
-                : config.hosts.find((h) => h.swarmRole === "manager")!;
+        const c: Context = {
+            name,
+            args,
+            config,
+            prefix: `docker-overlay-${args.stack}`,
+            // Who a host belongs to (lib/owner.sh): a second stack on it is refused.
+            owner: ownerOf(pulumi.getProject(), args.stack),
+            hub: config.mode === "kv" ? config.hosts.find((h) => h.name === config.kv!.host)! : config.hosts.find((h) => h.swarmRole === "manager")!,
+        };
 
-        this.hosts = Object.fromEntries(
+        this.hosts = this.connectHosts(c);
+        this.kvStore = this.startKvStore(c);
+        const converged = config.mode === "kv" ? this.pointDaemonsAtStore(c) : this.joinSwarm(c);
+        this.consulRegistry = this.registerInConsul(c, converged);
+        this.network = new OverlayNetwork(
+            `${name}-net`,
+            { network: config.network, attachable: config.mode === "swarm", provider: this.hosts[c.hub.name]!.provider, ready: [converged.hubReady ?? converged.ready[c.hub.name]!] },
+            { parent: this },
+        );
+        this.services = this.runServices(c, converged);
+        this.connectivity = this.checkConnectivity(c, converged);
+
+        this.serviceAddresses = pulumi
+            .all(Object.fromEntries(Object.entries(this.services).map(([k, s]) => [k, s.overlayAddress])))
+            .apply((a) => ({ ...a }));
+        this.kvUrl = this.kvStore && config.mode === "kv" ? this.kvStore.url : pulumi.output(undefined);
+        this.consulUiUrl = this.kvStore ? this.kvStore.uiUrl : pulumi.output(undefined);
+        this.connectivityReport = this.connectivity ? this.connectivity.report : pulumi.output(undefined);
+        this.hostFacts = pulumi
+            .all(Object.fromEntries(Object.entries(this.hosts).map(([k, h]) => [k, pulumi.all([h.facts, converged.after[k] ?? {}]).apply(([f, now]) => ({ ...f, ...now }))])))
+            .apply((f) => ({ ...f }));
+
+        this.registerOutputs({
+            serviceAddresses: this.serviceAddresses,
+            kvUrl: this.kvUrl,
+            consulUiUrl: this.consulUiUrl,
+            connectivityReport: this.connectivityReport,
+            hostFacts: this.hostFacts,
+        });
+    }
+
+    /** One DockerHost per host: its SSH connection, its facts, its docker provider. */
+    private connectHosts(c: Context): Record<string, DockerHost> {
+        const { name, args, config, hub } = c;
+        return Object.fromEntries(
             config.hosts.map((h) => [
                 h.name,
                 new DockerHost(
@@ -88,15 +149,18 @@ export class OverlayCluster extends pulumi.ComponentResource {
                 ),
             ]),
         );
-        const hubHost = this.hosts[hub.name]!;
+    }
 
+    /** The store: one container per server; in a Consul cluster, client agents on the other hosts. */
+    private startKvStore(c: Context): KvStore | undefined {
+        const { name, config, prefix } = c;
         const kvConfig = config.kv;
         if (kvConfig) {
             const kvHost = config.hosts.find((h) => h.name === kvConfig.host)!;
             // The servers; in a Consul cluster every other host runs a client agent (each daemon
             // talks to the agent on its own host: Docker's Consul store takes one address).
             const clients = kvConfig.servers.length > 1 && kvConfig.backend === "consul" ? config.hosts.filter((h) => !kvConfig.servers.includes(h.name)).map((h) => h.name) : [];
-            this.kvStore = new KvStore(
+            return new KvStore(
                 `${name}-kv`,
                 {
                     kv: kvConfig,
@@ -111,109 +175,127 @@ export class OverlayCluster extends pulumi.ComponentResource {
                 { parent: this },
             );
         }
+        return undefined;
+    }
 
-        // Each host ready for the overlay: its daemon pointed at the store, or a member of the
-        // swarm. The network waits only for the hub and each service only for its own host, so a
-        // host that fails (unreachable, daemon refused) holds back nothing that does not need it:
-        // with `pulumi up --continue-on-error` the other hosts converge.
+    /**
+     * kv mode: each host's daemon pointed at the store (servers first, one at a time, then the
+     * others), then every host's containers announced again (the rejoin), one host at a time.
+     */
+    private pointDaemonsAtStore(c: Context): Converged {
+        const { name, args, config, owner, hub } = c;
+        // Each host ready for the overlay: its daemon pointed at the store. The network waits only
+        // for the hub and each service only for its own host, so a host that fails (unreachable,
+        // daemon refused) holds back nothing that does not need it: with `pulumi up
+        // --continue-on-error` the other hosts converge.
         const ready: Record<string, pulumi.Resource> = {};
         /** What each host is after this up (its facts were read before anything changed). */
         const after: Record<string, pulumi.Output<Partial<HostFacts>>> = {};
-        /** kv mode: each host's rejoin, whose report holds the new addresses of what it restarted. */
+        /** Each host's rejoin, whose report holds the new addresses of what it restarted. */
         const rejoins: Record<string, OverlayRejoin> = {};
         /** What the network (the first write to the store) waits for. */
         let hubReady: pulumi.Resource | undefined;
-        if (config.mode === "kv") {
-            const kv = this.kvStore!;
-            const configure = (h: HostConfig, dependsOn: pulumi.Resource[]) => {
-                const host = this.hosts[h.name]!;
-                const clusterStore = kv.urlFor({ name: h.name, host });
-                const daemon = new DaemonConfig(
-                    `${name}-${h.name}-daemon-config`,
-                    {
-                        host,
-                        owner,
-                        clusterStore,
-                        clusterAdvertise: pulumi.interpolate`${host.interface}:${config.docker.advertisePort}`,
-                        clusterStoreOpts: config.docker.clusterStoreOpts,
-                        restartCommand: config.docker.restartCommand,
-                        ...(config.docker.logCommand ? { logCommand: config.docker.logCommand } : {}),
-                        waitSeconds: config.docker.waitSeconds,
-                        epoch: args.applyEpochs?.[h.name] ?? 0,
-                    },
-                    { parent: this, dependsOn },
-                );
-                // The apply waited until the daemon reported this store.
-                after[h.name] = pulumi.all([daemon.apply.id, clusterStore]).apply(([, store]) => ({ clusterStore: store }));
-                return daemon;
-            };
-            // Restarting a server's daemon restarts its store container: the servers go one at a
-            // time (the KV host, the hub, first), so that a cluster never loses its majority; then
-            // the other hosts, one at a time too. A restarted daemon joins the gossip through ONE
-            // other daemon listed in the store and, if that one is restarting at that moment,
-            // never tries again: in parallel, a host could be left out of the overlay for good
-            // (seen on the 5-host lab: lab5 joined through lab4 while lab4 restarted).
-            let previous: pulumi.Resource = kv.ready;
-            for (const s of config.kv!.servers) {
-                const h = config.hosts.find((x) => x.name === s)!;
-                previous = ready[h.name] = configure(h, previous === kv.ready ? [kv.ready] : [kv.ready, previous]).apply;
-            }
-            const lastServer = previous;
-            for (const h of config.hosts.filter((x) => !config.kv!.servers.includes(x.name))) previous = ready[h.name] = configure(h, [kv.ready, previous]).apply;
-            // A cluster settles after its last server's restart before anything writes to it.
-            hubReady = config.kv!.servers.length > 1 ? kv.settledAfter(lastServer) : ready[hub.name];
-            // After any Docker restart (outside the stack, or a daemon.json this stack changes),
-            // every host's containers on the overlay announce themselves again, each host once its
-            // own daemon is ready; services and the connectivity check come after.
-            // The generation is made of config alone, never of a host's outputs: a host that fails
-            // must not hold back the others (`up --continue-on-error`). What the stack puts into
-            // the daemon.json of the hosts it has comes from these keys (a new host restarts only
-            // its own daemon, before its containers); a daemon restarted for another reason (a
-            // fact of the host changed) is counted by the next preflight.
-            // A re-applied daemon configuration (drift) restarts that Docker: the rejoin runs after it too.
-            const epochs = config.hosts.map((h) => `${h.name}=${args.daemonEpochs?.[h.name] ?? 0}${args.applyEpochs?.[h.name] ? `.${args.applyEpochs[h.name]}` : ""}`).join(",");
-            const daemonInputs = JSON.stringify({
-                kv: config.kv,
-                servers: config.kv!.servers.map((s) => config.hosts.find((h) => h.name === s)!.address),
-                opts: config.docker.clusterStoreOpts,
-                advertisePort: config.docker.advertisePort,
-            });
-            const generation = pulumi.output(`${epochs};daemon.json ${createHash("sha256").update(daemonInputs).digest("hex").slice(0, 16)}`);
-            // One host at a time: restarting containers on several hosts at once left one pair of
-            // hosts unable to reach each other, in about one run of four (docs/lab.md).
-            let previousRejoin: pulumi.Resource | undefined;
-            for (const h of config.hosts) {
-                const rejoin = (rejoins[h.name] = new OverlayRejoin(
-                    `${name}-${h.name}-rejoin`,
-                    {
-                        host: this.hosts[h.name]!,
-                        hostName: h.name,
-                        owner,
-                        network: config.network.name,
-                        epoch: args.daemonEpochs?.[h.name] ?? 0,
-                        generation,
-                        stopSeconds: 10,
-                        waitSeconds: config.docker.waitSeconds,
-                    },
-                    { parent: this, dependsOn: [...new Set([ready[h.name]!, hubReady]), ...(previousRejoin ? [previousRejoin] : [])] },
-                ));
-                ready[h.name] = previousRejoin = rejoin.run;
-            }
-        } else {
-            const swarm = new Swarm(
-                `${name}-swarm`,
-                { members: config.hosts.map((h) => ({ name: h.name, host: this.hosts[h.name]!, role: h.swarmRole, epoch: args.joinEpochs?.[h.name] ?? 0 })), owner },
-                { parent: this },
+        const kv = this.kvStore!;
+        const configure = (h: HostConfig, dependsOn: pulumi.Resource[]) => {
+            const host = this.hosts[h.name]!;
+            const clusterStore = kv.urlFor({ name: h.name, host });
+            const daemon = new DaemonConfig(
+                `${name}-${h.name}-daemon-config`,
+                {
+                    host,
+                    owner,
+                    clusterStore,
+                    clusterAdvertise: pulumi.interpolate`${host.interface}:${config.docker.advertisePort}`,
+                    clusterStoreOpts: config.docker.clusterStoreOpts,
+                    restartCommand: config.docker.restartCommand,
+                    ...(config.docker.logCommand ? { logCommand: config.docker.logCommand } : {}),
+                    waitSeconds: config.docker.waitSeconds,
+                    epoch: args.applyEpochs?.[h.name] ?? 0,
+                },
+                { parent: this, dependsOn },
             );
-            Object.assign(ready, swarm.membershipOf);
-            // init and join proved each node active in the swarm.
-            for (const [host, m] of Object.entries(swarm.membershipOf)) after[host] = m.id.apply(() => ({ swarmState: "active" }));
+            // The apply waited until the daemon reported this store.
+            after[h.name] = pulumi.all([daemon.apply.id, clusterStore]).apply(([, store]) => ({ clusterStore: store }));
+            return daemon;
+        };
+        // Restarting a server's daemon restarts its store container: the servers go one at a
+        // time (the KV host, the hub, first), so that a cluster never loses its majority; then
+        // the other hosts, one at a time too. A restarted daemon joins the gossip through ONE
+        // other daemon listed in the store and, if that one is restarting at that moment,
+        // never tries again: in parallel, a host could be left out of the overlay for good
+        // (seen on the 5-host lab: lab5 joined through lab4 while lab4 restarted).
+        let previous: pulumi.Resource = kv.ready;
+        for (const s of config.kv!.servers) {
+            const h = config.hosts.find((x) => x.name === s)!;
+            previous = ready[h.name] = configure(h, previous === kv.ready ? [kv.ready] : [kv.ready, previous]).apply;
         }
+        const lastServer = previous;
+        for (const h of config.hosts.filter((x) => !config.kv!.servers.includes(x.name))) previous = ready[h.name] = configure(h, [kv.ready, previous]).apply;
+        // A cluster settles after its last server's restart before anything writes to it.
+        hubReady = config.kv!.servers.length > 1 ? kv.settledAfter(lastServer) : ready[hub.name];
+        // After any Docker restart (outside the stack, or a daemon.json this stack changes),
+        // every host's containers on the overlay announce themselves again, each host once its
+        // own daemon is ready; services and the connectivity check come after.
+        // The generation is made of config alone, never of a host's outputs: a host that fails
+        // must not hold back the others (`up --continue-on-error`). What the stack puts into
+        // the daemon.json of the hosts it has comes from these keys (a new host restarts only
+        // its own daemon, before its containers); a daemon restarted for another reason (a
+        // fact of the host changed) is counted by the next preflight.
+        // A re-applied daemon configuration (drift) restarts that Docker: the rejoin runs after it too.
+        const epochs = config.hosts.map((h) => `${h.name}=${args.daemonEpochs?.[h.name] ?? 0}${args.applyEpochs?.[h.name] ? `.${args.applyEpochs[h.name]}` : ""}`).join(",");
+        const daemonInputs = JSON.stringify({
+            kv: config.kv,
+            servers: config.kv!.servers.map((s) => config.hosts.find((h) => h.name === s)!.address),
+            opts: config.docker.clusterStoreOpts,
+            advertisePort: config.docker.advertisePort,
+        });
+        const generation = pulumi.output(`${epochs};daemon.json ${createHash("sha256").update(daemonInputs).digest("hex").slice(0, 16)}`);
+        // One host at a time: restarting containers on several hosts at once left one pair of
+        // hosts unable to reach each other, in about one run of four (docs/lab.md).
+        let previousRejoin: pulumi.Resource | undefined;
+        for (const h of config.hosts) {
+            const rejoin = (rejoins[h.name] = new OverlayRejoin(
+                `${name}-${h.name}-rejoin`,
+                {
+                    host: this.hosts[h.name]!,
+                    hostName: h.name,
+                    owner,
+                    network: config.network.name,
+                    epoch: args.daemonEpochs?.[h.name] ?? 0,
+                    generation,
+                    stopSeconds: 10,
+                    waitSeconds: config.docker.waitSeconds,
+                },
+                { parent: this, dependsOn: [...new Set([ready[h.name]!, hubReady]), ...(previousRejoin ? [previousRejoin] : [])] },
+            ));
+            ready[h.name] = previousRejoin = rejoin.run;
+        }
+        return { ready, after, rejoins, hubReady };
+    }
 
-        // Consul as the registry: after every server's daemon restarted (which restarts its Consul).
+    /** swarm mode: the first manager initialises the swarm, the others join it. */
+    private joinSwarm(c: Context): Converged {
+        const { name, args, owner, config } = c;
+        const ready: Record<string, pulumi.Resource> = {};
+        const after: Record<string, pulumi.Output<Partial<HostFacts>>> = {};
+        const swarm = new Swarm(
+            `${name}-swarm`,
+            { members: config.hosts.map((h) => ({ name: h.name, host: this.hosts[h.name]!, role: h.swarmRole, epoch: args.joinEpochs?.[h.name] ?? 0 })), owner },
+            { parent: this },
+        );
+        Object.assign(ready, swarm.membershipOf);
+        // init and join proved each node active in the swarm.
+        for (const [host, m] of Object.entries(swarm.membershipOf)) after[host] = m.id.apply(() => ({ swarmState: "active" }));
+        return { ready, after, rejoins: {} };
+    }
+
+    /** Consul as the registry: after every server's daemon restarted (which restarts its Consul). */
+    private registerInConsul(c: Context, converged: Converged): ConsulRegistry | undefined {
+        const { name, args, config, prefix } = c;
+        const hubReady = converged.hubReady;
         if (this.kvStore && config.kv?.backend === "consul") {
             const via = config.hosts.find((h) => h.name === (args.registryServer ?? config.kv!.host))!;
-            this.consulRegistry = new ConsulRegistry(
+            return new ConsulRegistry(
                 `${name}-consul`,
                 {
                     host: this.hosts[via.name]!,
@@ -236,15 +318,15 @@ export class OverlayCluster extends pulumi.ComponentResource {
                 { parent: this, dependsOn: [config.mode === "kv" ? hubReady! : this.kvStore.ready] },
             );
         }
+        return undefined;
+    }
 
-        this.network = new OverlayNetwork(
-            `${name}-net`,
-            { network: config.network, attachable: config.mode === "swarm", provider: hubHost.provider, ready: [hubReady ?? ready[hub.name]!] },
-            { parent: this },
-        );
-
+    /** Each service on its host, on the network, once its own host is ready. */
+    private runServices(c: Context, converged: Converged): Record<string, Service> {
+        const { name, args, config } = c;
+        const { ready, rejoins } = converged;
         const consulRegistry = this.consulRegistry ? { provider: this.consulRegistry.provider, node: this.consulRegistry.node } : undefined;
-        this.services = Object.fromEntries(
+        return Object.fromEntries(
             config.services.map((s) => [
                 s.name,
                 new Service(
@@ -261,9 +343,14 @@ export class OverlayCluster extends pulumi.ComponentResource {
                 ),
             ]),
         );
+    }
 
+    /** A probe per host that reaches every other host's probe by address and by name. */
+    private checkConnectivity(c: Context, converged: Converged): ConnectivityCheck | undefined {
+        const { name, args, config, prefix } = c;
+        const { ready, rejoins } = converged;
         if (config.connectivity.enabled) {
-            this.connectivity = new ConnectivityCheck(
+            return new ConnectivityCheck(
                 `${name}-connectivity`,
                 {
                     hosts: config.hosts.map((h) => ({
@@ -282,23 +369,6 @@ export class OverlayCluster extends pulumi.ComponentResource {
                 { parent: this, dependsOn: [this.network] },
             );
         }
-
-        this.serviceAddresses = pulumi
-            .all(Object.fromEntries(Object.entries(this.services).map(([k, s]) => [k, s.overlayAddress])))
-            .apply((a) => ({ ...a }));
-        this.kvUrl = this.kvStore && config.mode === "kv" ? this.kvStore.url : pulumi.output(undefined);
-        this.consulUiUrl = this.kvStore ? this.kvStore.uiUrl : pulumi.output(undefined);
-        this.connectivityReport = this.connectivity ? this.connectivity.report : pulumi.output(undefined);
-        this.hostFacts = pulumi
-            .all(Object.fromEntries(Object.entries(this.hosts).map(([k, h]) => [k, pulumi.all([h.facts, after[k] ?? {}]).apply(([f, now]) => ({ ...f, ...now }))])))
-            .apply((f) => ({ ...f }));
-
-        this.registerOutputs({
-            serviceAddresses: this.serviceAddresses,
-            kvUrl: this.kvUrl,
-            consulUiUrl: this.consulUiUrl,
-            connectivityReport: this.connectivityReport,
-            hostFacts: this.hostFacts,
-        });
+        return undefined;
     }
 }
