@@ -10,7 +10,7 @@ import { KvStore } from "./kvStore";
 import { OverlayNetwork } from "./overlayNetwork";
 import { OverlayRejoin } from "./overlayRejoin";
 import { ownerOf } from "./ownership";
-import { routeTargetFor } from "./preflight";
+import { hubOf, routeTargetFor } from "./preflight";
 import { Service } from "./service";
 import { Swarm } from "./swarm";
 
@@ -95,7 +95,8 @@ export class OverlayCluster extends pulumi.ComponentResource {
             prefix: `docker-overlay-${args.stack}`,
             // Who a host belongs to (lib/owner.sh): a second stack on it is refused.
             owner: ownerOf(pulumi.getProject(), args.stack),
-            hub: config.mode === "kv" ? config.hosts.find((h) => h.name === config.kv!.host)! : config.hosts.find((h) => h.swarmRole === "manager")!,
+            // Decided where preflight decides it, so that both check and use the same host.
+            hub: hubOf(config, config.mode),
         };
 
         this.hosts = this.connectHosts(c);
