@@ -57,19 +57,7 @@ done
 
 as_array RESTART_COMMAND
 as_array DAEMON_LOG_COMMAND
-unit_paths_given=false
-if declare -p SYSTEMD_UNIT_PATHS >/dev/null 2>&1; then
-  unit_paths_given=true
-  as_array SYSTEMD_UNIT_PATHS
-else
-  SYSTEMD_UNIT_PATHS=(
-    /etc/systemd/system/docker.service /etc/systemd/system/docker.service.d
-    /run/systemd/system/docker.service /run/systemd/system/docker.service.d
-    /lib/systemd/system/docker.service /lib/systemd/system/docker.service.d
-    /usr/lib/systemd/system/docker.service /usr/lib/systemd/system/docker.service.d
-    /etc/default/docker /etc/sysconfig/docker
-  )
-fi
+unit_paths
 
 ((${#RESTART_COMMAND[@]} > 0)) || die 5 "RESTART_COMMAND is empty; give the argv that restarts Docker, e.g. systemctl restart docker"
 [[ $WAIT_SECONDS =~ ^[0-9]+$ ]] || die 5 "WAIT_SECONDS must be a whole number of seconds, got '$WAIT_SECONDS'"

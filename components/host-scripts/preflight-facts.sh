@@ -64,19 +64,7 @@ join() {
 }
 
 as_array PEERS
-unit_paths_given=false
-if declare -p SYSTEMD_UNIT_PATHS >/dev/null 2>&1; then
-  unit_paths_given=true
-  as_array SYSTEMD_UNIT_PATHS
-else
-  SYSTEMD_UNIT_PATHS=(
-    /etc/systemd/system/docker.service /etc/systemd/system/docker.service.d
-    /run/systemd/system/docker.service /run/systemd/system/docker.service.d
-    /lib/systemd/system/docker.service /lib/systemd/system/docker.service.d
-    /usr/lib/systemd/system/docker.service /usr/lib/systemd/system/docker.service.d
-    /etc/default/docker /etc/sysconfig/docker
-  )
-fi
+unit_paths
 [[ $DOCKER_TIMEOUT =~ ^[0-9]+$ ]] || die 5 "DOCKER_TIMEOUT must be a whole number of seconds, got '$DOCKER_TIMEOUT'"
 
 # --- Docker ----------------------------------------------------------------------------------

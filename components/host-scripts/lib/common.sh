@@ -21,6 +21,26 @@ as_array() {
   ref=(${words[@]+"${words[@]}"})
 }
 
+# unit_paths: SYSTEMD_UNIT_PATHS as an array: the one the script was given, or where Docker's unit,
+# its drop-ins and its defaults file live on Debian, Ubuntu, RHEL and the like. Sets
+# unit_paths_given=true when it was given (then `systemctl cat` is not asked as well).
+# shellcheck disable=SC2034 # unit_paths_given and SYSTEMD_UNIT_PATHS are for the including script
+unit_paths() {
+  unit_paths_given=false
+  if declare -p SYSTEMD_UNIT_PATHS >/dev/null 2>&1; then
+    unit_paths_given=true
+    as_array SYSTEMD_UNIT_PATHS
+  else
+    SYSTEMD_UNIT_PATHS=(
+      /etc/systemd/system/docker.service /etc/systemd/system/docker.service.d
+      /run/systemd/system/docker.service /run/systemd/system/docker.service.d
+      /lib/systemd/system/docker.service /lib/systemd/system/docker.service.d
+      /usr/lib/systemd/system/docker.service /usr/lib/systemd/system/docker.service.d
+      /etc/default/docker /etc/sysconfig/docker
+    )
+  fi
+}
+
 # one_line TEXT: newlines and runs of blanks become single spaces, at most 400 characters.
 one_line() {
   local s=${1//$'\r'/ }
