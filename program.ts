@@ -9,6 +9,7 @@ import { probeHosts } from "./components/hostProbe";
 import { OverlayCluster } from "./components/overlayCluster";
 import { findDrift } from "./components/drift";
 import { ownerOf, ownershipProblems } from "./components/ownership";
+import { topologyMermaid } from "./components/topology";
 import { daemonEpochs, decideMode, describeFacts, findProblems, hubOf, preflightFailure, routeTargetFor } from "./components/preflight";
 
 /** Keys kept out of the schema because they are secrets. */
@@ -163,5 +164,9 @@ export async function main() {
         ...(clusterConfig.kv?.backend === "consul" ? { consulUiUrl: cluster.consulUiUrl } : {}),
         ...(clusterConfig.connectivity.enabled ? { connectivityReport: cluster.connectivityReport } : {}),
         hosts: cluster.hostFacts,
+        // The picture of what up built (Mermaid: paste it in a ```mermaid block, or see README).
+        topology: pulumi
+            .all([cluster.hostFacts, cluster.serviceAddresses, cluster.connectivityReport])
+            .apply(([hosts, serviceAddresses, connectivity]) => topologyMermaid({ config: clusterConfig, hosts, serviceAddresses, ...(connectivity ? { connectivity } : {}) })),
     };
 }

@@ -53,8 +53,16 @@ async function run(): Promise<void> {
     const up = await stack.up({ onOutput, color });
     output.flush();
     phase("stack outputs");
-    const out = Object.fromEntries(Object.entries(up.outputs).map(([k, v]) => [k, v.secret ? "[secret]" : v.value]));
+    const { topology, ...rest } = up.outputs;
+    const out = Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, v.secret ? "[secret]" : v.value]));
     console.log(JSON.stringify(out, null, 2));
+    if (typeof topology?.value === "string") {
+        // The picture of what up built, as Mermaid text (GitHub and most editors draw it).
+        const file = path.join(workDir, "topology.mmd");
+        fs.writeFileSync(file, topology.value);
+        phase(`topology (Mermaid, also in ${file})`);
+        console.log(topology.value);
+    }
     console.log(`\nThe lab's state and stack file are in ${workDir}. Tear it all down with: npm run lab:down`);
 }
 
