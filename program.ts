@@ -9,7 +9,7 @@ import { probeHosts } from "./components/hostProbe";
 import { OverlayCluster } from "./components/overlayCluster";
 import { findDrift } from "./components/drift";
 import { ownerOf, ownershipProblems } from "./components/ownership";
-import { topologyMermaid } from "./components/topology";
+import { topologyDot, topologyMermaid, type TopologyInput } from "./components/topology";
 import { daemonEpochs, decideMode, describeFacts, findProblems, hubOf, preflightFailure, routeTargetFor } from "./components/preflight";
 
 /** Keys kept out of the schema because they are secrets. */
@@ -155,6 +155,9 @@ export async function main() {
         throw e;
     }
     const { clusterConfig, cluster } = built;
+    const picture = pulumi
+        .all([cluster.hostFacts, cluster.serviceAddresses, cluster.connectivityReport])
+        .apply(([hosts, serviceAddresses, connectivity]): TopologyInput => ({ config: clusterConfig, hosts, serviceAddresses, ...(connectivity ? { connectivity } : {}) }));
     // Only the outputs this stack has: the engine warns about every output left undefined.
     return {
         mode: clusterConfig.mode,
@@ -164,9 +167,9 @@ export async function main() {
         ...(clusterConfig.kv?.backend === "consul" ? { consulUiUrl: cluster.consulUiUrl } : {}),
         ...(clusterConfig.connectivity.enabled ? { connectivityReport: cluster.connectivityReport } : {}),
         hosts: cluster.hostFacts,
-        // The picture of what up built (Mermaid: paste it in a ```mermaid block, or see README).
-        topology: pulumi
-            .all([cluster.hostFacts, cluster.serviceAddresses, cluster.connectivityReport])
-            .apply(([hosts, serviceAddresses, connectivity]) => topologyMermaid({ config: clusterConfig, hosts, serviceAddresses, ...(connectivity ? { connectivity } : {}) })),
+        // The picture of what up built: Mermaid (paste it in a ```mermaid block) and Graphviz DOT
+        // (`dot -Tsvg`), drawn from one model.
+        topology: picture.apply(topologyMermaid),
+        topologyDot: picture.apply(topologyDot),
     };
 }

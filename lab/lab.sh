@@ -89,7 +89,7 @@ ensure_packages() {
     [dockerd]=docker.io [sshd]=openssh-server [ssh]=openssh-client [ssh-keygen]=openssh-client
     [ip]=iproute2 [iptables]=iptables [etcd]=etcd-server [modprobe]=kmod [jq]=jq
     [nsenter]=util-linux [unshare]=util-linux [tini]=tini [setsid]=util-linux [ps]=procps [pgrep]=procps
-    [ping]=iputils-ping
+    [ping]=iputils-ping [dot]=graphviz
   )
   for cmd in "${!want[@]}"; do
     if [ "$cmd" = sshd ]; then

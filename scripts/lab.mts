@@ -4,6 +4,7 @@
 //
 //   node scripts/lab.mts up      preview, then up; prints the outputs
 //   node scripts/lab.mts destroy  destroys the stack (hosts back as they were)
+import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -53,15 +54,19 @@ async function run(): Promise<void> {
     const up = await stack.up({ onOutput, color });
     output.flush();
     phase("stack outputs");
-    const { topology, ...rest } = up.outputs;
+    const { topology, topologyDot, ...rest } = up.outputs;
     const out = Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, v.secret ? "[secret]" : v.value]));
     console.log(JSON.stringify(out, null, 2));
     if (typeof topology?.value === "string") {
-        // The picture of what up built, as Mermaid text (GitHub and most editors draw it).
-        const file = path.join(workDir, "topology.mmd");
-        fs.writeFileSync(file, topology.value);
-        phase(`topology (Mermaid, also in ${file})`);
+        // The picture of what up built: Mermaid text (GitHub and most editors draw it), and an
+        // SVG drawn by Graphviz from the same model (lab.sh installs Debian's graphviz).
+        const mermaid = path.join(workDir, "topology.mmd");
+        fs.writeFileSync(mermaid, topology.value);
+        phase(`topology (Mermaid, also in ${mermaid})`);
         console.log(topology.value);
+        const svg = path.join(workDir, "topology.svg");
+        const drawn = spawnSync("dot", ["-Tsvg", "-o", svg], { input: String(topologyDot?.value ?? ""), encoding: "utf8" });
+        console.log(drawn.status === 0 ? `The same picture as an SVG: ${svg}` : `No SVG (Graphviz's dot: ${drawn.error?.message ?? drawn.stderr.trim()}); the Mermaid text above has it all.`);
     }
     console.log(`\nThe lab's state and stack file are in ${workDir}. Tear it all down with: npm run lab:down`);
 }

@@ -21,14 +21,17 @@ if [ ! -x "$ACTIONLINT" ]; then
     GOBIN="$cache/bin/tmp" go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
     mv "$cache/bin/tmp/actionlint" "$ACTIONLINT"
 fi
-if ! command -v shellcheck >/dev/null; then
-    if [ "$(id -u)" = 0 ]; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null
-    else
-        echo "shellcheck is missing: install it (sudo apt-get install shellcheck) or run as root" >&2
-        exit 1
+# Linting the host scripts needs shellcheck; the topology picture's test draws it with Graphviz's dot.
+for tool in shellcheck:shellcheck dot:graphviz; do
+    if ! command -v "${tool%%:*}" >/dev/null; then
+        if [ "$(id -u)" = 0 ]; then
+            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${tool#*:}" >/dev/null
+        else
+            echo "${tool%%:*} is missing: install it (sudo apt-get install ${tool#*:}) or run as root" >&2
+            exit 1
+        fi
     fi
-fi
+done
 
 out="$cache/test-results"
 mkdir -p "$out"

@@ -71,12 +71,13 @@ describe("the program's reading of stack config", () => {
         expect(outputs.network).toBe("net1");
         // Swarm mode without kv and with the check off: no kvUrl, consulUiUrl or connectivityReport
         // (an undefined output makes the engine print a warning).
-        expect(Object.keys(outputs).sort()).toEqual(["hosts", "mode", "network", "serviceAddresses", "topology"]);
+        expect(Object.keys(outputs).sort()).toEqual(["hosts", "mode", "network", "serviceAddresses", "topology", "topologyDot"]);
         // The picture: both hosts, the swarm's manager, the overlay.
         const picture = (await h.settle(outputs.topology)).value as string;
         expect(picture).toMatch(/^flowchart LR\n/);
         expect(picture).toContain('subgraph host_a["a: 10.50.0.1');
         expect(picture).toContain("overlay net1");
+        expect((await h.settle(outputs.topologyDot)).value).toMatch(/^digraph topology \{\n[\s\S]*subgraph cluster_host_a \{/);
         // The facts as they are after up: each host in the swarm now (read as "inactive" before the join).
         expect((await h.settle(outputs.hosts)).value).toEqual({ a: { ...h.FACTS("a", 1), swarmState: "active" }, b: { ...h.FACTS("b", 1), swarmState: "active" } });
         // The key was read as a secret: every connection carrying it is secret.

@@ -1,7 +1,8 @@
 // The topology picture (components/topology.ts) from a parsed lab config: pure, no Pulumi.
+import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { parseStackConfig, type RawConfig } from "../../components/config";
-import { pairResult, topologyMermaid } from "../../components/topology";
+import { pairResult, topologyDot, topologyMermaid } from "../../components/topology";
 
 const raw: RawConfig = {
     mode: "kv",
@@ -58,5 +59,26 @@ describe("pairResult", () => {
         expect(pairResult(broken, "lab1", "lab2")).toBe("lab2 to lab1 fails by name");
         expect(pairResult([ok[0]!], "lab1", "lab2")).toBe("lab2 to lab1 not checked");
         expect(pairResult(undefined, "lab1", "lab2")).toBeUndefined();
+    });
+});
+
+describe("topologyDot", () => {
+    it("is a graph Graphviz draws: every host, service, the store and each pair's result in the SVG", () => {
+        const dot = topologyDot({ config, hosts: facts, serviceAddresses: { gateway: "10.220.0.4", "service-a": "10.220.0.5" }, connectivity: ok });
+        expect(dot).toContain("subgraph cluster_host_lab1 {");
+        expect(dot).toContain('host_lab1_at -> host_lab2_at [ltail=cluster_host_lab1, lhead=cluster_host_lab2, label="ok", style=dashed];');
+        // Graphviz's dot (Debian's graphviz; scripts/test.sh installs it) must draw it.
+        const svg = spawnSync("dot", ["-Tsvg"], { input: dot, encoding: "utf8" });
+        expect(svg.error, "Graphviz's dot is missing: apt-get install graphviz").toBeUndefined();
+        expect(svg.status, svg.stderr).toBe(0);
+        expect(svg.stderr).toBe("");
+        const drawn = svg.stdout.replace(/&#45;/g, "-");
+        for (const word of ["lab1: 10.210.0.11, advertises eth0, Docker 20.10.24", "service-a, a", "10.220.0.5", "consul on lab1", "overlay lab_overlay", ">ok<"]) expect(drawn).toContain(word);
+    });
+
+    it("quotes labels as DOT strings: a quote in a name cannot end one", () => {
+        const dot = topologyDot({ config, hosts: { lab1: { interface: 'eth0" shape=x', engineVersion: "1" } }, serviceAddresses: {} });
+        expect(dot).toContain('advertises eth0\\" shape=x');
+        expect(spawnSync("dot", ["-Tsvg"], { input: dot, encoding: "utf8" }).status).toBe(0);
     });
 });
