@@ -1,21 +1,10 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { parseHostFacts, summarize, type HostSummary } from "./hostFacts";
 import { scriptedCommandArgs } from "./remoteScript";
 import { renderScript } from "./hostScripts";
 import { privateKeyFile, sshOptions } from "./sshFiles";
-
-/** What `host-facts.sh` reports about a host. */
-export interface HostFacts {
-    hostname: string;
-    engineVersion: string;
-    interface: string;
-    address: string;
-    mtu: number;
-    swarmState: string;
-    engineId: string;
-    clusterStore: string;
-}
 
 export interface DockerHostArgs {
     /** Address SSH reaches the host at. */
@@ -44,9 +33,9 @@ export class DockerHost extends pulumi.ComponentResource {
     public readonly connection: command.types.input.remote.ConnectionArgs;
     /** Succeeds once SSH works; everything on this host depends on it. */
     public readonly reachable: command.remote.Command;
-    /** Runs `host-facts.sh` once. */
+    /** Runs `host-facts.sh` once (the script preview's preflight runs), failing when Docker does not answer or the peer has no route. */
     public readonly factsCommand: command.remote.Command;
-    public readonly facts: pulumi.Output<HostFacts>;
+    public readonly facts: pulumi.Output<HostSummary>;
     public readonly engineVersion: pulumi.Output<string>;
     public readonly hostname: pulumi.Output<string>;
     /** The interface that routes to the peers (never assumed to be eth0 or ens33). */
@@ -85,12 +74,12 @@ export class DockerHost extends pulumi.ComponentResource {
             scriptedCommandArgs(
                 this.connection,
                 "host-facts",
-                { create: renderScript("host-facts", { TARGET_ADDRESS: args.routeTarget, HOST_LABEL: name }) },
+                { create: renderScript("host-facts", { PEERS: [args.routeTarget], HOST_LABEL: name, STRICT: 1, DOCKER_TIMEOUT: 30 }) },
                 "stderr",
             ),
             { parent: this, dependsOn: [this.reachable] },
         );
-        this.facts = this.factsCommand.stdout.apply((out) => parseFacts(out, name, this));
+        this.facts = this.factsCommand.stdout.apply((out) => summaryOf(out, args.routeTarget, name, this));
         this.engineVersion = this.facts.engineVersion;
         this.hostname = this.facts.hostname;
         this.interface = this.facts.interface;
@@ -114,14 +103,12 @@ export class DockerHost extends pulumi.ComponentResource {
     }
 }
 
-/** Parses `host-facts.sh` output; a bad line means the script or the host is broken. */
-export function parseFacts(stdout: string, host: string, resource?: pulumi.Resource): HostFacts {
+/** The summary of `host-facts.sh`'s output towards PEER; a bad line means the script or the host is broken. */
+export function summaryOf(stdout: string, peer: string, host: string, resource?: pulumi.Resource): HostSummary {
     try {
-        const f = JSON.parse(stdout.trim()) as HostFacts;
-        if (typeof f.engineVersion !== "string" || typeof f.interface !== "string") throw new Error("missing fields");
-        return f;
+        return summarize(parseHostFacts(stdout), peer);
     } catch (e) {
-        const msg = `host ${host}: could not read the host's facts (${(e as Error).message}); output was: ${stdout.slice(0, 200)}`;
+        const msg = `host ${host}: could not read the host's facts: ${(e as Error).message}`;
         throw resource ? new pulumi.ResourceError(msg, resource) : new Error(msg);
     }
 }

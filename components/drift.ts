@@ -10,7 +10,7 @@
  */
 import type { ProbeOutcome } from "./preflight";
 
-/** What the host scripts recorded about their last run there (preflight-facts.sh's `applied`). */
+/** What the host scripts recorded about their last run there (host-facts.sh's `applied`). */
 export interface AppliedFacts {
     /** daemon.json is not the file the last daemon-config-apply wrote ($STATE_DIR/daemon.json.ours exists and differs). */
     daemonJsonChanged: boolean;

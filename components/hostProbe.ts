@@ -4,9 +4,8 @@
 // script. The analysis of the facts is in preflight.ts.
 import * as crypto from "node:crypto";
 import { Client, type ConnectConfig, utils } from "ssh2";
-import { z } from "zod";
-import type { PreflightFacts, ProbeOutcome } from "./preflight";
-import { NO_APPLIED } from "./drift";
+import { parseHostFacts } from "./hostFacts";
+import type { ProbeOutcome } from "./preflight";
 import { PINNABLE_TYPES } from "./hostKeys";
 import { renderScript, scriptBundle, scriptCommand } from "./hostScripts";
 
@@ -67,125 +66,14 @@ export function scrub(message: string, privateKey: string): string {
     return out.replace(/\s+/g, " ").trim().slice(0, 400);
 }
 
-const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, "expected base64");
-const rawFacts = z.object({
-    hostname: z.string(),
-    dockerInfo: z.object({ exit: z.number().int(), base64: b64, stderr: z.string() }),
-    interfaces: z.array(z.object({ name: z.string(), mtu: z.number().int(), up: z.boolean(), addresses: z.array(z.string()) })),
-    routes: z.array(z.object({ to: z.string(), interface: z.string(), source: z.string(), error: z.string() })),
-    vxlan: z.enum(["loaded", "builtin", "loadable", "missing"]),
-    daemonJson: z.union([
-        z.object({ present: z.literal(false) }),
-        z.object({ present: z.literal(true), base64: b64 }),
-        z.object({ present: z.literal(true), base64: z.null(), error: z.string() }),
-    ]),
-    unitOptions: z.array(z.object({ file: z.string(), line: z.number().int(), option: z.string() })),
-    dockerd: z.string().default(""),
-    epoch: z.string().default(""),
-    owner: z.string().default(""),
-    user: z
-        .object({ uid: z.number().int(), name: z.string(), stateWritable: z.boolean(), dockerConfigWritable: z.boolean(), lockWritable: z.boolean() })
-        .default({ uid: -1, name: "", stateWritable: true, dockerConfigWritable: true, lockWritable: true }),
-    lockHeld: z.boolean().default(false),
-    applied: z
-        .object({
-            daemonJsonChanged: z.boolean(),
-            applyEpoch: z.number().int().nonnegative(),
-            swarmMarker: z.enum(["", "swarm-created", "swarm-joined"]),
-            joinEpoch: z.number().int().nonnegative(),
-        })
-        .default(() => ({ ...NO_APPLIED })),
-});
-
-/** The parts of `docker info --format '{{json .}}'` preflight reads (20.10 and 28 print them alike). */
-const dockerInfo = z.object({
-    LiveRestoreEnabled: z.boolean().default(false),
-    ClusterStore: z.string().nullish(),
-    ClusterAdvertise: z.string().nullish(),
-    ID: z.string().default(""),
-    Name: z.string().default(""),
-    ServerVersion: z.string().default(""),
-    ServerErrors: z.array(z.string()).nullish(),
-    Swarm: z
-        .object({
-            LocalNodeState: z.string().default(""),
-            NodeID: z.string().default(""),
-            ControlAvailable: z.boolean().default(false),
-            Cluster: z.object({ ID: z.string().default("") }).nullish(),
-            RemoteManagers: z.array(z.object({ NodeID: z.string() })).nullish(),
-        })
-        .nullish(),
-});
-
-/** Parses the JSON line of `preflight-facts.sh`; throws an Error saying what is wrong. */
-export function parsePreflightOutput(stdout: string): PreflightFacts {
-    let json: unknown;
-    try {
-        json = JSON.parse(stdout.trim());
-    } catch (e) {
-        throw new Error(`its output is not JSON (${(e as Error).message}): ${JSON.stringify(stdout.slice(0, 200))}`);
-    }
-    const r = rawFacts.safeParse(json);
-    if (!r.success) throw new Error(`its output does not have the expected fields (${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")})`);
-    const raw = r.data;
-
-    let docker: PreflightFacts["docker"];
-    const infoText = Buffer.from(raw.dockerInfo.base64, "base64").toString("utf8");
-    let info: z.infer<typeof dockerInfo> | undefined;
-    try {
-        const parsed = dockerInfo.safeParse(JSON.parse(infoText));
-        if (parsed.success) info = parsed.data;
-    } catch {
-        info = undefined;
-    }
-    if (raw.dockerInfo.exit === 0 && info && info.ID !== "" && info.ServerVersion !== "") {
-        const s = info.Swarm;
-        docker = {
-            ok: true,
-            version: info.ServerVersion,
-            id: info.ID,
-            name: info.Name,
-            liveRestore: info.LiveRestoreEnabled,
-            clusterStore: info.ClusterStore ?? "",
-            clusterAdvertise: info.ClusterAdvertise ?? "",
-            swarm: {
-                state: s?.LocalNodeState ?? "",
-                nodeId: s?.NodeID ?? "",
-                control: s?.ControlAvailable ?? false,
-                clusterId: s?.Cluster?.ID ?? "",
-                managers: (s?.RemoteManagers ?? []).map((m) => m.NodeID).filter((id) => id !== ""),
-            },
-        };
-    } else {
-        const why = raw.dockerInfo.stderr || info?.ServerErrors?.join("; ") || `docker info exited with ${raw.dockerInfo.exit}`;
-        docker = { ok: false, error: why };
-    }
-    const dj = raw.daemonJson;
-    return {
-        hostname: raw.hostname,
-        docker,
-        interfaces: raw.interfaces,
-        routes: raw.routes,
-        vxlan: raw.vxlan,
-        daemonJson: !dj.present ? { present: false } : dj.base64 === null ? { present: true, error: (dj as { error: string }).error } : { present: true, content: Buffer.from(dj.base64, "base64").toString("utf8") },
-        unitOptions: raw.unitOptions,
-        dockerd: raw.dockerd,
-        epoch: raw.epoch,
-        owner: raw.owner,
-        user: raw.user,
-        lockHeld: raw.lockHeld,
-        applied: raw.applied,
-    };
-}
-
 /** The command that runs the facts script on a host, and the stdin that carries the script. */
 export function preflightCommand(target: ProbeTarget, timeoutSeconds: number): { command: string; stdin: string } {
-    const script = renderScript("preflight-facts", {
+    const script = renderScript("host-facts", {
         PEERS: target.peers,
         HOST_LABEL: target.name,
         DOCKER_TIMEOUT: Math.max(2, Math.floor(timeoutSeconds / 2)),
     });
-    return { command: scriptCommand("create", "preflight-facts"), stdin: scriptBundle({ create: script }) };
+    return { command: scriptCommand("create", "host-facts"), stdin: scriptBundle({ create: script }) };
 }
 
 const MAX_OUTPUT = 4 * 1024 * 1024;
@@ -241,7 +129,7 @@ export function probeHost(target: ProbeTarget, options: ProbeOptions): Promise<P
                 stream.on("close", (code: number | null) => {
                     if (code !== 0) return finish({ host, kind: "failed", error: `exit ${code}: ${scrub(errOut, options.privateKey) || "no message"}` });
                     try {
-                        finish({ host, kind: "facts", facts: parsePreflightOutput(out) });
+                        finish({ host, kind: "facts", facts: parseHostFacts(out) });
                     } catch (e) {
                         finish({ host, kind: "failed", error: (e as Error).message });
                     }

@@ -18,7 +18,6 @@ import * as path from "node:path";
 
 export type ScriptName =
     | "host-facts"
-    | "preflight-facts"
     | "kv-wait"
     | "daemon-config-backup"
     | "daemon-config-apply"
@@ -36,7 +35,6 @@ export type ScriptVars = Readonly<Record<string, string | number | readonly stri
 /** Every script name, in a stable order (tests and the shellcheck run iterate over it). */
 export const SCRIPT_NAMES: readonly ScriptName[] = [
     "host-facts",
-    "preflight-facts",
     "kv-wait",
     "daemon-config-backup",
     "daemon-config-apply",

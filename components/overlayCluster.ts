@@ -1,9 +1,11 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { ClusterConfig, HostConfig } from "./config";
+import { clusterConfigOf, type ClusterSettings } from "./clusterArgs";
+import { type ClusterConfig, ConfigError, type HostConfig } from "./config";
 import { ConnectivityCheck, ProbeReport } from "./connectivityCheck";
 import { DaemonConfig } from "./daemonConfig";
-import { DockerHost, HostFacts } from "./dockerHost";
+import { DockerHost } from "./dockerHost";
+import type { HostSummary } from "./hostFacts";
 import { ConsulRegistry } from "./consulRegistry";
 import { REGISTRY_SERVER_KEY } from "./consulEndpoint";
 import { KvStore } from "./kvStore";
@@ -14,30 +16,39 @@ import { hubOf, routeTargetFor } from "./preflight";
 import { Service } from "./service";
 import { Swarm } from "./swarm";
 
-export interface OverlayClusterArgs {
-    /** The validated stack configuration. */
-    config: ClusterConfig;
-    /** The SSH private key for every host (a secret). */
+/**
+ * What `new OverlayCluster(name, args)` takes: the cluster's settings (the same keys and defaults
+ * as a stack file's `docker-overlay:` config, checked by the same schema) and its secrets. The
+ * settings are plain values, not outputs: they decide which resources exist.
+ */
+export interface OverlayClusterArgs extends ClusterSettings {
+    /** The SSH private key for every host (made a secret). Required. */
     sshPrivateKey: pulumi.Input<string>;
-    /** Consul ACL token for the Consul provider (a secret). */
+    /** The Consul ACL token the cluster's Consul provider uses (made a secret). Default: none. */
     consulAclToken?: pulumi.Input<string>;
-    /** A Consul cluster: the server the Consul provider goes through (default: the first of `kv.servers`). */
+    /** Names the containers on the hosts (`docker-overlay-<stack>-...`), the Consul key prefix and the owner recorded on each host. Default: the Pulumi stack's name. */
+    stack?: string;
+    /** A Consul cluster: the server the Consul provider goes through. Default: the first of `kv.servers`. */
     registryServer?: string;
-    /** Names containers on the hosts and the Consul key prefix (the stack name). */
-    stack: string;
-    /** kv mode: how many times each host's Docker started outside the stack (preflight's count; 0 for every host without it). */
-    daemonEpochs?: Readonly<Record<string, number>>;
-    /** kv mode: per host, the epoch its daemon configuration runs with; one more than the host recorded re-applies it (drift: components/drift.ts; 0 for every host without preflight). */
-    applyEpochs?: Readonly<Record<string, number>>;
-    /** swarm mode: per host, the epoch its join runs with; one more than recorded joins it again (a host that left). */
-    joinEpochs?: Readonly<Record<string, number>>;
+    /** Set by a program that runs preflight (the stack's index.ts); leave unset otherwise. kv mode: how many times each host's Docker started outside the stack. Default: 0 for every host. */
+    daemonEpochs?: Record<string, number>;
+    /** Set by a program that runs preflight. kv mode: per host, the epoch its daemon configuration runs with; one more than the host recorded re-applies it (drift: components/drift.ts). Default: 0 for every host. */
+    applyEpochs?: Record<string, number>;
+    /** Set by a program that runs preflight. swarm mode: per host, the epoch its join runs with; one more than recorded joins it again (a host that left). Default: 0 for every host. */
+    joinEpochs?: Record<string, number>;
 }
+
+/** The type token; the component's identity in every stack that has one. */
+const TYPE = "docker-overlay:cluster:OverlayCluster";
 
 /** What every step of the constructor reads. */
 interface Context {
     name: string;
     args: OverlayClusterArgs;
+    /** The args' settings, validated, with every default filled in. */
     config: ClusterConfig;
+    /** `args.stack`, or the Pulumi stack's name. */
+    stack: string;
     /** Names containers on the hosts: `docker-overlay-<stack>`. */
     prefix: string;
     /** `<project>/<stack>`, recorded on each host. */
@@ -51,7 +62,7 @@ interface Converged {
     /** Per host, what its containers wait for. */
     ready: Record<string, pulumi.Resource>;
     /** Per host, what it is after this up (laid over the facts read before). */
-    after: Record<string, pulumi.Output<Partial<HostFacts>>>;
+    after: Record<string, pulumi.Output<Partial<HostSummary>>>;
     /** kv mode: each host's rejoin (its report holds the new addresses). */
     rejoins: Record<string, OverlayRejoin>;
     /** kv mode: what the first write to the store waits for. */
@@ -83,18 +94,20 @@ export class OverlayCluster extends pulumi.ComponentResource {
     /** Every host's probe results. */
     public readonly connectivityReport: pulumi.Output<ProbeReport[] | undefined>;
     /** What each host reported about itself. */
-    public readonly hostFacts: pulumi.Output<Record<string, HostFacts>>;
+    public readonly hostFacts: pulumi.Output<Record<string, HostSummary>>;
 
     constructor(name: string, args: OverlayClusterArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("docker-overlay:cluster:OverlayCluster", name, {}, opts);
-        const { config } = args;
+        super(TYPE, name, {}, opts);
+        const config = this.validate(name, args);
+        const stack = args.stack ?? pulumi.getStack();
         const c: Context = {
             name,
             args,
             config,
-            prefix: `docker-overlay-${args.stack}`,
+            stack,
+            prefix: `docker-overlay-${stack}`,
             // Who a host belongs to (lib/owner.sh): a second stack on it is refused.
-            owner: ownerOf(pulumi.getProject(), args.stack),
+            owner: ownerOf(pulumi.getProject(), stack),
             // Decided where preflight decides it, so that both check and use the same host.
             hub: hubOf(config, config.mode),
         };
@@ -128,6 +141,25 @@ export class OverlayCluster extends pulumi.ComponentResource {
             connectivityReport: this.connectivityReport,
             hostFacts: this.hostFacts,
         });
+    }
+
+    /**
+     * The settings in ARGS through the stack file's schema (the same messages), before any child
+     * exists; warns on every run while host keys go unchecked.
+     */
+    private validate(name: string, args: OverlayClusterArgs): ClusterConfig {
+        // Everything but the secrets and the preflight-fed values is a setting; a key the schema
+        // does not know (a misspelling from JavaScript or YAML) is named by it.
+        const { sshPrivateKey, consulAclToken, stack, registryServer, daemonEpochs, applyEpochs, joinEpochs, ...settings } = args;
+        try {
+            const { config, warning } = clusterConfigOf(settings, `OverlayCluster "${name}"`);
+            if (warning) pulumi.log.warn(warning, this);
+            return config;
+        } catch (e) {
+            // The message says what to fix: no stack trace.
+            if (e instanceof ConfigError) throw new pulumi.ResourceError(e.message, this, true);
+            throw e;
+        }
     }
 
     /** One DockerHost per host: its SSH connection, its facts, its docker provider. */
@@ -191,7 +223,7 @@ export class OverlayCluster extends pulumi.ComponentResource {
         // --continue-on-error` the other hosts converge.
         const ready: Record<string, pulumi.Resource> = {};
         /** What each host is after this up (its facts were read before anything changed). */
-        const after: Record<string, pulumi.Output<Partial<HostFacts>>> = {};
+        const after: Record<string, pulumi.Output<Partial<HostSummary>>> = {};
         /** Each host's rejoin, whose report holds the new addresses of what it restarted. */
         const rejoins: Record<string, OverlayRejoin> = {};
         /** What the network (the first write to the store) waits for. */
@@ -278,7 +310,7 @@ export class OverlayCluster extends pulumi.ComponentResource {
     private joinSwarm(c: Context): Converged {
         const { name, args, owner, config } = c;
         const ready: Record<string, pulumi.Resource> = {};
-        const after: Record<string, pulumi.Output<Partial<HostFacts>>> = {};
+        const after: Record<string, pulumi.Output<Partial<HostSummary>>> = {};
         const swarm = new Swarm(
             `${name}-swarm`,
             { members: config.hosts.map((h) => ({ name: h.name, host: this.hosts[h.name]!, role: h.swarmRole, epoch: args.joinEpochs?.[h.name] ?? 0 })), owner },
@@ -292,7 +324,7 @@ export class OverlayCluster extends pulumi.ComponentResource {
 
     /** Consul as the registry: after every server's daemon restarted (which restarts its Consul). */
     private registerInConsul(c: Context, converged: Converged): ConsulRegistry | undefined {
-        const { name, args, config, prefix } = c;
+        const { name, args, config, stack, prefix } = c;
         const hubReady = converged.hubReady;
         if (this.kvStore && config.kv?.backend === "consul") {
             const via = config.hosts.find((h) => h.name === (args.registryServer ?? config.kv!.host))!;
@@ -312,7 +344,7 @@ export class OverlayCluster extends pulumi.ComponentResource {
                         // Read back by the next run, which keeps this server while it answers.
                         ...(config.kv.servers.length > 1 ? { [REGISTRY_SERVER_KEY]: via.name } : {}),
                     },
-                    recordPrefix: `docker-overlay/${args.stack}/`,
+                    recordPrefix: `docker-overlay/${stack}/`,
                     nodeName: `${prefix}-consul-overlay`,
                     formerlyUnder: { parent: this.kvStore, prefix: `${name}-kv` },
                 },

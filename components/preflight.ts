@@ -2,93 +2,11 @@
 // Pulumi, no I/O; components/hostProbe.ts gathers the facts over SSH, program.ts turns the
 // problems into a failed run. Every problem is one line that names the host(s) and the fix.
 import { clusterStoreUrl, type HostConfig, type Mode, type StackConfig } from "./config";
-import type { AppliedFacts } from "./drift";
-
-/** One network interface of a host. */
-export interface InterfaceFacts {
-    name: string;
-    mtu: number;
-    /** IFF_UP. */
-    up: boolean;
-    /** "10.210.0.11/24", "fd00::2/64". */
-    addresses: string[];
-}
-
-/** `ip route get PEER` on a host: the interface and source address it would use. */
-export interface RouteFacts {
-    to: string;
-    interface: string;
-    source: string;
-    /** Why there is no usable route ("" when there is one). */
-    error: string;
-}
-
-export interface SwarmFacts {
-    /** `inactive`, `pending`, `active`, `error` or `locked`. */
-    state: string;
-    nodeId: string;
-    /** A manager (ControlAvailable). */
-    control: boolean;
-    /** Only managers know it. */
-    clusterId: string;
-    /** Node IDs of the swarm's managers, as this node knows them. */
-    managers: string[];
-}
-
-export interface EngineFacts {
-    version: string;
-    /** `docker info` ID: from /etc/docker/key.json up to 22.x, /var/lib/docker/engine-id after. */
-    id: string;
-    /** The name the daemon registered (the hostname when dockerd started). */
-    name: string;
-    swarm: SwarmFacts;
-    /** The daemon runs with live-restore (daemon.json or `--live-restore`), which swarm mode refuses. */
-    liveRestore: boolean;
-    /** The daemon's cluster-store and cluster-advertise ("" when unset, or not reported by a docker CLI of 23+). */
-    clusterStore: string;
-    clusterAdvertise: string;
-}
-
-/** What `preflight-facts.sh` reports about a host, parsed. */
-export interface PreflightFacts {
-    /** `uname -n`. */
-    hostname: string;
-    docker: ({ ok: true } & EngineFacts) | { ok: false; error: string };
-    interfaces: InterfaceFacts[];
-    routes: RouteFacts[];
-    vxlan: "loaded" | "builtin" | "loadable" | "missing";
-    daemonJson: { present: false } | { present: true; content: string } | { present: true; error: string };
-    /** Active unit lines passing a cluster option as a flag. */
-    unitOptions: { file: string; line: number; option: string }[];
-    /** Which dockerd runs ("<boot ID>/<start ticks>", "" when none): it changes with every start of Docker. */
-    dockerd: string;
-    /** What overlay-rejoin recorded the last time it ran: "<dockerd> <count>", "" when it never did. */
-    epoch: string;
-    /** The stack ("<project>/<stack>") recorded as this host's owner, "" when none (lib/owner.sh). */
-    owner: string;
-    /** Who the SSH user is there, and what it may write (what `up` will need, checked before anything changes). */
-    user: UserFacts;
-    /** Another docker-overlay script holds the host lock (lib/owner.sh) right now. */
-    lockHeld: boolean;
-    /** What the host scripts recorded of their last run there: drift (components/drift.ts). */
-    applied: AppliedFacts;
-}
-
-export interface UserFacts {
-    /** `id -u` (-1: not reported, by an older facts script). */
-    uid: number;
-    name: string;
-    /** docker-overlay's state directory (/var/lib/docker-overlay) exists and is writable, or can be made. */
-    stateWritable: boolean;
-    /** /etc/docker/daemon.json can be written (kv mode). */
-    dockerConfigWritable: boolean;
-    /** The host lock (/run/lock/docker-overlay.lock) can be taken. */
-    lockWritable: boolean;
-}
+import type { EngineFacts, HostFacts, UserFacts } from "./hostFacts";
 
 /** How probing one host ended. */
 export type ProbeOutcome =
-    | { host: string; kind: "facts"; facts: PreflightFacts }
+    | { host: string; kind: "facts"; facts: HostFacts }
     /** No SSH session: the error, with no key material. */
     | { host: string; kind: "unreachable"; error: string }
     /** The host presented another key than `hostKey` pins (fingerprints, SHA256:...). */
@@ -192,7 +110,7 @@ export function daemonJsonError(content: string): string | undefined {
  * `kv.servers`). The overlay's networks and endpoints live in the store, so moving a daemon loses
  * them: refused, never half-moved. Internal; exported for tests.
  */
-export function storeMoveProblems(config: PreflightConfig, hub: HostConfig, facts: ReadonlyMap<string, PreflightFacts>): string[] {
+export function storeMoveProblems(config: PreflightConfig, hub: HostConfig, facts: ReadonlyMap<string, HostFacts>): string[] {
     const kv = config.kv;
     if (!kv) return [];
     // The address each host uses on the underlay, as host-facts.sh reads it: the source of its route.
@@ -246,10 +164,10 @@ function keyOf(config: PreflightConfig, name: string, field: string): string {
 }
 
 /** Reaching the hosts: the key, SSH, the host key, the facts script, Docker, the SSH user. Returns the facts of the hosts that answered. */
-export function reachProblems(config: PreflightConfig, mode: Mode | undefined, outcomes: readonly ProbeOutcome[]): { problems: string[]; facts: Map<string, PreflightFacts> } {
+export function reachProblems(config: PreflightConfig, mode: Mode | undefined, outcomes: readonly ProbeOutcome[]): { problems: string[]; facts: Map<string, HostFacts> } {
     const problems: string[] = [];
     const key = (name: string, field: string) => keyOf(config, name, field);
-    const facts = new Map<string, PreflightFacts>();
+    const facts = new Map<string, HostFacts>();
     const badKey = outcomes.find((o) => o.kind === "badKey");
     if (badKey?.kind === "badKey")
         problems.push(
@@ -297,7 +215,7 @@ export function reachProblems(config: PreflightConfig, mode: Mode | undefined, o
 }
 
 /** Identity: hostnames, the daemons' names and engine IDs must differ from host to host. */
-export function identityProblems(facts: ReadonlyMap<string, PreflightFacts>, engines: ReadonlyMap<string, EngineFacts>): string[] {
+export function identityProblems(facts: ReadonlyMap<string, HostFacts>, engines: ReadonlyMap<string, EngineFacts>): string[] {
     const problems: string[] = [];
     const groups = (values: [string, string][]) => {
         const by = new Map<string, string[]>();
@@ -345,7 +263,7 @@ export function engineModeProblems(mode: Mode | undefined, engines: ReadonlyMap<
 }
 
 /** The underlay: routes between the hosts, the interface each would advertise, the MTU, VXLAN. */
-export function underlayProblems(config: PreflightConfig, hub: HostConfig, facts: ReadonlyMap<string, PreflightFacts>): string[] {
+export function underlayProblems(config: PreflightConfig, hub: HostConfig, facts: ReadonlyMap<string, HostFacts>): string[] {
     const problems: string[] = [];
     const hostOf = (name: string) => config.hosts.find((h) => h.name === name)!;
     const key = (name: string, field: string) => keyOf(config, name, field);
@@ -400,7 +318,7 @@ export function underlayProblems(config: PreflightConfig, hub: HostConfig, facts
 }
 
 /** daemon.json and the unit: readable, valid JSON, and no option both as a flag and in the file. */
-export function daemonJsonProblems(config: PreflightConfig, mode: Mode | undefined, facts: ReadonlyMap<string, PreflightFacts>): string[] {
+export function daemonJsonProblems(config: PreflightConfig, mode: Mode | undefined, facts: ReadonlyMap<string, HostFacts>): string[] {
     const problems: string[] = [];
     const hostOf = (name: string) => config.hosts.find((h) => h.name === name)!;
     for (const [name, f] of facts) {
@@ -491,7 +409,7 @@ export function preflightFailure(stackFile: string, problems: readonly string[])
 }
 
 /** One line per host for the preview log: what preflight saw. */
-export function describeFacts(host: string, f: PreflightFacts, routeTarget: string): string {
+export function describeFacts(host: string, f: HostFacts, routeTarget: string): string {
     const r = f.routes.find((x) => x.to === routeTarget);
     const iface = r && f.interfaces.find((i) => i.name === r.interface);
     const engine = f.docker.ok ? `Docker ${f.docker.version}, swarm ${f.docker.swarm.state}` : "Docker not answering";

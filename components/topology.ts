@@ -3,13 +3,13 @@
 // Pure: tests check the model and the text directly.
 import type { StackConfig } from "./config";
 import type { ProbeReport } from "./connectivityCheck";
-import type { HostFacts } from "./dockerHost";
+import type { HostSummary } from "./hostFacts";
 
 export interface TopologyInput {
     /** The stack's config with its mode decided (`auto` resolved). */
     config: Pick<StackConfig, "hosts" | "kv" | "network" | "services"> & { mode: "kv" | "swarm" };
     /** Per host, what it reported (after this up). */
-    hosts: Readonly<Record<string, Partial<HostFacts>>>;
+    hosts: Readonly<Record<string, Partial<HostSummary>>>;
     /** Per service, its overlay address. */
     serviceAddresses: Readonly<Record<string, string>>;
     /** The connectivity check's report, when it ran. */

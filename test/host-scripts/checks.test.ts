@@ -1,10 +1,11 @@
-/** connectivity-check, kv-wait and host-facts, run for real with bash. */
+/** connectivity-check, kv-wait and host-facts (as up runs it), run for real with bash. */
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FakeHost, runRendered, runStandalone } from "./harness";
+import { parseHostFacts, summarize } from "../../components/hostFacts";
 
 let host: FakeHost;
 beforeEach(() => {
@@ -289,10 +290,12 @@ describe("kv-wait (against a local server on 127.0.0.1)", () => {
     });
 });
 
-describe("host-facts (this machine's real interfaces, fake docker)", () => {
+describe("host-facts as `up` runs it (STRICT, one peer; this machine's real interfaces, fake docker)", () => {
     function facts(target: string) {
-        return runRendered("host-facts", { DOCKER: host.commonVars().DOCKER!, HOST_LABEL: "lab1", TARGET_ADDRESS: target }, host.fakeEnv());
+        return runRendered("host-facts", { DOCKER: host.commonVars().DOCKER!, HOST_LABEL: "lab1", PEERS: [target], STRICT: 1 }, host.fakeEnv());
     }
+    /** What DockerHost keeps of the line: the same parser and summary it uses. */
+    const summary = (stdout: string, target: string) => summarize(parseHostFacts(stdout), target);
     /** A non-loopback IPv4 address of this machine and its interface, from `ip -o -4 addr`. */
     function realAddress(): { iface: string; address: string } | undefined {
         for (const line of execFileSync("ip", ["-o", "-4", "addr", "show"], { encoding: "utf8" }).split("\n")) {
@@ -307,7 +310,7 @@ describe("host-facts (this machine's real interfaces, fake docker)", () => {
         host.setState("name", "lab1-daemon");
         const r = await facts("127.0.0.1");
         expect(r).toMatchObject({ code: 0, stderr: "" });
-        expect(JSON.parse(r.stdout)).toEqual({
+        expect(summary(r.stdout, "127.0.0.1")).toEqual({
             hostname: execFileSync("uname", ["-n"], { encoding: "utf8" }).trim(),
             engineVersion: "20.10.24",
             interface: "lo",
@@ -325,7 +328,7 @@ describe("host-facts (this machine's real interfaces, fake docker)", () => {
         expect(real, "this test needs a non-loopback IPv4 address on the machine").toBeDefined();
         const r = await facts(real!.address);
         expect(r.code).toBe(0);
-        const out = JSON.parse(r.stdout);
+        const out = summary(r.stdout, real!.address);
         expect(out).toMatchObject({ interface: real!.iface, address: real!.address });
         expect(out.mtu).toBe(Number(fs.readFileSync(`/sys/class/net/${real!.iface}/mtu`, "utf8")));
     });
@@ -341,12 +344,12 @@ describe("host-facts (this machine's real interfaces, fake docker)", () => {
     it("fails clearly for a name this host cannot resolve", async () => {
         const r = await facts("not-an-address.invalid");
         expect(r.code).toBe(1);
-        expect(r.stderr).toBe("docker-overlay: lab1: this host cannot resolve not-an-address.invalid (getent ahosts); add it to its DNS or /etc/hosts, or give the address as an IP\n");
+        expect(r.stderr).toBe("docker-overlay: lab1: this host cannot resolve not-an-address.invalid (getent ahosts): add it to its DNS or /etc/hosts, or give the address as an IP\n");
     });
 
     it("resolves a DNS name as the host does (hosts[].address may be one), and routes to its address", async () => {
         const r = await facts("localhost");
         expect(r.code, r.stderr).toBe(0);
-        expect(JSON.parse(r.stdout)).toMatchObject({ interface: "lo", address: "127.0.0.1" });
+        expect(summary(r.stdout, "localhost")).toMatchObject({ interface: "lo", address: "127.0.0.1" });
     });
 });

@@ -102,7 +102,6 @@ export class FakeHost {
  */
 export const LOGGED_STREAMS: Readonly<Record<ScriptName, readonly ("stdout" | "stderr")[]>> = {
     "host-facts": ["stderr"],
-    "preflight-facts": [],
     "kv-wait": ["stderr"],
     "daemon-config-backup": ["stderr"],
     "daemon-config-apply": ["stdout", "stderr"],

@@ -11,7 +11,8 @@ import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runStandalone } from "./harness";
+import { runRendered } from "./harness";
+import { parseHostFacts, summarize } from "../../components/hostFacts";
 
 const CANDIDATES = ["/usr/local/bin/docker", "/usr/bin/docker"];
 const clis = CANDIDATES.filter((c) => fs.existsSync(c)).map((c) => {
@@ -71,10 +72,10 @@ describe("reading ClusterStore from a 20.10 daemon with the docker CLIs on this 
     });
 
     it.each(clis.map((c) => [`${c.path} (major ${c.major})`, c]))("%s: host-facts reports the daemon's cluster store", async (_label, cli) => {
-        const r = await runStandalone("host-facts", { DOCKER: cli.path, TARGET_ADDRESS: "127.0.0.1", HOST_LABEL: "lab1" }, env());
+        const r = await runRendered("host-facts", { DOCKER: cli.path, PEERS: ["127.0.0.1"], STRICT: 1, HOST_LABEL: "lab1" }, env());
         expect(r.stderr).toBe("");
         expect(r.code).toBe(0);
-        expect(JSON.parse(r.stdout)).toMatchObject({ engineVersion: "20.10.24", clusterStore: STORE, engineId: INFO.ID, daemonName: "lab1" });
+        expect(summarize(parseHostFacts(r.stdout), "127.0.0.1")).toMatchObject({ engineVersion: "20.10.24", clusterStore: STORE, engineId: INFO.ID, daemonName: "lab1" });
         expect(seen).toContain("GET /info"); // the raw, unversioned request sent through dial-stdio
     });
 

@@ -5,6 +5,7 @@
 // order at run time, that any command works on a real host, or that packets cross hosts. The
 // end-to-end suite (test/e2e) proves those against real Docker daemons.
 import * as pulumi from "@pulumi/pulumi";
+import type { ClusterSettings } from "../../components/clusterArgs";
 import { scriptFromBundle, type ScriptPhase } from "../../components/hostScripts";
 
 export interface Recorded {
@@ -37,7 +38,24 @@ export const FACTS = (host: string, n: number) => ({
     swarmState: "inactive",
     engineId: `ID-${host}`,
     clusterStore: "",
+    daemonName: host,
 });
+
+/** host-facts.sh's line for FACTS(host, n), with a route through its interface to each of PEERS. */
+export function factsLine(host: string, n: number, peers: readonly string[]): string {
+    const f = FACTS(host, n);
+    const info = { ID: f.engineId, Name: f.daemonName, ServerVersion: f.engineVersion, Swarm: { LocalNodeState: f.swarmState, NodeID: "", ControlAvailable: false, RemoteManagers: null } };
+    return JSON.stringify({
+        hostname: f.hostname,
+        dockerInfo: { exit: 0, base64: Buffer.from(JSON.stringify(info)).toString("base64"), stderr: "" },
+        interfaces: [{ name: f.interface, mtu: f.mtu, up: true, addresses: [`${f.address}/24`] }],
+        routes: peers.map((to) => ({ to, interface: f.interface, source: f.address, error: "" })),
+        vxlan: "loaded",
+        daemonJson: { present: false },
+        unitOptions: [],
+        clusterStore: f.clusterStore,
+    });
+}
 
 /** Plausible outputs for the commands and containers, so that dependent values resolve. */
 function stateFor(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
@@ -46,7 +64,7 @@ function stateFor(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
         const host = name.replace(/^[^-]+-/, "").split("-")[0] ?? "";
         const n = Number(host.replace(/\D/g, "")) || 1;
         let stdout = "";
-        if (name.endsWith("-facts")) stdout = JSON.stringify(FACTS(host, n));
+        if (name.endsWith("-facts")) stdout = factsLine(host, n, arrayVarOf(scriptOf(inputs), "PEERS"));
         else if (name.endsWith("-backup")) stdout = JSON.stringify({ present: true, contentBase64: Buffer.from('{"log-level":"warn"}\n').toString("base64") });
         else if (/-swarm-(init|join)-/.test(name)) stdout = JSON.stringify({ nodeId: `node-${name.split("-").at(-1)}`, created: true, joined: true });
         else if (name.endsWith("-tokens")) stdout = JSON.stringify({ worker: "SWMTKN-1-worker-secret", manager: "SWMTKN-1-manager-secret" });
@@ -142,9 +160,10 @@ export async function buildCluster(raw: unknown, stack = "test", extra: { daemon
     const { OverlayCluster } = await import("../../components/overlayCluster");
     const config = parseConfig(withPinnedKeys(raw), `Pulumi.${stack}.yaml`);
     let top: pulumi.Resource | undefined;
+    // The raw config as a library user passes it: the component validates it itself.
     const cluster = new OverlayCluster(
         "overlay",
-        { config, sshPrivateKey: pulumi.secret(PRIVATE_KEY), stack, ...extra },
+        { ...(withPinnedKeys(raw) as ClusterSettings), sshPrivateKey: pulumi.secret(PRIVATE_KEY), stack, ...extra },
         { transformations: [recordDeclarations("overlay", () => top!)] },
     );
     top = cluster;
@@ -185,6 +204,13 @@ export function varOf(script: string, name: string): string {
     const m = script.match(new RegExp(`^${name}=('(?:[^']|'\\\\'')*')$`, "m"));
     if (!m) throw new Error(`${name} not assigned in script`);
     return m[1]!.slice(1, -1).replace(/'\\''/g, "'");
+}
+
+/** The items a rendered script assigns to the array NAME (each single-quoted by renderScript). */
+export function arrayVarOf(script: string, name: string): string[] {
+    const m = script.match(new RegExp(`^${name}=\\((.*)\\)$`, "m"));
+    if (!m) throw new Error(`${name} not assigned as an array in script`);
+    return [...m[1]!.matchAll(/'((?:[^']|'\\'')*)'/g)].map((x) => x[1]!.replace(/'\\''/g, "'"));
 }
 
 /**

@@ -57,8 +57,8 @@ describe("kv mode: etcd", () => {
     });
 
     it("routes each host's interface detection at the KV host (and the KV host at a peer)", () => {
-        const target = (n: string) => h.varOf(h.scriptOf(h.byName(`overlay-${n}-facts`).inputs), "TARGET_ADDRESS");
-        expect([target("lab1"), target("lab2"), target("lab3")]).toEqual(["10.210.0.12", "10.210.0.11", "10.210.0.12"]);
+        const target = (n: string) => h.arrayVarOf(h.scriptOf(h.byName(`overlay-${n}-facts`).inputs), "PEERS");
+        expect([target("lab1"), target("lab2"), target("lab3")]).toEqual([["10.210.0.12"], ["10.210.0.11"], ["10.210.0.12"]]);
     });
 
     it("gives each daemon etcd's URL", () => {

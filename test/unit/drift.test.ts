@@ -3,10 +3,11 @@
 // right on real hosts, in test/e2e (flow.ts for kv, swarm.test.ts).
 import { describe, expect, it } from "vitest";
 import { findDrift, NO_APPLIED } from "../../components/drift";
-import type { PreflightFacts, ProbeOutcome } from "../../components/preflight";
+import type { HostFacts } from "../../components/hostFacts";
+import type { ProbeOutcome } from "../../components/preflight";
 
 const OWNER = "docker-overlay/prod";
-function host(name: string, over: { applied?: Partial<PreflightFacts["applied"]>; owner?: string; swarm?: string } = {}): ProbeOutcome {
+function host(name: string, over: { applied?: Partial<HostFacts["applied"]>; owner?: string; swarm?: string } = {}): ProbeOutcome {
     return {
         host: name,
         kind: "facts",
@@ -14,7 +15,7 @@ function host(name: string, over: { applied?: Partial<PreflightFacts["applied"]>
             owner: over.owner ?? OWNER,
             applied: { ...NO_APPLIED, ...over.applied },
             docker: { ok: true, version: "24.0.7", id: name, name, swarm: { state: over.swarm ?? "active", nodeId: "", control: false, clusterId: "", managers: [] }, liveRestore: false, clusterStore: "", clusterAdvertise: "" },
-        } as unknown as PreflightFacts,
+        } as unknown as HostFacts,
     };
 }
 

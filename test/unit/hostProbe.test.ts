@@ -1,4 +1,4 @@
-// hostProbe: the preflight facts script run for real with bash on this machine (with the fake
+// hostProbe: the host facts script run for real with bash on this machine (with the fake
 // docker CLI for the daemon's part, and throwaway directories for daemon.json, the unit and the
 // kernel's module lists), its parser, and the SSH side against an in-process ssh2 server on
 // 127.0.0.1 that runs the command with sh: host key pinning, refusal of a wrong key, timeouts,
@@ -10,86 +10,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Server, utils } from "ssh2";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { fingerprint, parsePreflightOutput, preflightCommand, probeHost, probeHosts } from "../../components/hostProbe";
-import type { PreflightFacts } from "../../components/preflight";
+import { fingerprint, preflightCommand, probeHost, probeHosts } from "../../components/hostProbe";
+import { parseHostFacts } from "../../components/hostFacts";
 import { FAKE_DOCKER, FakeHost, runRendered } from "../host-scripts/harness";
 import { renderScript, scriptBundle, scriptCommand } from "../../components/hostScripts";
 
-const b64 = (s: string) => Buffer.from(s).toString("base64");
-
-/** A minimal script output, with `over` merged in. */
-function output(over: Record<string, unknown> = {}): string {
-    return JSON.stringify({
-        hostname: "lab1",
-        dockerInfo: { exit: 0, base64: b64(JSON.stringify({ ID: "E:ID", Name: "lab1", ServerVersion: "20.10.24", Swarm: { LocalNodeState: "inactive", NodeID: "", ControlAvailable: false, RemoteManagers: null } })), stderr: "" },
-        interfaces: [{ name: "eth0", mtu: 1500, up: true, addresses: ["10.210.0.11/24"] }],
-        routes: [{ to: "10.210.0.12", interface: "eth0", source: "10.210.0.11", error: "" }],
-        vxlan: "loaded",
-        daemonJson: { present: false },
-        unitOptions: [],
-        ...over,
-    });
-}
-
-describe("parsePreflightOutput", () => {
-    it("reads the script's line, decoding docker info and daemon.json", () => {
-        const info = {
-            ID: "AAAA:BBBB",
-            Name: "lab2",
-            ServerVersion: "24.0.7",
-            Swarm: { LocalNodeState: "active", NodeID: "n2", ControlAvailable: false, RemoteManagers: [{ NodeID: "m1", Addr: "10.0.0.1:2377" }] },
-        };
-        const f = parsePreflightOutput(output({ dockerInfo: { exit: 0, base64: b64(JSON.stringify(info)), stderr: "" }, daemonJson: { present: true, base64: b64('{"a": 1}\n') } }) + "\n");
-        expect(f).toEqual<PreflightFacts>({
-            hostname: "lab1",
-            docker: {
-                ok: true,
-                version: "24.0.7",
-                id: "AAAA:BBBB",
-                name: "lab2",
-                swarm: { state: "active", nodeId: "n2", control: false, clusterId: "", managers: ["m1"] },
-                liveRestore: false,
-                clusterStore: "",
-                clusterAdvertise: "",
-            },
-            interfaces: [{ name: "eth0", mtu: 1500, up: true, addresses: ["10.210.0.11/24"] }],
-            routes: [{ to: "10.210.0.12", interface: "eth0", source: "10.210.0.11", error: "" }],
-            vxlan: "loaded",
-            daemonJson: { present: true, content: '{"a": 1}\n' },
-            unitOptions: [],
-            dockerd: "",
-            epoch: "",
-            owner: "",
-            // An older facts script, without the user's line: nothing to refuse on.
-            user: { uid: -1, name: "", stateWritable: true, dockerConfigWritable: true, lockWritable: true },
-            lockHeld: false,
-            applied: { daemonJsonChanged: false, applyEpoch: 0, swarmMarker: "", joinEpoch: 0 },
-        });
-    });
-
-    it("reads live-restore and the cluster store as the daemon reports them (a flag counts as much as daemon.json)", () => {
-        const info = { ID: "X", Name: "lab1", ServerVersion: "20.10.24", LiveRestoreEnabled: true, ClusterStore: "consul://10.0.0.1:8500", ClusterAdvertise: "eth0:2376" };
-        const f = parsePreflightOutput(output({ dockerInfo: { exit: 0, base64: b64(JSON.stringify(info)), stderr: "" } }));
-        expect(f.docker).toMatchObject({ ok: true, liveRestore: true, clusterStore: "consul://10.0.0.1:8500", clusterAdvertise: "eth0:2376" });
-        // A docker CLI of 23+ leaves ClusterStore out of `docker info` (and may print null).
-        const g = parsePreflightOutput(output({ dockerInfo: { exit: 0, base64: b64(JSON.stringify({ ID: "X", Name: "lab1", ServerVersion: "28.0.1", ClusterStore: null })), stderr: "" } }));
-        expect(g.docker).toMatchObject({ ok: true, liveRestore: false, clusterStore: "", clusterAdvertise: "" });
-    });
-
-    it("reports a daemon that does not answer with docker's own message", () => {
-        const f = parsePreflightOutput(output({ dockerInfo: { exit: 1, base64: b64('{"ID":"","ServerVersion":""}'), stderr: "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" } }));
-        expect(f.docker).toEqual({ ok: false, error: "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" });
-        const g = parsePreflightOutput(output({ dockerInfo: { exit: 127, base64: "", stderr: "" } }));
-        expect(g.docker).toEqual({ ok: false, error: "docker info exited with 127" });
-    });
-
-    it("refuses output that is not the script's", () => {
-        expect(() => parsePreflightOutput("bash: ip: command not found")).toThrow(/^its output is not JSON \(.*\): "bash: ip: command not found"$/);
-        expect(() => parsePreflightOutput(output({ vxlan: "maybe" }))).toThrow(/^its output does not have the expected fields \(vxlan: /);
-    });
-});
-
-describe("preflight-facts.sh on this machine", () => {
+describe("host-facts.sh on this machine", () => {
     let host: FakeHost;
     let tmp: string;
     beforeEach(() => {
@@ -113,17 +39,17 @@ describe("preflight-facts.sh on this machine", () => {
         return out;
     }
 
-    async function run(vars: Record<string, string | number | string[]> = {}) {
+    async function run(vars: Record<string, string | number | string[]> = {}, env: NodeJS.ProcessEnv = {}) {
         const r = await runRendered(
-            "preflight-facts",
+            "host-facts",
             { DOCKER: FAKE_DOCKER, DOCKER_CONFIG_DIR: host.configDir, HOST_LABEL: "lab1", SYSTEMD_UNIT_PATHS: [path.join(tmp, "none")], PEERS: ["127.0.0.1"], ...vars },
-            host.fakeEnv(),
+            { ...host.fakeEnv(), ...env },
         );
         expect(r.stderr).toBe("");
         expect(r.code).toBe(0);
         expect(r.stdout.endsWith("}\n")).toBe(true);
         expect(r.stdout.split("\n")).toHaveLength(2);
-        return parsePreflightOutput(r.stdout);
+        return parseHostFacts(r.stdout);
     }
 
     it("reports this machine's hostname, interfaces, routes and vxlan as the kernel does", async () => {
@@ -178,14 +104,14 @@ describe("preflight-facts.sh on this machine", () => {
         expect(snapshot(tmp)).toEqual(before);
         // The same script as an unprivileged user (uid 65534), on the same paths.
         const vars = { DOCKER: FAKE_DOCKER, DOCKER_CONFIG_DIR: host.configDir, HOST_LABEL: "lab1", SYSTEMD_UNIT_PATHS: [path.join(tmp, "none")], PEERS: ["127.0.0.1"], STATE_DIR: state, LOCK_FILE: lock };
-        const r = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-c", scriptCommand("create", "preflight-facts")], {
-            input: scriptBundle({ create: renderScript("preflight-facts", vars) }),
+        const r = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-c", scriptCommand("create", "host-facts")], {
+            input: scriptBundle({ create: renderScript("host-facts", vars) }),
             env: { ...host.fakeEnv(), HOME: "/" },
             encoding: "utf8",
             cwd: "/",
         });
         expect(r.status, r.stderr).toBe(0);
-        expect(parsePreflightOutput(r.stdout).user).toEqual({ uid: 65534, name: expect.any(String), stateWritable: false, dockerConfigWritable: false, lockWritable: false });
+        expect(parseHostFacts(r.stdout).user).toEqual({ uid: 65534, name: expect.any(String), stateWritable: false, dockerConfigWritable: false, lockWritable: false });
     });
 
     it("reports what the host scripts recorded there (drift): daemon.json changed since the last up, the epochs, the swarm marker", async () => {
@@ -235,6 +161,19 @@ describe("preflight-facts.sh on this machine", () => {
             clusterStore: "",
             clusterAdvertise: "",
         });
+        // Read-only: docker info, then (a CLI of 23+ leaves ClusterStore out) the daemon's own
+        // /info through dial-stdio, for the cluster store.
+        expect(host.state("calls.log")).toBe("info --format {{json .}}\nsystem dial-stdio\n");
+    });
+
+    it("reads the cluster store the daemon reports, whichever CLI asks (dial-stdio for 23+)", async () => {
+        host.setState("cluster-store", "consul://10.210.0.11:8500");
+        const viaDial = await run();
+        expect(viaDial.docker).toMatchObject({ ok: true, clusterStore: "consul://10.210.0.11:8500" });
+        expect(host.state("calls.log")).toContain("system dial-stdio");
+        host.setState("calls.log", undefined);
+        const viaInfo = await run({}, { FAKE_CLIENT: "20.10" });
+        expect(viaInfo.docker).toMatchObject({ ok: true, clusterStore: "consul://10.210.0.11:8500" });
         expect(host.state("calls.log")).toBe("info --format {{json .}}\n");
     });
 

@@ -15,10 +15,9 @@ import {
     reachProblems,
     swarmMembershipProblems,
     underlayProblems,
-    type EngineFacts,
-    type PreflightFacts,
     type ProbeOutcome,
 } from "../../components/preflight";
+import type { EngineFacts, HostFacts } from "../../components/hostFacts";
 
 const ADDR = { lab1: "10.210.0.11", lab2: "10.210.0.12", lab3: "10.210.0.13" } as const;
 type Lab = keyof typeof ADDR;
@@ -35,8 +34,8 @@ function raw(over: Partial<RawConfig> = {}): RawConfig {
 }
 const stack = (over: Partial<RawConfig> = {}): StackConfig => parseStackConfig(raw(over), "Pulumi.lab.yaml");
 
-/** A healthy lab host as preflight-facts.sh reports it. */
-function hostFacts(name: Lab, engine: Partial<EngineFacts> = {}): PreflightFacts {
+/** A healthy lab host as host-facts.sh reports it. */
+function hostFacts(name: Lab, engine: Partial<EngineFacts> = {}): HostFacts {
     const own = ADDR[name];
     return {
         hostname: name,
@@ -68,14 +67,14 @@ function hostFacts(name: Lab, engine: Partial<EngineFacts> = {}): PreflightFacts
     };
 }
 
-function lab(change: Partial<Record<Lab, (f: PreflightFacts) => void>> = {}): ProbeOutcome[] {
+function lab(change: Partial<Record<Lab, (f: HostFacts) => void>> = {}): ProbeOutcome[] {
     return NAMES.map((name) => {
         const facts = hostFacts(name);
         change[name]?.(facts);
         return { host: name, kind: "facts", facts };
     });
 }
-const engine = (f: PreflightFacts) => {
+const engine = (f: HostFacts) => {
     if (!f.docker.ok) throw new Error("no engine");
     return f.docker;
 };
@@ -176,7 +175,7 @@ describe("one problem per issue, naming the hosts and the fix", () => {
     });
 
     it("the same cluster option in daemon.json and in the unit, or in the unit where kv mode writes it", () => {
-        const both = (f: PreflightFacts) => {
+        const both = (f: HostFacts) => {
             f.daemonJson = { present: true, content: '{"cluster-store": "etcd://10.210.0.11:2379", "cluster-store-opts": {"a": "b"}}' };
             f.unitOptions = [
                 { file: "/lib/systemd/system/docker.service", line: 12, option: "cluster-store" },
@@ -218,7 +217,7 @@ describe("one problem per issue, naming the hosts and the fix", () => {
 
     it("a host already in a different swarm (swarm mode)", () => {
         const swarmStack = stack({ mode: "swarm", kv: undefined });
-        const active = (nodeId: string, control: boolean, managers: string[], clusterId = "") => (f: PreflightFacts) =>
+        const active = (nodeId: string, control: boolean, managers: string[], clusterId = "") => (f: HostFacts) =>
             (engine(f).swarm = { state: "active", nodeId, control, clusterId, managers });
         const foreign =
             "host lab3 is already in a swarm that is not the one of lab1 (the first manager); joining would be refused and docker-overlay never leaves a swarm it did not join. Fix: `docker swarm leave` on it if it may leave that swarm, or take it out of `hosts`";
@@ -322,7 +321,7 @@ describe("mode: auto", () => {
 });
 
 describe("daemons already on another cluster store (never half-moved)", () => {
-    const onStore = (url: string) => (f: PreflightFacts) => (f.daemonJson = { present: true, content: JSON.stringify({ "cluster-store": url, "log-level": "info" }) });
+    const onStore = (url: string) => (f: HostFacts) => (f.daemonJson = { present: true, content: JSON.stringify({ "cluster-store": url, "log-level": "info" }) });
     const single = "etcd://10.210.0.11:2379";
 
     it("a daemon already on the store this stack gives it is fine (a second up)", () => {
@@ -410,7 +409,7 @@ describe("swarm mode: daemon settings and swarm states Docker refuses swarm init
 });
 
 describe("the SSH user: what up will need, checked before anything changes", () => {
-    const asUser = (user: Partial<PreflightFacts["user"]>) => lab({ lab2: (f) => (f.user = { ...f.user, uid: 1000, name: "deploy", ...user }) });
+    const asUser = (user: Partial<HostFacts["user"]>) => lab({ lab2: (f) => (f.user = { ...f.user, uid: 1000, name: "deploy", ...user }) });
     const deployStack = (over: Partial<RawConfig> = {}) =>
         stack({ hosts: NAMES.map((n) => ({ name: n, address: ADDR[n], ...(n === "lab2" ? { sshUser: "deploy" } : {}) })), ...over });
 

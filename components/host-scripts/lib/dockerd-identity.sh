@@ -2,7 +2,7 @@
 # lib/dockerd-identity.sh: which Docker daemon runs on this host, as "<boot ID>/<start time in
 # clock ticks since boot>" of the dockerd in PID_FILE (default /var/run/docker.pid). It changes
 # with every start of Docker (a reboot, a crash, a restart) and only then. Shared by
-# preflight-facts (which reports it) and overlay-rejoin (which records it).
+# host-facts (which reports it) and overlay-rejoin (which records it).
 
 # dockerd_identity: prints it; fails when no live dockerd is in PID_FILE.
 dockerd_identity() {
