@@ -125,36 +125,11 @@ if ((10#$major >= 23)); then
 fi
 
 # --- b. the same options as flags ------------------------------------------------------------
-# scan_lines NAME: reads a unit file on stdin; prints "FILE line N" at the first active line
-# that sets a cluster option. "# /path" headers (systemctl cat) switch the file name.
-scan_lines() {
-  local name=$1 line n=0
-  while IFS= read -r line || [[ -n $line ]]; do
-    n=$((n + 1))
-    if [[ $line =~ ^'# /'(.*)$ ]]; then name="/${BASH_REMATCH[1]}"; n=0; continue; fi
-    if [[ $line =~ ^[[:space:]]*[\#\;] ]]; then continue; fi
-    if [[ $line =~ --cluster-(store-opt|store|advertise) ]]; then
-      printf '%s line %s sets --cluster-%s' "$name" "$n" "${BASH_REMATCH[1]}"
-      return 0
-    fi
-  done
-  return 1
-}
+# The first line of the unit that passes one (lib/common.sh).
 found=''
-for path in ${SYSTEMD_UNIT_PATHS[@]+"${SYSTEMD_UNIT_PATHS[@]}"}; do
-  files=()
-  if [[ -d $path ]]; then
-    for f in "$path"/*.conf; do [[ -f $f ]] && files+=("$f"); done
-  elif [[ -f $path ]]; then
-    files=("$path")
-  fi
-  for f in ${files[@]+"${files[@]}"}; do
-    # shellcheck disable=SC2094 # scan_lines only prints the name, it never writes the file
-    if found=$(scan_lines "$f" <"$f"); then break 2; fi
-  done
-done
-if [[ -z $found && $unit_paths_given == false ]] && command -v systemctl >/dev/null 2>&1; then
-  found=$(systemctl cat docker.service 2>/dev/null | scan_lines 'systemctl cat docker.service') || found=''
+if flags=$(unit_cluster_flags) && [[ -n $flags ]]; then
+  IFS=$'\t' read -r flag_file flag_line flag_option <<<"${flags%%$'\n'*}"
+  found="$flag_file line $flag_line sets --$flag_option"
 fi
 if [[ -n $found ]]; then
   die 4 "$found as a dockerd flag; dockerd refuses to start when an option is both a flag and in daemon.json. Remove the flag there (then systemctl daemon-reload) and run again. daemon.json was not changed."
@@ -246,18 +221,16 @@ fi
 # --- f. roll back ----------------------------------------------------------------------------
 if [[ -n $rollback ]]; then restored="the previous $config was restored"; else restored="$config was removed again (there was none before)"; fi
 failure="Docker did not come back with the new daemon.json (cluster-store $EXPECT_CLUSTER_STORE): $reason"
-if install_file "$rollback"; then
-  # The file is the previous one again: so is the record of what docker-overlay wrote (else the
-  # next preview would take the rollback for an edit by hand).
+# The file is the previous one again: so is the record of what docker-overlay wrote (else the
+# next preview would take the rollback for an edit by hand).
+# shellcheck disable=SC2317 # called by put_back (lib/daemon.sh)
+record_rollback() {
   if [[ -n $rollback ]]; then cp -p -- "$rollback" "$STATE_DIR/daemon.json.ours" || true; else rm -f -- "$STATE_DIR/daemon.json.ours"; fi
-  if restart; then
-    if wait_for '*'; then
-      die 1 "$failure. ${restored^} and Docker is running again. Fix the cause and run pulumi up again."
-    fi
-    again=$(why_failed wait)
-  else
-    again=$(why_failed restart)
-  fi
-  die 2 "DOCKER IS NOT RUNNING. $failure. Then $restored, but Docker did not start again either: $again. Log in, run systemctl status docker and journalctl -u docker, and start Docker by hand."
-fi
+}
+rc=0
+put_back "$rollback" record_rollback || rc=$?
+case $rc in
+  0) die 1 "$failure. ${restored^} and Docker is running again. Fix the cause and run pulumi up again." ;;
+  2) die 2 "DOCKER IS NOT RUNNING. $failure. Then $restored, but Docker did not start again either: $again. Log in, run systemctl status docker and journalctl -u docker, and start Docker by hand." ;;
+esac
 die 2 "DOCKER MAY BE DOWN. $failure. Putting the previous daemon.json back FAILED (it is kept in $STATE_DIR). Log in, restore it by hand and start Docker."

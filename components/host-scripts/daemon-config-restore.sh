@@ -165,15 +165,10 @@ failure="Docker did not come back after $restored: $reason"
 if [[ $changed == false ]]; then
   die 2 "DOCKER IS NOT RUNNING. $failure. Log in, run systemctl status docker and journalctl -u docker, and start Docker by hand."
 fi
-if install_file "$rollback"; then
-  if restart; then
-    if wait_for '*'; then
-      die 1 "$failure. docker-overlay's daemon.json was put back and Docker is running again; the original stays in $STATE_DIR. Fix the cause and run pulumi destroy again."
-    fi
-    again=$(why_failed wait)
-  else
-    again=$(why_failed restart)
-  fi
-  die 2 "DOCKER IS NOT RUNNING. $failure. Putting docker-overlay's daemon.json back did not start it either: $again. Log in, run systemctl status docker and journalctl -u docker, and start Docker by hand."
-fi
+rc=0
+put_back "$rollback" || rc=$?
+case $rc in
+  0) die 1 "$failure. docker-overlay's daemon.json was put back and Docker is running again; the original stays in $STATE_DIR. Fix the cause and run pulumi destroy again." ;;
+  2) die 2 "DOCKER IS NOT RUNNING. $failure. Putting docker-overlay's daemon.json back did not start it either: $again. Log in, run systemctl status docker and journalctl -u docker, and start Docker by hand." ;;
+esac
 die 2 "DOCKER MAY BE DOWN. $failure. Putting docker-overlay's daemon.json back FAILED. Log in and start Docker by hand; the original daemon.json is in $STATE_DIR."

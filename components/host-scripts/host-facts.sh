@@ -212,40 +212,10 @@ fi
 
 # --- cluster options in the unit -------------------------------------------------------------
 unit_options=()
-# scan_lines NAME: reads a unit file on stdin; records every active line that sets a cluster
-# option. "# /path" headers (systemctl cat) switch the file name.
-scan_lines() {
-  local name=$1 line n=0 rest
-  while IFS= read -r line || [[ -n $line ]]; do
-    n=$((n + 1))
-    if [[ $line =~ ^'# /'(.*)$ ]]; then name="/${BASH_REMATCH[1]}"; n=0; continue; fi
-    if [[ $line =~ ^[[:space:]]*[\#\;] ]]; then continue; fi
-    rest=$line
-    while [[ $rest =~ --cluster-(store-opt|store|advertise)(.*)$ ]]; do
-      unit_options+=("$(printf '{"file":%s,"line":%s,"option":"cluster-%s"}' "$(json_str "$name")" "$n" "${BASH_REMATCH[1]}")")
-      rest=${BASH_REMATCH[2]}
-    done
-  done
-}
-scanned=false
-for path in ${SYSTEMD_UNIT_PATHS[@]+"${SYSTEMD_UNIT_PATHS[@]}"}; do
-  files=()
-  if [[ -d $path ]]; then
-    for f in "$path"/*.conf; do [[ -f $f ]] && files+=("$f"); done
-  elif [[ -f $path ]]; then
-    files=("$path")
-  fi
-  for f in ${files[@]+"${files[@]}"}; do
-    # shellcheck disable=SC2094 # scan_lines only records the name, it never writes the file
-    [[ -r $f ]] && scan_lines "$f" <"$f" && scanned=true
-  done
-done
-if [[ $scanned == false && $unit_paths_given == false ]] && command -v systemctl >/dev/null 2>&1; then
-  # A unit outside the usual places (systemctl cat prints "# /path" before each file).
-  if unit_text=$(systemctl cat docker.service 2>/dev/null); then
-    scan_lines 'systemctl cat docker.service' <<<"$unit_text"
-  fi
-fi
+while IFS=$'\t' read -r file line option; do
+  [[ -n $file ]] || continue
+  unit_options+=("$(printf '{"file":%s,"line":%s,"option":"%s"}' "$(json_str "$file")" "$line" "$option")")
+done < <(unit_cluster_flags)
 
 # --- which dockerd runs, and what overlay-rejoin recorded ------------------------------------
 dockerd=$(dockerd_identity) || dockerd=''

@@ -41,6 +41,51 @@ unit_paths() {
   fi
 }
 
+# unit_cluster_flags: prints "FILE<TAB>LINE<TAB>OPTION" (OPTION cluster-store, cluster-advertise or
+# cluster-store-opt) for every active line of the Docker unit files and drop-ins in
+# SYSTEMD_UNIT_PATHS (call unit_paths first) that passes one of those flags to dockerd. When they
+# show none and no paths were given, `systemctl cat docker.service` is read too (a unit outside the
+# usual places; it prints "# /path" before each file). dockerd refuses to start when an option is
+# both a flag and in daemon.json.
+unit_cluster_flags() {
+  local path f files out found=''
+  for path in ${SYSTEMD_UNIT_PATHS[@]+"${SYSTEMD_UNIT_PATHS[@]}"}; do
+    files=()
+    if [[ -d $path ]]; then
+      for f in "$path"/*.conf; do [[ -f $f ]] && files+=("$f"); done
+    elif [[ -f $path ]]; then
+      files=("$path")
+    fi
+    for f in ${files[@]+"${files[@]}"}; do
+      [[ -r $f ]] || continue
+      # shellcheck disable=SC2094 # scan_unit_lines only prints the name, it never writes the file
+      out=$(scan_unit_lines "$f" <"$f")
+      [[ -z $out ]] || found+=$out$'\n'
+    done
+  done
+  if [[ -z $found && $unit_paths_given == false ]] && command -v systemctl >/dev/null 2>&1; then
+    out=$(systemctl cat docker.service 2>/dev/null | scan_unit_lines 'systemctl cat docker.service') || out=''
+    [[ -z $out ]] || found+=$out$'\n'
+  fi
+  printf '%s' "$found"
+}
+
+# scan_unit_lines NAME: unit_cluster_flags's lines for the unit text on stdin, named NAME until a
+# "# /path" header (systemctl cat) names another file.
+scan_unit_lines() {
+  local name=$1 line n=0 rest
+  while IFS= read -r line || [[ -n $line ]]; do
+    n=$((n + 1))
+    if [[ $line =~ ^'# /'(.*)$ ]]; then name="/${BASH_REMATCH[1]}"; n=0; continue; fi
+    if [[ $line =~ ^[[:space:]]*[\#\;] ]]; then continue; fi
+    rest=$line
+    while [[ $rest =~ --cluster-(store-opt|store|advertise)(.*)$ ]]; do
+      printf '%s\t%s\tcluster-%s\n' "$name" "$n" "${BASH_REMATCH[1]}"
+      rest=${BASH_REMATCH[2]}
+    done
+  done
+}
+
 # one_line TEXT: newlines and runs of blanks become single spaces, at most 400 characters.
 one_line() {
   local s=${1//$'\r'/ }

@@ -3,7 +3,7 @@
 # lib/daemon.sh: daemon.json and restart helpers of daemon-config-apply.sh and
 # daemon-config-restore.sh (and cluster_store for host-facts.sh), included like lib/common.sh.
 # Uses what the including script defines first: dk, DOCKER_CONFIG_DIR, config, work,
-# RESTART_COMMAND, DAEMON_LOG_COMMAND, WAIT_SECONDS and last_seen.
+# RESTART_COMMAND, DAEMON_LOG_COMMAND, WAIT_SECONDS, last_seen and wait_for.
 
 # cluster_store: prints the cluster store the daemon reports ("" for none); fails when the daemon
 # does not answer. See the header for why it asks through dial-stdio.
@@ -49,6 +49,26 @@ restart() {
     printf 'did not finish within %s seconds and was stopped\n' "$WAIT_SECONDS" >>"$work/restart.out"
   fi
   return "$rc"
+}
+
+# put_back FILE [AFTER]: the rollback of a change that Docker did not take: FILE becomes daemon.json
+# again ("" removes it, install_file), AFTER (a command) runs once it is in place, Docker is
+# restarted and waited for (wait_for '*', which the including script defines). Returns 0 when
+# Docker runs again, 1 when the file could not be put back, 2 when Docker did not come back
+# (why in $again, for the including script's message).
+# shellcheck disable=SC2034 # read by the including script
+again=''
+# shellcheck disable=SC2034 # again: read by the including script
+put_back() {
+  install_file "$1" || return 1
+  if (($# > 1)); then "$2"; fi
+  if restart; then
+    if wait_for '*'; then return 0; fi
+    again=$(why_failed wait)
+  else
+    again=$(why_failed restart)
+  fi
+  return 2
 }
 
 # daemon_error: the most telling line of the daemon's log since the last restart.
