@@ -2,7 +2,7 @@
 // person needs as stack outputs. `index.ts` runs it for the CLI; the lab runner and the
 // end-to-end tests run it as an Automation API inline program (see README, "Toolchain").
 import * as pulumi from "@pulumi/pulumi";
-import { type ClusterConfig, CONFIG_NAMESPACE, ConfigError, configSchema, parseStackConfig, resolveMode, type StackConfig } from "./components/config";
+import { type ClusterConfig, CONFIG_NAMESPACE, ConfigError, configSchema, consulAclTokenProblems, parseStackConfig, resolveMode, type StackConfig } from "./components/config";
 import { consulAnswers, consulKey, pickConsulServer, REGISTRY_SERVER_KEY } from "./components/consulEndpoint";
 import { insecureWarning, resolveHostKeys, unpinnedProblems } from "./components/hostKeys";
 import { probeHosts } from "./components/hostProbe";
@@ -130,6 +130,8 @@ export async function main() {
         const sshPrivateKey = readSecret("sshPrivateKey", setKey);
         if (!sshPrivateKey) throw new ConfigError(stackFile, [`\`${CONFIG_NAMESPACE}:sshPrivateKey\` is missing: ${setKey}`]);
         const consulAclToken = readSecret("consulAclToken", "`pulumi config set --secret consulAclToken TOKEN`");
+        const aclProblems = consulAclTokenProblems(stackConfig, config.get("consulAclToken"));
+        if (aclProblems.length > 0) throw new ConfigError(stackFile, aclProblems);
         // The key in plain text, only for preflight's own SSH connections (never logged).
         const { config: clusterConfig, epochs, applyEpochs, joinEpochs } = await preflight(stackConfig, config.require("sshPrivateKey"), stackFile);
         const registryServer = await consulRegistryServer(clusterConfig, stack, config.get("consulAclToken"));

@@ -105,6 +105,11 @@ const kvSchema = z.strictObject({
     port: port.optional(),
     /** Pull the image (false: it must already be on the host). */
     pull: z.boolean().default(true),
+    /**
+     * Consul only: ACLs on, default deny. The secret `consulAclToken` (a UUID) becomes Consul's
+     * initial management token and agent token, and every daemon's and the stack's own token.
+     */
+    acl: z.boolean().default(false),
 });
 
 const networkSchema = z.strictObject({
@@ -223,6 +228,8 @@ export interface KvConfig {
     image: string;
     port: number;
     pull: boolean;
+    /** Consul ACLs, default deny, with `consulAclToken` as the management token (`kv.acl`). */
+    acl: boolean;
 }
 export interface NetworkConfig {
     name: string;
@@ -391,6 +398,8 @@ function crossCheck(c: Parsed, input: unknown): string[] {
 
     if (c.mode === "kv" && !c.kv) out.push(problem(input, ["kv"], "`mode: kv` needs a KV store: set `kv.host` (and `kv.backend`), or use `mode: swarm`"));
     if (c.kv) out.push(...kvServerProblems(c.kv, hostNames, input));
+    if (c.kv?.acl && c.kv.backend !== "consul")
+        out.push(problem(input, ["kv", "acl"], "ACLs are Consul's: with `kv.backend: etcd` remove `kv.acl` (Docker 20.10 gives its etcd store no credentials, so etcd could not be closed to anonymous clients)"));
     if (c.mode === "swarm") {
         if (!c.hosts.some((h, i) => (h.swarmRole ?? (i === 0 ? "manager" : "worker")) === "manager"))
             out.push(problem(input, ["hosts"], "swarm mode needs at least one host with `swarmRole: manager`"));
@@ -491,6 +500,7 @@ export function parseStackConfig(input: unknown, stackFile: string): StackConfig
         image: c.kv.image ?? KV_DEFAULTS[c.kv.backend].image,
         port: c.kv.port ?? KV_DEFAULTS[c.kv.backend].port,
         pull: c.kv.pull,
+        acl: c.kv.acl,
     };
     return {
         mode: c.mode,
@@ -523,4 +533,22 @@ export function clusterStoreUrl(kv: { backend: KvBackend; port: number; servers:
     if (kv.servers.length === 1) return `${scheme}://${endpoint(servers[0]!, kv.port)}`;
     if (kv.backend === "consul") return `${scheme}://${endpoint(self, kv.port)}`;
     return `${scheme}://${servers.map((s) => endpoint(s, kv.port)).join(",")}`;
+}
+
+/** What `kv.acl` needs of the secret `consulAclToken`. */
+export const CONSUL_ACL_TOKEN_HINT = "pulumi config set --secret consulAclToken $(cat /proc/sys/kernel/random/uuid)";
+
+/**
+ * `kv.acl: true` needs the secret `consulAclToken`, and a UUID: Consul takes it as its initial
+ * management token (and warns about any other form), and the daemons read it from an
+ * environment file, where a UUID needs no quoting.
+ * @param token the secret's plain value, undefined when it is not set
+ */
+export function consulAclTokenProblems(c: Pick<StackConfig, "kv">, token: string | undefined): string[] {
+    if (!c.kv?.acl) return [];
+    if (token === undefined || token === "")
+        return [`\`${CONFIG_NAMESPACE}:kv.acl\` is true: Consul's ACLs need the management token as the secret \`${CONFIG_NAMESPACE}:consulAclToken\`: ${CONSUL_ACL_TOKEN_HINT}`];
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(token))
+        return [`\`${CONFIG_NAMESPACE}:consulAclToken\` is not a UUID (such as 2f6c1f0e-...): with \`kv.acl\` it becomes Consul's management token, which must be a UUID. Set a new one: ${CONSUL_ACL_TOKEN_HINT}`];
+    return [];
 }

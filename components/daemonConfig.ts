@@ -27,6 +27,11 @@ export interface DaemonConfigArgs {
     waitSeconds: number;
     /** Drift epoch (components/drift.ts): a new value runs the apply again, which records it on the host. */
     epoch?: number;
+    /**
+     * The environment file dockerd starts with (`NAME=VALUE` lines, a secret): written before the
+     * restart, removed by destroy (daemon-env.sh). `kv.acl`: Consul's token for Docker's store.
+     */
+    environment?: pulumi.Input<string>;
 }
 
 /**
@@ -43,6 +48,8 @@ export class DaemonConfig extends pulumi.ComponentResource {
     public readonly apply: command.remote.Command;
     /** The daemon.json this host gets. */
     public readonly content: pulumi.Output<string>;
+    /** Writes dockerd's environment file (`environment`); its delete removes it. */
+    public readonly env?: command.remote.Command;
 
     constructor(name: string, args: DaemonConfigArgs, opts?: pulumi.ComponentResourceOptions) {
         super("docker-overlay:daemon:DaemonConfig", name, {}, opts);
@@ -103,6 +110,16 @@ export class DaemonConfig extends pulumi.ComponentResource {
             );
         const restoreScript = renderScript("daemon-config-restore", restoreVars);
 
+        if (args.environment !== undefined) {
+            // The file holds a secret: the rendered script is a secret output, so stdin is too.
+            const write = pulumi.secret(args.environment).apply((content) => renderScript("daemon-env", { ...common, ACTION: "write", ENV_CONTENT: content }));
+            this.env = new command.remote.Command(
+                `${name}-env`,
+                scriptedCommandArgs(host.connection, "daemon-env", { create: write, update: write, delete: renderScript("daemon-env", { ...common, ACTION: "remove" }) }, "stderr"),
+                { parent: this, dependsOn: [host.factsCommand] },
+            );
+        }
+
         this.apply = new command.remote.Command(
             `${name}-apply`,
             scriptedCommandArgs(
@@ -115,7 +132,9 @@ export class DaemonConfig extends pulumi.ComponentResource {
             ),
             // No customTimeouts: pulumi-command does not enforce them. The scripts bound every
             // wait themselves (WAIT_SECONDS for the daemon, `timeout` around every command).
-            { parent: this, dependsOn: [this.backup] },
+            // After the environment file: the restart must start dockerd with it; and destroy
+            // removes the file only once the daemon.json without the store is back.
+            { parent: this, dependsOn: [this.backup, ...(this.env ? [this.env] : [])] },
         );
 
         this.registerOutputs({ content: this.content });

@@ -22,6 +22,7 @@ export type ScriptName =
     | "daemon-config-backup"
     | "daemon-config-apply"
     | "daemon-config-restore"
+    | "daemon-env"
     | "swarm-init"
     | "swarm-tokens"
     | "swarm-join"
@@ -39,6 +40,7 @@ export const SCRIPT_NAMES: readonly ScriptName[] = [
     "daemon-config-backup",
     "daemon-config-apply",
     "daemon-config-restore",
+    "daemon-env",
     "swarm-init",
     "swarm-tokens",
     "swarm-join",

@@ -18,6 +18,24 @@ export interface KvPeer {
     address: string;
 }
 
+/**
+ * Where a Consul container finds its ACL settings (`kv.acl`): a file the docker provider uploads
+ * into the container before it starts (the token is never in the container's command or
+ * environment). Not under /consul/config, which the hashicorp/consul image's entrypoint loads too.
+ */
+export const CONSUL_ACL_FILE = "/consul/docker-overlay-acl.json";
+
+/**
+ * The ACL settings of one Consul agent (`kv.acl`): default deny; TOKEN (a UUID) is the servers'
+ * initial management token, and every agent's own token (for its node's catalog entry).
+ */
+export function consulAclConfig(role: KvRole, token: string): string {
+    const tokens = role === "server" ? { initial_management: token, agent: token } : { agent: token };
+    // down_policy extend-cache: an agent that cannot reach a server keeps the answers it had
+    // (Consul's default), so a daemon keeps its session while the servers elect a leader.
+    return JSON.stringify({ acl: { enabled: true, default_policy: "deny", down_policy: "extend-cache", enable_token_persistence: true, tokens } }, null, 2) + "\n";
+}
+
 const bracket = (address: string) => (address.includes(":") ? `[${address}]` : address);
 
 /**
@@ -38,7 +56,7 @@ export function kvContainerSpec(kv: KvConfig, iface: string, self: KvPeer, role:
             // The HTTP API (and DNS) on loopback and the underlay address only, never on every
             // interface of the host (a public one, docker0): the daemons, the stack and the checks
             // reach it at one of those two.
-            const common = [`-client=127.0.0.1 ${self.address}`, `-http-port=${kv.port}`, "-data-dir=/consul/data"];
+            const common = [`-client=127.0.0.1 ${self.address}`, `-http-port=${kv.port}`, "-data-dir=/consul/data", ...(kv.acl ? [`-config-file=${CONSUL_ACL_FILE}`] : [])];
             const join = others.map((s) => `-retry-join=${bracket(s.address)}`);
             const command =
                 role === "client"

@@ -3,7 +3,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { clusterStoreUrl, KvBackend, KvConfig } from "./config";
 import { DockerHost } from "./dockerHost";
-import { kvContainerSpec, KvPeer, KvRole } from "./kvContainer";
+import { CONSUL_ACL_FILE, consulAclConfig, kvContainerSpec, KvPeer, KvRole } from "./kvContainer";
 import { scriptedCommandArgs } from "./remoteScript";
 import { renderScript } from "./hostScripts";
 
@@ -26,6 +26,8 @@ export interface KvStoreArgs {
     pull: boolean;
     /** Name of the store's container on each host. */
     containerName: string;
+    /** `kv.acl`: Consul's management token (a secret), given to every agent in a file and used by the waits. */
+    aclToken?: pulumi.Input<string>;
 }
 
 /**
@@ -54,6 +56,8 @@ export class KvStore extends pulumi.ComponentResource {
     private readonly name: string;
     private readonly first: KvMember;
     private readonly memberCount: number;
+    /** `kv.acl`: the token the waits send (a secret). */
+    private readonly aclToken?: pulumi.Output<string>;
 
     constructor(name: string, args: KvStoreArgs, opts?: pulumi.ComponentResourceOptions) {
         super("docker-overlay:kv:KvStore", name, {}, opts);
@@ -62,6 +66,8 @@ export class KvStore extends pulumi.ComponentResource {
         this.name = name;
         this.memberCount = kv.backend === "consul" ? args.members.length : kv.servers.length;
         this.backend = kv.backend;
+        if (kv.acl && args.aclToken === undefined) throw new pulumi.ResourceError("`kv.acl` is true but no `consulAclToken` was given: Consul's ACLs need the management token", this);
+        if (kv.acl) this.aclToken = pulumi.secret(args.aclToken!);
         const cluster = kv.servers.length > 1;
         const serverMembers = kv.servers.map((s) => args.members.find((m) => m.name === s)!);
         this.servers = pulumi.all(serverMembers.map((m) => m.host.overlayUnderlayAddress.apply((address) => ({ name: m.name, address }))));
@@ -89,6 +95,13 @@ export class KvStore extends pulumi.ComponentResource {
                     envs: spec.envs,
                     command: spec.command,
                     volumes: [{ volumeName: volume.name, containerPath: spec.dataPath }],
+                    // The ACL token in a file uploaded before the agent starts, never in its
+                    // command or environment; a secret, so encrypted in the state. Mode 0644:
+                    // hashicorp/consul runs the agent as the user consul, and the file is
+                    // readable only inside the container (and by root on the host).
+                    ...(this.aclToken
+                        ? { uploads: [{ file: CONSUL_ACL_FILE, content: this.aclToken.apply((t) => consulAclConfig(m.role, t)), permissions: "0644" }] }
+                        : {}),
                 },
                 { ...dockerOpts, dependsOn: [volume] },
             );
@@ -142,7 +155,8 @@ export class KvStore extends pulumi.ComponentResource {
                     member.host.connection,
                     "kv-wait",
                     {
-                        create: this.urlFor(member).apply((url) =>
+                        // With ACLs the script holds the token: a secret output, so stdin is a secret.
+                        create: pulumi.all([this.urlFor(member), this.aclToken]).apply(([url, token]) =>
                             renderScript("kv-wait", {
                                 BACKEND: this.kv.backend,
                                 KV_ADDRESS: "127.0.0.1",
@@ -150,6 +164,7 @@ export class KvStore extends pulumi.ComponentResource {
                                 TIMEOUT_SECONDS: 90,
                                 HOST_LABEL: member.name,
                                 STORE_URL: url,
+                                ...(token ? { CONSUL_TOKEN: token } : {}),
                                 ...extra,
                             }),
                         ),

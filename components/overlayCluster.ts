@@ -204,6 +204,7 @@ export class OverlayCluster extends pulumi.ComponentResource {
                     hostAddress: kvHost.address,
                     pull: kvConfig.pull,
                     containerName: `${prefix}-${kvConfig.backend}`,
+                    ...(kvConfig.acl && c.args.consulAclToken !== undefined ? { aclToken: c.args.consulAclToken } : {}),
                 },
                 { parent: this },
             );
@@ -229,6 +230,7 @@ export class OverlayCluster extends pulumi.ComponentResource {
         /** What the network (the first write to the store) waits for. */
         let hubReady: pulumi.Resource | undefined;
         const kv = this.kvStore!;
+        const consulEnv = config.kv!.acl && args.consulAclToken !== undefined ? pulumi.secret(args.consulAclToken).apply((t) => `CONSUL_HTTP_TOKEN=${t}\n`) : undefined;
         const configure = (h: HostConfig, dependsOn: pulumi.Resource[]) => {
             const host = this.hosts[h.name]!;
             const clusterStore = kv.urlFor({ name: h.name, host });
@@ -244,6 +246,8 @@ export class OverlayCluster extends pulumi.ComponentResource {
                     ...(config.docker.logCommand ? { logCommand: config.docker.logCommand } : {}),
                     waitSeconds: config.docker.waitSeconds,
                     epoch: args.applyEpochs?.[h.name] ?? 0,
+                    // kv.acl: Docker's Consul store reads its token from dockerd's environment only.
+                    ...(consulEnv ? { environment: consulEnv } : {}),
                 },
                 { parent: this, dependsOn },
             );

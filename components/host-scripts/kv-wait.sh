@@ -21,6 +21,7 @@
 # @var EXPECT_VOTERS optional: a Consul cluster: wait until autopilot is healthy with this many voting servers
 # @var STORE_URL optional: the store as the daemons will use it (their cluster-store URL), named in messages
 # @var HOST_LABEL optional: this host's name in messages (default: uname -n)
+# @var CONSUL_TOKEN optional: consul with ACLs (kv.acl): the token sent as X-Consul-Token (secret: it goes only into the requests, on stdin, never into an argument)
 set -euo pipefail
 
 TIMEOUT_SECONDS=${TIMEOUT_SECONDS:-60}
@@ -42,18 +43,20 @@ if [[ -n ${STORE_URL:-} ]]; then where+=" (the daemons' cluster store $STORE_URL
 
 # ask REQUEST: send REQUEST, print the whole reply; at most 5 seconds, or TIMEOUT_SECONDS if
 # shorter (a silent peer or a black-holed address must not hang us). The bash -c text is
-# fixed; the values are arguments.
+# fixed; address and port are arguments, the request (which may hold the token) goes on stdin.
 attempt_seconds=$((TIMEOUT_SECONDS < 5 ? (TIMEOUT_SECONDS < 1 ? 1 : TIMEOUT_SECONDS) : 5))
 ask() {
   # shellcheck disable=SC2016 # expanded by the inner bash, on purpose
-  timeout "$attempt_seconds" bash --norc --noprofile -c 'exec 3<>"/dev/tcp/$1/$2" && printf "%s" "$3" >&3 && cat <&3' \
-    docker-overlay-kv-wait "$KV_ADDRESS" "$KV_PORT" "$1" 2>/dev/null
+  printf '%s' "$1" | timeout "$attempt_seconds" bash --norc --noprofile -c 'exec 3<>"/dev/tcp/$1/$2" && cat >&3 && cat <&3' \
+    docker-overlay-kv-wait "$KV_ADDRESS" "$KV_PORT" 2>/dev/null
 }
+auth=''
+if [[ -n ${CONSUL_TOKEN:-} ]]; then auth="X-Consul-Token: $CONSUL_TOKEN"$'\r\n'; fi
 
 # http_get PATH: sets status (e.g. 200, "" when no HTTP reply) and body.
 http_get() {
   local reply
-  reply=$(ask "GET $1 HTTP/1.0"$'\r\n'"Host: $KV_ADDRESS:$KV_PORT"$'\r\n'"Accept: */*"$'\r\n\r\n') || true
+  reply=$(ask "GET $1 HTTP/1.0"$'\r\n'"Host: $KV_ADDRESS:$KV_PORT"$'\r\n'"${auth}Accept: */*"$'\r\n\r\n') || true
   status=''
   body=''
   if [[ $reply =~ ^HTTP/[0-9.]+\ ([0-9]{3}) ]]; then

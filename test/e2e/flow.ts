@@ -20,6 +20,8 @@ export interface FlowOptions {
     title: string;
     stackName: string;
     overrides: Record<string, unknown>;
+    /** Secret config keys (without the namespace), stored with `--secret`. */
+    secrets?: Record<string, string>;
     scope: string;
     /** kv mode: the cluster store every daemon must report after up (`docker info`), e.g. consul://10.210.0.11:8500. */
     clusterStore?: string;
@@ -58,6 +60,7 @@ export function overlayFlow(opts: FlowOptions) {
         before = daemonJsons(lab);
         expect(before).toEqual({ lab1: null, lab2: Buffer.from(UNRELATED).toString("base64"), lab3: null });
         stack = await labStack(lab, opts.stackName, opts.overrides);
+        for (const [k, v] of Object.entries(opts.secrets ?? {})) await stack.setConfig(`docker-overlay:${k}`, { value: v, secret: true });
     }, 900_000);
 
     afterAll(async () => {

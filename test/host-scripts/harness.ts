@@ -106,6 +106,7 @@ export const LOGGED_STREAMS: Readonly<Record<ScriptName, readonly ("stdout" | "s
     "daemon-config-backup": ["stderr"],
     "daemon-config-apply": ["stdout", "stderr"],
     "daemon-config-restore": ["stdout", "stderr"],
+    "daemon-env": ["stderr"],
     "swarm-init": ["stderr"],
     "swarm-tokens": [],
     "swarm-join": ["stderr"],

@@ -97,7 +97,7 @@ function unwrapSecrets(v: unknown, path = ""): unknown {
             secretInputs.push(path);
             return unwrapSecrets(o.value, path);
         }
-        return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, unwrapSecrets(x, path ? `${path}.${k}` : k)]));
+        return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, unwrapSecrets(x, path && !path.endsWith(":") ? `${path}.${k}` : `${path}${k}`)]));
     }
     return v;
 }
@@ -107,7 +107,7 @@ export async function installMocks(stack = "test"): Promise<void> {
     await pulumi.runtime.setMocks(
         {
             newResource(args) {
-                recorded.push({ type: args.type, name: args.name, inputs: unwrapSecrets(args.inputs) as Record<string, any>, ...(args.provider ? { provider: args.provider } : {}) });
+                recorded.push({ type: args.type, name: args.name, inputs: unwrapSecrets(args.inputs, `${args.name}:`) as Record<string, any>, ...(args.provider ? { provider: args.provider } : {}) });
                 return { id: `${args.name}-id`, state: stateFor(args) };
             },
             call(args) {
@@ -154,7 +154,7 @@ export async function settle<T>(o: pulumi.Output<T>): Promise<{ value: T; secret
  * Builds the cluster from a raw config (as a stack file would hold it) and waits until every
  * declared resource is registered with the mock engine.
  */
-export async function buildCluster(raw: unknown, stack = "test", extra: { daemonEpochs?: Record<string, number>; applyEpochs?: Record<string, number>; joinEpochs?: Record<string, number> } = {}) {
+export async function buildCluster(raw: unknown, stack = "test", extra: { daemonEpochs?: Record<string, number>; applyEpochs?: Record<string, number>; joinEpochs?: Record<string, number>; consulAclToken?: pulumi.Input<string> } = {}) {
     await installMocks(stack);
     const { parseConfig } = await import("../../components/config");
     const { OverlayCluster } = await import("../../components/overlayCluster");

@@ -1,7 +1,7 @@
 // The stack-file schema: every refusal names the key, the value and what is expected.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { clusterStoreUrl, ConfigError, KV_DEFAULTS, parseConfig } from "../../components/config";
+import { clusterStoreUrl, ConfigError, consulAclTokenProblems, KV_DEFAULTS, parseConfig } from "../../components/config";
 
 const base = () => ({
     mode: "kv",
@@ -35,7 +35,7 @@ function withChange(change: (c: ReturnType<typeof base>) => void) {
 describe("parseConfig accepts and fills defaults", () => {
     it("takes the seed's setup and fills every default", () => {
         const c = parseConfig(base(), "Pulumi.dev.yaml");
-        expect(c.kv).toEqual({ backend: "consul", host: "node1", servers: ["node1"], image: KV_DEFAULTS.consul.image, port: 8500, pull: true });
+        expect(c.kv).toEqual({ backend: "consul", host: "node1", servers: ["node1"], image: KV_DEFAULTS.consul.image, port: 8500, pull: true, acl: false });
         expect(c.hosts.map((h) => [h.sshPort, h.sshUser, h.swarmRole])).toEqual([
             [22, "root", "manager"],
             [22, "root", "worker"],
@@ -113,6 +113,11 @@ describe("parseConfig refuses, naming the key, the value and the fix", () => {
         ["a one-letter container name, which Docker refuses", (c) => (c.services[0]!.name = "a"), '`docker-overlay:services[0].name` is "a": expected 2 to 63 letters'],
         ["duplicate service names", (c) => c.services.push({ name: "mycentos1", host: "node2", image: "centos:7" }), "service name \"mycentos1\" is used 2 times"],
         ["Consul registration without Consul", (c) => ((c.kv as Record<string, unknown>).backend = "etcd", ((c.services[0] as Record<string, unknown>).registerInConsul = true)), "`docker-overlay:services[0].registerInConsul` is true: needs `kv.backend: consul`"],
+        [
+            "Consul ACLs on etcd",
+            (c) => ((c.kv as Record<string, unknown>).backend = "etcd", ((c.kv as Record<string, unknown>).acl = true)),
+            "`docker-overlay:kv.acl` is true: ACLs are Consul's: with `kv.backend: etcd` remove `kv.acl`",
+        ],
         [
             "ZooKeeper, whose Docker store crashes dockerd when a container joins the overlay",
             (c) => ((c.kv as Record<string, unknown>).backend = "zookeeper"),
@@ -231,5 +236,32 @@ describe("Pulumi.yaml", () => {
         const c = parseConfig({ ...defaults, mode: "swarm", hosts: [{ name: "a1", address: "10.9.0.1" }] }, "Pulumi.x.yaml");
         expect(c.kv).toBeUndefined();
         expect(c.network.name).toBe("my_overlay");
+    });
+});
+
+describe("kv.acl and the secret consulAclToken", () => {
+    const acl = () => parseConfig(withChange((c) => ((c.kv as Record<string, unknown>).acl = true)), "Pulumi.dev.yaml");
+    it("is off unless asked for, and then needs no token", () => {
+        expect(parseConfig(base(), "Pulumi.dev.yaml").kv?.acl).toBe(false);
+        expect(consulAclTokenProblems(parseConfig(base(), "Pulumi.dev.yaml"), undefined)).toEqual([]);
+    });
+    it("on: takes a UUID", () => {
+        expect(acl().kv?.acl).toBe(true);
+        expect(consulAclTokenProblems(acl(), "5f1c3a5e-7a0b-4c5e-9d47-0c8e2b1f6a90")).toEqual([]);
+    });
+    it("on: refuses a missing token, naming kv.acl and the command that sets one", () => {
+        for (const token of [undefined, ""])
+            expect(consulAclTokenProblems(acl(), token)).toEqual([
+                "`docker-overlay:kv.acl` is true: Consul's ACLs need the management token as the secret `docker-overlay:consulAclToken`: pulumi config set --secret consulAclToken $(cat /proc/sys/kernel/random/uuid)",
+            ]);
+    });
+    it("on: refuses a token that is not a UUID (it would go into an environment file unquoted)", () => {
+        for (const token of ["root", "5f1c3a5e-7a0b-4c5e-9d47-0c8e2b1f6a90\nX=1", "5f1c3a5e 7a0b 4c5e 9d47 0c8e2b1f6a90"]) {
+            const [p, ...rest] = consulAclTokenProblems(acl(), token);
+            expect(rest).toEqual([]);
+            expect(p).toMatch(/^`docker-overlay:consulAclToken` is not a UUID .*: with `kv.acl` it becomes Consul's management token/);
+            // The message never repeats the secret.
+            expect(p).not.toContain(token);
+        }
     });
 });
