@@ -206,6 +206,12 @@ export const configSchema = z.strictObject({
     connectivity: connectivitySchema,
     preflight: preflightSchema,
     ssh: sshSchema,
+    /**
+     * iptables rules on every host (a chain of their own) so that the store's ports, 2377, 7946
+     * and 4789 accept only the cluster's hosts (and the store's HTTP port the machine `pulumi`
+     * runs from).
+     */
+    firewall: z.boolean().default(false),
 });
 
 export type RawConfig = z.input<typeof configSchema>;
@@ -254,6 +260,8 @@ export interface ClusterConfig {
     connectivity: ConnectivityConfig;
     preflight: PreflightConfig;
     ssh: SshConfig;
+    /** Packet filter rules on every host (`firewall`). */
+    firewall: boolean;
 }
 
 /** The stack file as validated before the hosts are seen: `mode` may still be `auto`. */
@@ -512,6 +520,7 @@ export function parseStackConfig(input: unknown, stackFile: string): StackConfig
         connectivity: c.connectivity,
         preflight: c.preflight,
         ssh: c.ssh,
+        firewall: c.firewall,
     };
 }
 

@@ -23,6 +23,7 @@ export type ScriptName =
     | "daemon-config-apply"
     | "daemon-config-restore"
     | "daemon-env"
+    | "firewall"
     | "swarm-init"
     | "swarm-tokens"
     | "swarm-join"
@@ -41,6 +42,7 @@ export const SCRIPT_NAMES: readonly ScriptName[] = [
     "daemon-config-apply",
     "daemon-config-restore",
     "daemon-env",
+    "firewall",
     "swarm-init",
     "swarm-tokens",
     "swarm-join",

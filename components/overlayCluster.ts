@@ -5,6 +5,7 @@ import { type ClusterConfig, ConfigError, type HostConfig } from "./config";
 import { ConnectivityCheck, ProbeReport } from "./connectivityCheck";
 import { DaemonConfig } from "./daemonConfig";
 import { DockerHost } from "./dockerHost";
+import { Firewall } from "./firewall";
 import type { HostSummary } from "./hostFacts";
 import { ConsulRegistry } from "./consulRegistry";
 import { REGISTRY_SERVER_KEY } from "./consulEndpoint";
@@ -80,6 +81,8 @@ export { routeTargetFor };
 export class OverlayCluster extends pulumi.ComponentResource {
     public readonly hosts: Record<string, DockerHost>;
     public readonly kvStore?: KvStore;
+    /** `firewall: true`: each host's packet filter rules. */
+    public readonly firewall?: Firewall;
     /** The stack's Consul as the service registry (Consul backend). */
     public readonly consulRegistry?: ConsulRegistry;
     public readonly network: OverlayNetwork;
@@ -113,6 +116,7 @@ export class OverlayCluster extends pulumi.ComponentResource {
         };
 
         this.hosts = this.connectHosts(c);
+        if (config.firewall) this.firewall = new Firewall(`${name}-firewall`, { hosts: this.hosts, config, owner: c.owner }, { parent: this });
         this.kvStore = this.startKvStore(c);
         const converged = config.mode === "kv" ? this.pointDaemonsAtStore(c) : this.joinSwarm(c);
         this.consulRegistry = this.registerInConsul(c, converged);

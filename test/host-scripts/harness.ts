@@ -107,6 +107,7 @@ export const LOGGED_STREAMS: Readonly<Record<ScriptName, readonly ("stdout" | "s
     "daemon-config-apply": ["stdout", "stderr"],
     "daemon-config-restore": ["stdout", "stderr"],
     "daemon-env": ["stderr"],
+    firewall: ["stderr"],
     "swarm-init": ["stderr"],
     "swarm-tokens": [],
     "swarm-join": ["stderr"],
