@@ -4,7 +4,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { type ClusterConfig, CONFIG_NAMESPACE, ConfigError, configSchema, consulAclTokenProblems, parseStackConfig, resolveMode, type StackConfig } from "./components/config";
 import { consulAnswers, consulKey, pickConsulServer, REGISTRY_SERVER_KEY } from "./components/consulEndpoint";
-import { insecureWarning, resolveHostKeys, unpinnedProblems } from "./components/hostKeys";
+import { settingsOf } from "./components/clusterSettings";
+import { resolveHostKeys, unpinnedProblems } from "./components/hostKeys";
 import { probeHosts } from "./components/hostProbe";
 import { OverlayCluster } from "./components/overlayCluster";
 import { findDrift } from "./components/drift";
@@ -88,12 +89,13 @@ async function consulRegistryServer(c: ClusterConfig, stack: string, aclToken: s
     return server.name;
 }
 
-/** The stack with every host's key from `hosts[].hostKey` or `ssh.knownHostsFile`; warns while keys go unchecked. */
+/**
+ * The stack with every host's key from `hosts[].hostKey` or `ssh.knownHostsFile`. (OverlayCluster
+ * warns on every run while keys go unchecked.)
+ */
 function withHostKeys(stack: StackConfig, stackFile: string): StackConfig {
     const { hosts, problems } = resolveHostKeys(stack.hosts, stack.ssh);
     if (problems.length > 0) throw new ConfigError(stackFile, problems);
-    const warning = stack.ssh.insecureAcceptAnyHostKey ? insecureWarning(hosts) : undefined;
-    if (warning) pulumi.log.warn(warning);
     return { ...stack, hosts };
 }
 
@@ -135,8 +137,10 @@ export async function main() {
         // The key in plain text, only for preflight's own SSH connections (never logged).
         const { config: clusterConfig, epochs, applyEpochs, joinEpochs } = await preflight(stackConfig, config.require("sshPrivateKey"), stackFile);
         const registryServer = await consulRegistryServer(clusterConfig, stack, config.get("consulAclToken"));
+        // The stack file's settings as preflight resolved them (mode, host keys): the component
+        // checks them again with the same schema, as it does a library user's.
         const cluster = new OverlayCluster("overlay", {
-            config: clusterConfig,
+            ...settingsOf(clusterConfig),
             sshPrivateKey,
             ...(registryServer ? { registryServer } : {}),
             ...(epochs ? { daemonEpochs: epochs } : {}),

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { clusterConfigOf, type ClusterSettings } from "./clusterArgs";
+import { clusterConfigOf, type ClusterSettings } from "./clusterSettings";
 import { type ClusterConfig, ConfigError, type HostConfig } from "./config";
 import { ConnectivityCheck, ProbeReport } from "./connectivityCheck";
 import { DaemonConfig } from "./daemonConfig";

@@ -5,7 +5,7 @@
 // order at run time, that any command works on a real host, or that packets cross hosts. The
 // end-to-end suite (test/e2e) proves those against real Docker daemons.
 import * as pulumi from "@pulumi/pulumi";
-import type { ClusterSettings } from "../../components/clusterArgs";
+import type { ClusterSettings } from "../../components/clusterSettings";
 import { scriptFromBundle, type ScriptPhase } from "../../components/hostScripts";
 
 export interface Recorded {
