@@ -35,7 +35,8 @@ export interface ConnectivityCheckArgs {
 /** One host's result, as `connectivity-check.sh` prints it. */
 export interface ProbeReport {
     from: string;
-    results: { to: string; address: string; byAddress: boolean; byName: boolean }[];
+    /** `to`: the probe asked (its container name, which is also what was asked by name); `host`: the host it runs on. */
+    results: { to: string; host: string; address: string; byAddress: boolean; byName: boolean }[];
 }
 
 /**
@@ -103,7 +104,14 @@ export class ConnectivityCheck extends pulumi.ComponentResource {
             );
         });
 
-        this.report = pulumi.all(this.checks.map((c) => c.stdout)).apply((outs) => outs.map((o) => JSON.parse(o) as ProbeReport));
+        this.report = pulumi
+            .all([pulumi.all(this.checks.map((c) => c.stdout)), pulumi.all(addresses)])
+            .apply(([outs, probes]) => outs.map((o) => withHosts(JSON.parse(o) as ProbeReport, new Map(probes.map((p, i) => [p.probe, args.hosts[i]!.name])))));
         this.registerOutputs({ report: this.report });
     }
+}
+
+/** The report of connectivity-check.sh with each result's host (the script knows only probe names). */
+export function withHosts(report: Omit<ProbeReport, "results"> & { results: Omit<ProbeReport["results"][number], "host">[] }, hostOfProbe: ReadonlyMap<string, string>): ProbeReport {
+    return { ...report, results: report.results.map((r) => ({ ...r, host: hostOfProbe.get(r.to) ?? r.to })) };
 }

@@ -82,7 +82,7 @@ export function pairResult(report: readonly ProbeReport[] | undefined, a: string
         [a, b],
         [b, a],
     ] as const) {
-        const r = report.find((x) => x.from === from)?.results.find((x) => x.to === to);
+        const r = report.find((x) => x.from === from)?.results.find((x) => x.host === to);
         if (!r) failed.push(`${from} to ${to} not checked`);
         else if (!r.byAddress || !r.byName) failed.push(`${from} to ${to} fails by ${[!r.byAddress ? "address" : "", !r.byName ? "name" : ""].filter((x) => x).join(" and ")}`);
     }

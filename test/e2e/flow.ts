@@ -91,6 +91,9 @@ export function overlayFlow(opts: FlowOptions) {
             expect(r.results).toHaveLength(2);
             for (const x of r.results) expect(x).toMatchObject({ byAddress: true, byName: true });
         }
+        // The topology picture draws what the check found: each pair of hosts ok.
+        const topology = up.outputs.topology!.value as string;
+        for (const pair of ["host_lab1 <-.->|ok| host_lab2", "host_lab1 <-.->|ok| host_lab3", "host_lab2 <-.->|ok| host_lab3"]) expect(topology).toContain(pair);
         // The private key never reaches the engine's output.
         const key = (await import("node:fs")).readFileSync(lab.privateKeyPath, "utf8").split("\n")[1]!;
         expect(out.lines.join("")).not.toContain(key);

@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { parseStackConfig, type RawConfig } from "../../components/config";
 import { pairResult, topologyDot, topologyMermaid } from "../../components/topology";
+import { withHosts } from "../../components/connectivityCheck";
 
 const raw: RawConfig = {
     mode: "kv",
@@ -19,9 +20,15 @@ const raw: RawConfig = {
 };
 const config = { ...parseStackConfig(raw, "Pulumi.lab.yaml"), mode: "kv" as const };
 const facts = { lab1: { interface: "eth0", engineVersion: "20.10.24" }, lab2: { interface: "eth0", engineVersion: "20.10.24" } };
+// As connectivity-check.sh prints them (it knows the probes by container name), with each probe's
+// host put in as ConnectivityCheck does.
+const probes = new Map([
+    ["docker-overlay-lab-probe-lab1", "lab1"],
+    ["docker-overlay-lab-probe-lab2", "lab2"],
+]);
 const ok = [
-    { from: "lab1", results: [{ to: "lab2", address: "10.220.0.3", byAddress: true, byName: true }] },
-    { from: "lab2", results: [{ to: "lab1", address: "10.220.0.2", byAddress: true, byName: true }] },
+    withHosts({ from: "lab1", results: [{ to: "docker-overlay-lab-probe-lab2", address: "10.220.0.3", byAddress: true, byName: true }] }, probes),
+    withHosts({ from: "lab2", results: [{ to: "docker-overlay-lab-probe-lab1", address: "10.220.0.2", byAddress: true, byName: true }] }, probes),
 ];
 
 describe("topologyMermaid", () => {
@@ -55,10 +62,16 @@ describe("topologyMermaid", () => {
 describe("pairResult", () => {
     it("is ok only when both directions pass by address and by name, and says what failed otherwise", () => {
         expect(pairResult(ok, "lab1", "lab2")).toBe("ok");
-        const broken = [ok[0]!, { from: "lab2", results: [{ to: "lab1", address: "10.220.0.2", byAddress: true, byName: false }] }];
+        const broken = [ok[0]!, withHosts({ from: "lab2", results: [{ to: "docker-overlay-lab-probe-lab1", address: "10.220.0.2", byAddress: true, byName: false }] }, probes)];
         expect(pairResult(broken, "lab1", "lab2")).toBe("lab2 to lab1 fails by name");
         expect(pairResult([ok[0]!], "lab1", "lab2")).toBe("lab2 to lab1 not checked");
         expect(pairResult(undefined, "lab1", "lab2")).toBeUndefined();
+    });
+});
+
+describe("withHosts", () => {
+    it("names each result's host from its probe's container name", () => {
+        expect(ok[0]!.results).toEqual([{ to: "docker-overlay-lab-probe-lab2", host: "lab2", address: "10.220.0.3", byAddress: true, byName: true }]);
     });
 });
 
