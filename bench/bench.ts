@@ -21,13 +21,16 @@ import * as path from "node:path";
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation/index.js";
 import type * as LabStackModule from "../scripts/labStack";
 import type * as StatsModule from "./stats";
+import type * as BreakdownModule from "./breakdown";
 
 // Node runs this file as ESM, which needs the ".ts" on a relative import, which the project's
 // tsconfig must not allow (see scripts/lab.ts): loaded by names tsc does not check.
 const LAB_STACK_MODULE = "../scripts/labStack.ts";
 const STATS_MODULE = "./stats.ts";
+const BREAKDOWN_MODULE = "./breakdown.ts";
 let L!: typeof LabStackModule;
 let S!: typeof StatsModule;
+let B!: typeof BreakdownModule;
 /** The project's root, as scripts/labStack.ts finds it (bench/run.sh starts there). */
 const REPO = process.env.DOCKER_OVERLAY_REPO ?? process.cwd();
 type Lab = LabStackModule.Lab;
@@ -58,6 +61,8 @@ const failedSteps: string[] = [];
 const proofs: string[] = [];
 const notes: string[] = [];
 const extra: Record<string, number> = {};
+/** Where the seconds of a cold and a no-op up went (bench/breakdown.ts), as printed. */
+const breakdowns: string[] = [];
 const logFile = (name: string) => path.join(LOGS, `${name}.log`);
 
 /** Times `fn`, printing a line every 15 s while it runs so a person sees it is alive. */
@@ -220,11 +225,41 @@ async function floorRun(mode: "kv" | "swarm"): Promise<number> {
     return seconds;
 }
 
+/** Per lab host, the SSH connections its sshd has accepted so far (its `sshd -E` log). */
+function sshAccepted(lab: Lab): Record<string, number> {
+    return Object.fromEntries(
+        lab.hosts.map((h) => {
+            const file = path.join(path.dirname(path.dirname(h.dockerSocket)), "log", "sshd.log");
+            return [h.name, fs.existsSync(file) ? B.acceptedCount(fs.readFileSync(file, "utf8")) : 0];
+        }),
+    );
+}
+
+/**
+ * `pulumi up`, timed, with the engine's events recorded as they arrive and the SSH connections
+ * counted: prints (and keeps for the results) where its seconds went.
+ */
+async function tracedUp(stack: Stack, lab: Lab, title: string) {
+    const before = sshAccepted(lab);
+    const events: BreakdownModule.TimedEvent[] = [];
+    let started = Date.now();
+    const result = await timed(title, () => {
+        started = Date.now();
+        return stack.up({ onOutput: engineLog(stack.name), onEvent: (e) => events.push(B.classify(e as unknown as Record<string, unknown>, Date.now() - started)) });
+    });
+    const after = sshAccepted(lab);
+    const ssh = Object.fromEntries(Object.entries(after).map(([h, n]) => [h, n - (before[h] ?? 0)]));
+    const text = B.renderBreakdown(title, B.breakdown(events, Date.now() - started, ssh));
+    console.log(text);
+    breakdowns.push(text);
+    return result;
+}
+
 /** Cold `pulumi up` on a fresh lab; the stack stays up (converged) for what follows. */
 async function coldUp(n: number, stackName: string, overrides: Record<string, unknown>): Promise<{ lab: Lab; stack: Stack; seconds: number; outputs: Record<string, unknown> }> {
     const lab = await freshLab(n);
     const stack = await labStack(lab, stackName, overrides);
-    const { seconds, value: up } = await timed(`cold pulumi up ${stackName} (${n} hosts)`, () => stack.up({ onOutput: engineLog(stackName) }));
+    const { seconds, value: up } = await tracedUp(stack, lab, `cold pulumi up ${stackName} (${n} hosts)`);
     if (up.summary.result !== "succeeded") throw new Error(`pulumi up ${stackName}: ${up.summary.result}`);
     const report = up.outputs.connectivityReport?.value as { from: string; results: { byAddress: boolean; byName: boolean }[] }[] | undefined;
     const pairs = (report ?? []).flatMap((r) => r.results);
@@ -256,13 +291,14 @@ async function emptyProgramPreview(): Promise<number> {
     }
 }
 
-async function steadyState(stack: Stack, label: string, emptyPreview: number): Promise<void> {
+async function steadyState(stack: Stack, lab: Lab, label: string, emptyPreview: number): Promise<void> {
     const name = stack.name;
     const ups: number[] = [];
     const previews: number[] = [];
     const changed: string[] = [];
     for (let i = 1; i <= REPS; i++) {
-        const { seconds, value } = await timed(`no-op pulumi up ${name} (${i}/${REPS})`, () => stack.up({ onOutput: engineLog(name) }));
+        const title = `no-op pulumi up ${name} (${i}/${REPS})`;
+        const { seconds, value } = i === 1 ? await tracedUp(stack, lab, title) : await timed(title, () => stack.up({ onOutput: engineLog(name) }));
         ups.push(seconds);
         const c = changes(value.summary.resourceChanges);
         if (Object.keys(c).length) changed.push(`up ${i}: ${JSON.stringify(c)}`);
@@ -530,6 +566,7 @@ function writeResults(status: string, error?: string): void {
         S.renderMarkdown(sorted).trimEnd(),
         "",
         ...(proofs.length ? ["The overlay's MTU: the network option, the container interfaces, and the DF proof (iputils ping in the gateway container's network namespace, from its lab host):", "", ...proofs.map((p) => `- ${p}`), ""] : []),
+        ...(breakdowns.length ? ["Where the seconds of each cold up and of the first no-op up went (bench/breakdown.ts: the engine's events, timed as they arrived; wall: while at least one step of the kind ran; summed: over the steps, which run side by side):", "", "```", ...breakdowns.flatMap((b) => [b, ""]), "```", ""] : []),
         ...(notes.length ? ["Notes:", "", ...notes.map((n) => `- ${n}`), ""] : []),
         ...(error ? ["Stopped by an error:", "", "```", error, "```", ""] : []),
     ].join("\n");
@@ -579,7 +616,7 @@ async function run(): Promise<void> {
         const { lab, stack, seconds, outputs } = await coldUp(3, name, mode === "swarm" ? swarmOverrides() : kvOverrides());
         rows.push(S.row({ section: "1 cold up", measure: `cold \`pulumi up\`, 3 hosts, ${mode}${mode === "kv" ? " (etcd on lab1)" : ""}`, value: seconds, floor, floorIs: `bench/floor-${mode}.sh (docker CLI, same end state)`, unit: "s" }));
         phase(`3 steady state, ${mode} mode`);
-        await steadyState(stack, mode, emptyPreview);
+        await steadyState(stack, lab, mode, emptyPreview);
         phase(`4 data plane, ${mode} mode`);
         await dataPlane(lab, mode, outputs.serviceAddresses as Record<string, string>);
         if (mode === "kv") {
@@ -666,6 +703,7 @@ for (const sig of ["SIGINT", "SIGTERM"] as const)
 async function start(): Promise<void> {
     L = (await import(LAB_STACK_MODULE)) as typeof LabStackModule;
     S = (await import(STATS_MODULE)) as typeof StatsModule;
+    B = (await import(BREAKDOWN_MODULE)) as typeof BreakdownModule;
     try {
         await run();
         await cleanup();

@@ -1,6 +1,7 @@
-// The benchmark's pure helpers (bench/stats.ts): the figures it prints are only as good as these.
+// The benchmark's pure helpers (bench/stats.ts, bench/breakdown.ts): the figures it prints are only as good as these.
 import { describe, expect, it } from "vitest";
 import { fmt, fmtRatio, mean, median, parseIperfReceived, parsePingTimes, parseVmHWM, ratio, renderMarkdown, renderText, row } from "../../bench/stats";
+import { acceptedCount, breakdown, classify, covered, renderBreakdown, steps, type TimedEvent, urnParts } from "../../bench/breakdown";
 
 describe("statistics", () => {
     it("median of odd and even counts, unsorted input left as it was", () => {
@@ -95,5 +96,60 @@ describe("tables", () => {
         expect(fmt(null)).toBe("not measured");
         expect(fmtRatio(12.34)).toBe("12.3×");
         expect(fmtRatio(null)).toBe("n/a");
+    });
+});
+
+describe("breakdown (bench/breakdown.ts): where the seconds of one up went", () => {
+    const U = (type: string, name: string, parent = "docker-overlay:cluster:OverlayCluster") => `urn:pulumi:lab::docker-overlay::pulumi:pulumi:Stack$${parent}$${type}::${name}`;
+    const stackUrn = "urn:pulumi:lab::docker-overlay::pulumi:pulumi:Stack::docker-overlay-lab";
+    const ev = (at: number, kind: TimedEvent["kind"], urn?: string, op = "create"): TimedEvent => ({ at, kind, ...(urn ? { urn, op } : {}) });
+    // A made-up run of 10 s: prelude at 0.5 s, the stack at 1.5 s, preflight until 3 s, two
+    // facts commands side by side (3-4 s and 3.5-5 s), a daemon.json apply (5-8 s), a container
+    // (8-9 s) that is unchanged, the engine alone until 10 s.
+    const events: TimedEvent[] = [
+        ev(500, "prelude"),
+        ev(1500, "pre", stackUrn),
+        ev(3000, "pre", U("command:remote:Command", "overlay-lab1-facts")),
+        ev(3500, "pre", U("command:remote:Command", "overlay-lab2-facts")),
+        ev(4000, "outputs", U("command:remote:Command", "overlay-lab1-facts")),
+        ev(5000, "outputs", U("command:remote:Command", "overlay-lab2-facts")),
+        ev(5000, "pre", U("command:remote:Command", "overlay-lab1-daemon-config-apply")),
+        ev(8000, "outputs", U("command:remote:Command", "overlay-lab1-daemon-config-apply")),
+        ev(8000, "pre", U("docker:index/container:Container", "overlay-svc-web-container"), "same"),
+        ev(9000, "outputs", U("docker:index/container:Container", "overlay-svc-web-container")),
+        ev(9500, "summary"),
+    ];
+
+    it("splits the run into its phases, each kind of step (wall and summed), and the engine's own time", () => {
+        const b = breakdown(events, 10_000, { lab1: 4, lab2: 2 });
+        expect(b.total).toBe(10);
+        expect(b.rows.map((r) => [r.what, r.count, r.wall, r.summed, r.floor])).toEqual([
+            ["engine start (until its prelude event)", 1, 0.5, 0.5, false],
+            ["program start (language host, Node, TypeScript) until the stack registers", 1, 1, 1, false],
+            ["program: preflight over SSH, until the first resource", 1, 1.5, 1.5, false],
+            ["ssh: host facts", 2, 2, 2.5, false],
+            ["ssh: daemon.json + restart + wait", 1, 3, 3, true],
+            ["docker: containers (0 of 1 changed)", 1, 1, 1, true],
+            ["no step running: the engine between steps and at the end", 1, 1, 1, "n/a"],
+        ]);
+        // Every second of the run is in exactly one wall figure.
+        expect(b.rows.reduce((a, r) => a + r.wall, 0)).toBeCloseTo(10, 6);
+        const text = renderBreakdown("cold up", b);
+        expect(text).toContain("cold up: 10.0 s in all");
+        expect(text).toContain("SSH connections accepted: 6 (lab1 4, lab2 2)");
+    });
+
+    it("a step the run never ended ends with the run; union of intervals", () => {
+        expect(steps([ev(100, "pre", U("docker:index/network:Network", "overlay-net-network"))], 400)).toMatchObject([{ name: "overlay-net-network", start: 100, end: 400 }]);
+        expect(covered([[0, 2], [1, 3], [5, 6], [6, 6]])).toBe(4);
+        expect(urnParts(U("command:remote:Command", "overlay-lab1-facts"))).toEqual({ type: "command:remote:Command", name: "overlay-lab1-facts" });
+    });
+
+    it("reads the engine's event objects and sshd's log", () => {
+        expect(classify({ resourcePreEvent: { metadata: { urn: "u", op: "same" } } }, 7)).toEqual({ at: 7, kind: "pre", urn: "u", op: "same" });
+        expect(classify({ resOutputsEvent: { metadata: { urn: "u", op: "same" } } }, 8)).toMatchObject({ kind: "outputs", urn: "u" });
+        expect(classify({ preludeEvent: { config: {} } }, 1).kind).toBe("prelude");
+        expect(classify({ diagnosticEvent: {} }, 1).kind).toBe("other");
+        expect(acceptedCount("Accepted publickey for root from 10.210.0.1 port 1 ssh2\nConnection closed by 10.210.0.1\nAccepted publickey for root from 10.210.0.1 port 2 ssh2\n")).toBe(2);
     });
 });
