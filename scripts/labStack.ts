@@ -91,7 +91,9 @@ export interface OpenStackOptions {
 /** Creates or selects the stack in `workDir` with exactly `config` plus the secret key. */
 export async function openStack(o: OpenStackOptions): Promise<Stack> {
     fs.mkdirSync(path.join(o.workDir, "state"), { recursive: true });
-    const project = parse(fs.readFileSync(path.join(REPO, "Pulumi.yaml"), "utf8"));
+    // Without `main` (index.ts, the CLI's entry): the program runs inline, and the engine refuses
+    // a project whose `main` is missing from the work dir ("project 'main' could not be read").
+    const { main: _entry, ...project } = parse(fs.readFileSync(path.join(REPO, "Pulumi.yaml"), "utf8")) as { main?: string; name: string };
     const stack = await LocalWorkspace.createOrSelectStack(
         { stackName: o.stackName, projectName: project.name, program: async () => o.program() },
         {
