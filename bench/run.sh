@@ -23,7 +23,7 @@ if ((${#missing[@]})); then
         { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; }
 fi
 say "compile the program (bench/out/bin)"
-rm -rf bench/out/bin && npx tsc -p tsconfig.build.json --outDir bench/out/bin
+rm -rf bench/out/bin && npx tsc -p tsconfig.program.json --outDir bench/out/bin
 # The host scripts next to the compiled components, where components/hostScripts.ts looks first.
 cp -r components/host-scripts bench/out/bin/components/host-scripts
 say "bench"

@@ -7,7 +7,7 @@ if [ "$(id -u)" != 0 ]; then echo "npm run lab:down needs root, like npm run lab
 if [ -s /var/lib/docker-overlay-lab/lab.json ] && bash lab/lab.sh status >/dev/null 2>&1; then
     # shellcheck source=toolchain/env.sh
     source toolchain/env.sh
-    rm -rf bin && npx tsc -p tsconfig.build.json
+    rm -rf bin && npx tsc -p tsconfig.program.json
     node --disable-warning=MODULE_TYPELESS_PACKAGE_JSON scripts/lab.mts destroy || echo "destroy failed; removing the lab anyway (its hosts go with it)" >&2
 fi
 bash lab/lab.sh down

@@ -12,7 +12,7 @@ fi
 # shellcheck source=scripts/prepare.sh
 source scripts/prepare.sh
 say "compile the program"
-rm -rf bin && npx tsc -p tsconfig.build.json
+rm -rf bin && npx tsc -p tsconfig.program.json
 say "lab hosts"
 bash lab/lab.sh up "${LAB_HOSTS:-3}"
 say "lab stack"
