@@ -627,7 +627,8 @@ async function run(): Promise<void> {
     }
 
     phase(`2 scaling: cold up on ${SCALE_SIZES.join(", ")} hosts, swarm mode`);
-    const services = (L.readStackFile(path.join(REPO, "Pulumi.lab.yaml"))["docker-overlay:services"] as { name: string }[]).filter((s) => s.name === "gateway" || s.name === "service-a");
+    // Without Consul registration: the scaling stacks run no KV store.
+    const services = plainServices().filter((s) => s.name === "gateway" || s.name === "service-a");
     // A size whose up fails is reported as failed (with its error) and the others still run;
     // the bench then exits non-zero.
     const times = new Map<number, number>();

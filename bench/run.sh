@@ -26,6 +26,7 @@ say "compile the program (bench/out/bin)"
 rm -rf bench/out/bin && npx tsc -p tsconfig.program.json --outDir bench/out/bin
 # The host scripts next to the compiled components, where components/hostScripts.ts looks first.
 cp -r components/host-scripts bench/out/bin/components/host-scripts
+cp components/keyHolders.cjs bench/out/bin/components/
 say "bench"
 # (the warning: Node reparses the file as ESM, as for scripts/lab.ts)
 node --disable-warning=MODULE_TYPELESS_PACKAGE_JSON bench/bench.ts
