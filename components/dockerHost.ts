@@ -104,7 +104,7 @@ export class DockerHost extends pulumi.ComponentResource {
 }
 
 /** The summary of `host-facts.sh`'s output towards PEER; a bad line means the script or the host is broken. */
-export function summaryOf(stdout: string, peer: string, host: string, resource?: pulumi.Resource): HostSummary {
+function summaryOf(stdout: string, peer: string, host: string, resource?: pulumi.Resource): HostSummary {
     try {
         return summarize(parseHostFacts(stdout), peer);
     } catch (e) {
