@@ -3,7 +3,8 @@
 // end-to-end tests run it as an Automation API inline program (see README, "Toolchain").
 import * as pulumi from "@pulumi/pulumi";
 import { type ClusterConfig, CONFIG_NAMESPACE, ConfigError, configSchema, consulAclTokenProblems, parseStackConfig, resolveMode, type StackConfig } from "./components/config";
-import { consulAnswers, consulKey, pickConsulServer, REGISTRY_SERVER_KEY } from "./components/consulEndpoint";
+import { type ConsulClientTls, consulAnswers, consulKey, pickConsulServer, REGISTRY_SERVER_KEY } from "./components/consulEndpoint";
+import { CONSUL_TLS_KEY_HINT, tlsMaterialProblems } from "./components/consulTls";
 import { settingsOf } from "./components/clusterSettings";
 import { resolveHostKeys, unpinnedProblems } from "./components/hostKeys";
 import { probeHosts } from "./components/hostProbe";
@@ -14,7 +15,7 @@ import { topologyDot, topologyMermaid, type TopologyInput } from "./components/t
 import { daemonEpochs, decideMode, describeFacts, findProblems, hubOf, preflightFailure, routeTargetFor } from "./components/preflight";
 
 /** Keys kept out of the schema because they are secrets. */
-const SECRET_KEYS = ["sshPrivateKey", "consulAclToken"];
+const SECRET_KEYS = ["sshPrivateKey", "consulAclToken", "consulTlsKey"];
 /** The SDK knows which keys were stored with `--secret`, but does not declare it in its types. */
 const isConfigSecret = (require("@pulumi/pulumi/runtime/config") as { isConfigSecret?: (key: string) => boolean }).isConfigSecret;
 
@@ -75,14 +76,15 @@ async function preflight(
  * server is down: `pulumi up --refresh --run-program` after a loss, and a preview after the
  * server is back shows no changes). Only with preflight, which is where the program may reach the hosts.
  */
-async function consulRegistryServer(c: ClusterConfig, stack: string, aclToken: string | undefined): Promise<string | undefined> {
+async function consulRegistryServer(c: ClusterConfig, stack: string, aclToken: string | undefined, tlsKey: string | undefined): Promise<string | undefined> {
     const kv = c.kv;
     if (!kv || kv.backend !== "consul" || kv.servers.length < 2 || !c.preflight.enabled) return undefined;
     const servers = kv.servers.map((name) => ({ name, address: c.hosts.find((h) => h.name === name)!.address }));
+    const tls: ConsulClientTls | undefined = kv.tls && tlsKey ? { ...kv.tls, key: tlsKey } : undefined;
     const { server, skipped } = await pickConsulServer(
         servers,
-        (s) => consulAnswers(s.address, kv.port),
-        (via) => consulKey(via.address, kv.port, `docker-overlay/${stack}/${REGISTRY_SERVER_KEY}`, aclToken),
+        (s) => consulAnswers(s.address, kv.port, tls ? { tls } : {}),
+        (via) => consulKey(via.address, kv.port, `docker-overlay/${stack}/${REGISTRY_SERVER_KEY}`, { ...(aclToken ? { token: aclToken } : {}), ...(tls ? { tls } : {}) }),
     );
     const at = (s: { name: string; address: string }) => `${s.name} (${s.address}:${kv.port})`;
     if (skipped.length > 0) pulumi.log.info(`docker-overlay: Consul on ${skipped.map(at).join(", ")} does not answer; the stack's Consul resources go through ${at(server)}`);
@@ -132,11 +134,15 @@ export async function main() {
         const sshPrivateKey = readSecret("sshPrivateKey", setKey);
         if (!sshPrivateKey) throw new ConfigError(stackFile, [`\`${CONFIG_NAMESPACE}:sshPrivateKey\` is missing: ${setKey}`]);
         const consulAclToken = readSecret("consulAclToken", "`pulumi config set --secret consulAclToken TOKEN`");
-        const aclProblems = consulAclTokenProblems(stackConfig, config.get("consulAclToken"));
-        if (aclProblems.length > 0) throw new ConfigError(stackFile, aclProblems);
+        const consulTlsKey = readSecret("consulTlsKey", `\`${CONSUL_TLS_KEY_HINT}\``);
+        const storeProblems = [
+            ...consulAclTokenProblems(stackConfig, config.get("consulAclToken")),
+            ...(stackConfig.kv?.tls ? tlsMaterialProblems(stackConfig.kv.tls, config.get("consulTlsKey")) : []),
+        ];
+        if (storeProblems.length > 0) throw new ConfigError(stackFile, storeProblems);
         // The key in plain text, only for preflight's own SSH connections (never logged).
         const { config: clusterConfig, epochs, applyEpochs, joinEpochs } = await preflight(stackConfig, config.require("sshPrivateKey"), stackFile);
-        const registryServer = await consulRegistryServer(clusterConfig, stack, config.get("consulAclToken"));
+        const registryServer = await consulRegistryServer(clusterConfig, stack, config.get("consulAclToken"), config.get("consulTlsKey"));
         // The stack file's settings as preflight resolved them (mode, host keys): the component
         // checks them again with the same schema, as it does a library user's.
         const cluster = new OverlayCluster("overlay", {
@@ -147,6 +153,7 @@ export async function main() {
             ...(applyEpochs ? { applyEpochs } : {}),
             ...(joinEpochs ? { joinEpochs } : {}),
             ...(consulAclToken ? { consulAclToken } : {}),
+            ...(consulTlsKey ? { consulTlsKey } : {}),
             stack,
         });
         return { clusterConfig, cluster };

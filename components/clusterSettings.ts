@@ -42,6 +42,8 @@ export interface KvSettings {
     pull?: boolean;
     /** Consul only: ACLs on, default deny, with the secret `consulAclToken` (a UUID) as the management token. Default: `false`. */
     acl?: boolean;
+    /** Consul only: its HTTP API over HTTPS, with client certificates: the CA's and the agents' certificate, PEM (the key is `consulTlsKey`). Default: plain HTTP. */
+    tls?: { ca: string; cert: string };
 }
 
 /** The overlay network. */

@@ -3,6 +3,7 @@
 // call it directly. `index.ts` is the only caller that reads Pulumi config.
 import * as ipaddr from "ipaddr.js";
 import { z } from "zod";
+import type { ConsulTlsConfig } from "./consulTls";
 
 /** The config namespace: keys are `docker-overlay:<key>` in `Pulumi.<stack>.yaml`. */
 export const CONFIG_NAMESPACE = "docker-overlay";
@@ -110,6 +111,17 @@ const kvSchema = z.strictObject({
      * initial management token and agent token, and every daemon's and the stack's own token.
      */
     acl: z.boolean().default(false),
+    /**
+     * Consul only: its HTTP API over HTTPS with client certificates (components/consulTls.ts): the
+     * CA certificate and the one certificate every agent serves and every client presents, PEM;
+     * the certificate's private key is the secret `consulTlsKey`.
+     */
+    tls: z
+        .strictObject({
+            ca: z.string().includes("-----BEGIN CERTIFICATE-----", { message: "expected the CA's certificate in PEM (-----BEGIN CERTIFICATE-----...): pulumi config set --path 'docker-overlay:kv.tls.ca' -- \"$(cat ca.pem)\"" }),
+            cert: z.string().includes("-----BEGIN CERTIFICATE-----", { message: "expected the certificate in PEM (-----BEGIN CERTIFICATE-----...): pulumi config set --path 'docker-overlay:kv.tls.cert' -- \"$(cat consul.pem)\"" }),
+        })
+        .optional(),
 });
 
 const networkSchema = z.strictObject({
@@ -236,6 +248,8 @@ export interface KvConfig {
     pull: boolean;
     /** Consul ACLs, default deny, with `consulAclToken` as the management token (`kv.acl`). */
     acl: boolean;
+    /** Consul's HTTP API over HTTPS with client certificates (`kv.tls`); the key is the secret `consulTlsKey`. */
+    tls?: ConsulTlsConfig;
 }
 export interface NetworkConfig {
     name: string;
@@ -408,6 +422,8 @@ function crossCheck(c: Parsed, input: unknown): string[] {
     if (c.kv) out.push(...kvServerProblems(c.kv, hostNames, input));
     if (c.kv?.acl && c.kv.backend !== "consul")
         out.push(problem(input, ["kv", "acl"], "ACLs are Consul's: with `kv.backend: etcd` remove `kv.acl` (Docker 20.10 gives its etcd store no credentials, so etcd could not be closed to anonymous clients)"));
+    if (c.kv?.tls && c.kv.backend !== "consul")
+        out.push(problem(input, ["kv", "tls"], "`kv.tls` is Consul's HTTPS: with `kv.backend: etcd` remove `kv.tls`"));
     if (c.mode === "swarm") {
         if (!c.hosts.some((h, i) => (h.swarmRole ?? (i === 0 ? "manager" : "worker")) === "manager"))
             out.push(problem(input, ["hosts"], "swarm mode needs at least one host with `swarmRole: manager`"));
@@ -509,6 +525,7 @@ export function parseStackConfig(input: unknown, stackFile: string): StackConfig
         port: c.kv.port ?? KV_DEFAULTS[c.kv.backend].port,
         pull: c.kv.pull,
         acl: c.kv.acl,
+        ...(c.kv.tls ? { tls: c.kv.tls } : {}),
     };
     return {
         mode: c.mode,

@@ -6,6 +6,9 @@
 // first that answers, in `kv.servers` order. The first server when none answers (before the
 // first `up`, nothing runs yet) or when preflight is off.
 
+import * as http from "node:http";
+import * as https from "node:https";
+
 /** The record's subkey (under `docker-overlay/<stack>/`) naming the server the last `up` went through; a cluster's only. */
 export const REGISTRY_SERVER_KEY = "registryServer";
 
@@ -15,29 +18,42 @@ export interface ConsulServer {
     address: string;
 }
 
-/** Asks Consul at address:port for its leader; true when it names one (within the timeout). */
-export async function consulAnswers(address: string, port: number, timeoutMs = 3000): Promise<boolean> {
+/** `kv.tls`: how the program speaks to Consul: HTTPS, trusting CA, presenting CERT and KEY (PEM). */
+export interface ConsulClientTls {
+    ca: string;
+    cert: string;
+    key: string;
+}
+
+/** GET PATH from Consul at address:port: the status and body, or undefined when nothing answered in time. */
+function consulGet(address: string, port: number, path: string, opts: { token?: string; tls?: ConsulClientTls; timeoutMs: number }): Promise<{ status: number; body: string } | undefined> {
     const host = address.includes(":") ? `[${address}]` : address;
-    try {
-        const res = await fetch(`http://${host}:${port}/v1/status/leader`, { signal: AbortSignal.timeout(timeoutMs) });
-        return res.status === 200 && /"[^"]+"/.test(await res.text());
-    } catch {
-        return false;
-    }
+    const url = `${opts.tls ? "https" : "http"}://${host}:${port}${path}`;
+    const headers = opts.token ? { "X-Consul-Token": opts.token } : {};
+    return new Promise((resolve) => {
+        const options = { headers, timeout: opts.timeoutMs, ...(opts.tls ? { ca: opts.tls.ca, cert: opts.tls.cert, key: opts.tls.key } : {}) };
+        const req = (opts.tls ? https : http).get(url, options, (res) => {
+            let body = "";
+            res.setEncoding("utf8");
+            res.on("data", (chunk: string) => (body += chunk));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+            res.on("error", () => resolve(undefined));
+        });
+        req.on("timeout", () => req.destroy());
+        req.on("error", () => resolve(undefined));
+    });
+}
+
+/** Asks Consul at address:port for its leader; true when it names one (within the timeout). */
+export async function consulAnswers(address: string, port: number, opts: { tls?: ConsulClientTls; timeoutMs?: number } = {}): Promise<boolean> {
+    const res = await consulGet(address, port, "/v1/status/leader", { timeoutMs: opts.timeoutMs ?? 3000, ...(opts.tls ? { tls: opts.tls } : {}) });
+    return res !== undefined && res.status === 200 && /"[^"]+"/.test(res.body);
 }
 
 /** Reads one key's raw value from Consul's KV (undefined when absent, refused or unreachable). */
-export async function consulKey(address: string, port: number, key: string, token?: string, timeoutMs = 3000): Promise<string | undefined> {
-    const host = address.includes(":") ? `[${address}]` : address;
-    try {
-        const res = await fetch(`http://${host}:${port}/v1/kv/${key}?raw`, {
-            signal: AbortSignal.timeout(timeoutMs),
-            ...(token ? { headers: { "X-Consul-Token": token } } : {}),
-        });
-        return res.status === 200 ? (await res.text()).trim() : undefined;
-    } catch {
-        return undefined;
-    }
+export async function consulKey(address: string, port: number, key: string, opts: { token?: string; tls?: ConsulClientTls; timeoutMs?: number } = {}): Promise<string | undefined> {
+    const res = await consulGet(address, port, `/v1/kv/${key}?raw`, { timeoutMs: opts.timeoutMs ?? 3000, ...(opts.token ? { token: opts.token } : {}), ...(opts.tls ? { tls: opts.tls } : {}) });
+    return res?.status === 200 ? res.body.trim() : undefined;
 }
 
 export interface ConsulServerChoice {

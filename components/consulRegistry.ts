@@ -18,6 +18,8 @@ export interface ConsulRegistryArgs {
     port: number;
     /** Consul ACL token for the Consul provider (a secret). */
     aclToken?: pulumi.Input<string>;
+    /** `kv.tls`: the provider speaks HTTPS, trusting the CA and presenting the certificate (its key a secret). */
+    tls?: { ca: string; cert: string; key: pulumi.Input<string> };
     /** This cluster's record, written under `recordPrefix`. */
     record: pulumi.Input<Record<string, pulumi.Input<string>>>;
     /** Key prefix for the record, e.g. `docker-overlay/dev/`. */
@@ -66,7 +68,7 @@ export class ConsulRegistry extends pulumi.ComponentResource {
                         KV_PORT: args.port,
                         TIMEOUT_SECONDS: 90,
                         HOST_LABEL: args.hostName,
-                        STORE_URL: `http://${args.hostAddress}:${args.port}`,
+                        STORE_URL: `${args.tls ? "https" : "http"}://${args.hostAddress}:${args.port}`,
                     }),
                 },
                 "stderr",
@@ -79,8 +81,9 @@ export class ConsulRegistry extends pulumi.ComponentResource {
             `${name}-provider`,
             {
                 address: `${args.hostAddress}:${args.port}`,
-                scheme: "http",
-                ...(args.aclToken ? { token: args.aclToken } : {}),
+                scheme: args.tls ? "https" : "http",
+                ...(args.aclToken ? { token: pulumi.secret(args.aclToken) } : {}),
+                ...(args.tls ? { caPem: args.tls.ca, certPem: args.tls.cert, keyPem: pulumi.secret(args.tls.key) } : {}),
             },
             { parent: this, dependsOn: [this.ready], ...former("consul") },
         );

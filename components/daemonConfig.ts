@@ -32,6 +32,12 @@ export interface DaemonConfigArgs {
      * restart, removed by destroy (daemon-env.sh). `kv.acl`: Consul's token for Docker's store.
      */
     environment?: pulumi.Input<string>;
+    /**
+     * `kv.tls`: the files Docker's store presents and trusts (CA, certificate, its key as a
+     * secret), written with the environment file into /etc/docker/docker-overlay-tls and removed
+     * by destroy (daemon-env.sh); `clusterStoreOpts` must name them (consulTls.ts daemonTlsOpts).
+     */
+    tls?: { ca: string; cert: string; key: pulumi.Input<string> };
 }
 
 /**
@@ -48,7 +54,7 @@ export class DaemonConfig extends pulumi.ComponentResource {
     public readonly apply: command.remote.Command;
     /** The daemon.json this host gets. */
     public readonly content: pulumi.Output<string>;
-    /** Writes dockerd's environment file (`environment`); its delete removes it. */
+    /** Writes dockerd's environment file (`environment`) and TLS files (`tls`); its delete removes them. */
     public readonly env?: command.remote.Command;
 
     constructor(name: string, args: DaemonConfigArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -110,9 +116,18 @@ export class DaemonConfig extends pulumi.ComponentResource {
             );
         const restoreScript = renderScript("daemon-config-restore", restoreVars);
 
-        if (args.environment !== undefined) {
-            // The file holds a secret: the rendered script is a secret output, so stdin is too.
-            const write = pulumi.secret(args.environment).apply((content) => renderScript("daemon-env", { ...common, ACTION: "write", ENV_CONTENT: content }));
+        if (args.environment !== undefined || args.tls !== undefined) {
+            // The files hold secrets: the rendered script is a secret output, so stdin is too.
+            const write = pulumi
+                .secret(pulumi.all([args.environment, args.tls?.key]))
+                .apply(([content, key]) =>
+                    renderScript("daemon-env", {
+                        ...common,
+                        ACTION: "write",
+                        ...(content !== undefined ? { ENV_CONTENT: content } : {}),
+                        ...(args.tls && key !== undefined ? { TLS_CA: args.tls.ca, TLS_CERT: args.tls.cert, TLS_KEY: key } : {}),
+                    }),
+                );
             this.env = new command.remote.Command(
                 `${name}-env`,
                 scriptedCommandArgs(host.connection, "daemon-env", { create: write, update: write, delete: renderScript("daemon-env", { ...common, ACTION: "remove" }) }, "stderr"),

@@ -36,6 +36,35 @@ export function consulAclConfig(role: KvRole, token: string): string {
     return JSON.stringify({ acl: { enabled: true, default_policy: "deny", down_policy: "extend-cache", enable_token_persistence: true, tokens } }, null, 2) + "\n";
 }
 
+/**
+ * Where a Consul container finds its HTTPS settings and files (`kv.tls`), uploaded by the docker
+ * provider before it starts, like CONSUL_ACL_FILE.
+ */
+export const CONSUL_TLS_DIR = "/consul/docker-overlay-tls";
+export const CONSUL_TLS_FILE = "/consul/docker-overlay-tls.json";
+
+/**
+ * The HTTPS settings of one Consul agent (`kv.tls`): the HTTP API on loopback only (the checks
+ * that run on the host itself: kv-wait), HTTPS with client certificates from the CA on SELF, the
+ * host's underlay address, on the same port: every address another machine reaches speaks only
+ * HTTPS, and only to holders of a certificate from the CA. The cluster's own RPC and gossip are
+ * not changed (their ports are closed to other machines by `firewall: true`).
+ */
+export function consulTlsConfig(self: string, port: number): string {
+    const files = { ca_file: `${CONSUL_TLS_DIR}/ca.pem`, cert_file: `${CONSUL_TLS_DIR}/cert.pem`, key_file: `${CONSUL_TLS_DIR}/key.pem` };
+    return (
+        JSON.stringify(
+            {
+                tls: { https: { ...files, verify_incoming: true } },
+                addresses: { http: "127.0.0.1", https: self },
+                ports: { http: port, https: port },
+            },
+            null,
+            2,
+        ) + "\n"
+    );
+}
+
 const bracket = (address: string) => (address.includes(":") ? `[${address}]` : address);
 
 /**
@@ -56,7 +85,14 @@ export function kvContainerSpec(kv: KvConfig, iface: string, self: KvPeer, role:
             // The HTTP API (and DNS) on loopback and the underlay address only, never on every
             // interface of the host (a public one, docker0): the daemons, the stack and the checks
             // reach it at one of those two.
-            const common = [`-client=127.0.0.1 ${self.address}`, `-http-port=${kv.port}`, "-data-dir=/consul/data", ...(kv.acl ? [`-config-file=${CONSUL_ACL_FILE}`] : [])];
+            // With `kv.tls`, the underlay address speaks HTTPS only (consulTlsConfig).
+            const common = [
+                `-client=127.0.0.1 ${self.address}`,
+                `-http-port=${kv.port}`,
+                "-data-dir=/consul/data",
+                ...(kv.acl ? [`-config-file=${CONSUL_ACL_FILE}`] : []),
+                ...(kv.tls ? [`-config-file=${CONSUL_TLS_FILE}`] : []),
+            ];
             const join = others.map((s) => `-retry-join=${bracket(s.address)}`);
             const command =
                 role === "client"

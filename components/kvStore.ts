@@ -3,9 +3,14 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { clusterStoreUrl, KvBackend, KvConfig } from "./config";
 import { DockerHost } from "./dockerHost";
-import { CONSUL_ACL_FILE, consulAclConfig, kvContainerSpec, KvPeer, KvRole } from "./kvContainer";
+import { CONSUL_ACL_FILE, CONSUL_TLS_DIR, CONSUL_TLS_FILE, consulAclConfig, consulTlsConfig, kvContainerSpec, KvPeer, KvRole } from "./kvContainer";
 import { scriptedCommandArgs } from "./remoteScript";
 import { renderScript } from "./hostScripts";
+
+/** `{ uploads }`, or nothing when there is none. */
+function uploadsOrNothing(uploads: docker.types.input.ContainerUpload[]): { uploads?: docker.types.input.ContainerUpload[] } {
+    return uploads.length > 0 ? { uploads } : {};
+}
 
 /** One host of the store. */
 export interface KvMember {
@@ -28,6 +33,8 @@ export interface KvStoreArgs {
     containerName: string;
     /** `kv.acl`: Consul's management token (a secret), given to every agent in a file and used by the waits. */
     aclToken?: pulumi.Input<string>;
+    /** `kv.tls`: the private key of `kv.tls.cert` (a secret), given to every agent in a file. */
+    tlsKey?: pulumi.Input<string>;
 }
 
 /**
@@ -68,6 +75,8 @@ export class KvStore extends pulumi.ComponentResource {
         this.backend = kv.backend;
         if (kv.acl && args.aclToken === undefined) throw new pulumi.ResourceError("`kv.acl` is true but no `consulAclToken` was given: Consul's ACLs need the management token", this);
         if (kv.acl) this.aclToken = pulumi.secret(args.aclToken!);
+        if (kv.tls && args.tlsKey === undefined) throw new pulumi.ResourceError("`kv.tls` is set but no `consulTlsKey` was given: Consul's HTTPS needs the certificate's private key", this);
+        const tls = kv.tls ? { ...kv.tls, key: pulumi.secret(args.tlsKey!) } : undefined;
         const cluster = kv.servers.length > 1;
         const serverMembers = kv.servers.map((s) => args.members.find((m) => m.name === s)!);
         this.servers = pulumi.all(serverMembers.map((m) => m.host.overlayUnderlayAddress.apply((address) => ({ name: m.name, address }))));
@@ -95,13 +104,23 @@ export class KvStore extends pulumi.ComponentResource {
                     envs: spec.envs,
                     command: spec.command,
                     volumes: [{ volumeName: volume.name, containerPath: spec.dataPath }],
-                    // The ACL token in a file uploaded before the agent starts, never in its
-                    // command or environment; a secret, so encrypted in the state. Mode 0644:
-                    // hashicorp/consul runs the agent as the user consul, and the file is
-                    // readable only inside the container (and by root on the host).
-                    ...(this.aclToken
-                        ? { uploads: [{ file: CONSUL_ACL_FILE, content: this.aclToken.apply((t) => consulAclConfig(m.role, t)), permissions: "0644" }] }
-                        : {}),
+                    // The ACL token and the TLS key in files uploaded before the agent starts,
+                    // never in its command or environment; secrets, so encrypted in the state.
+                    // Mode 0644: hashicorp/consul runs the agent as the user consul, and the
+                    // files are readable only inside the container (and by root on the host).
+                    // (No `uploads` key at all without them: the containers of a stack made
+                    // before stay as they are.)
+                    ...uploadsOrNothing([
+                        ...(this.aclToken ? [{ file: CONSUL_ACL_FILE, content: this.aclToken.apply((t) => consulAclConfig(m.role, t)), permissions: "0644" }] : []),
+                        ...(tls
+                            ? [
+                                  { file: CONSUL_TLS_FILE, content: m.host.overlayUnderlayAddress.apply((a) => consulTlsConfig(a, kv.port)), permissions: "0644" },
+                                  { file: `${CONSUL_TLS_DIR}/ca.pem`, content: tls.ca, permissions: "0644" },
+                                  { file: `${CONSUL_TLS_DIR}/cert.pem`, content: tls.cert, permissions: "0644" },
+                                  { file: `${CONSUL_TLS_DIR}/key.pem`, content: tls.key, permissions: "0644" },
+                              ]
+                            : []),
+                    ]),
                 },
                 { ...dockerOpts, dependsOn: [volume] },
             );
@@ -114,7 +133,7 @@ export class KvStore extends pulumi.ComponentResource {
         this.first = first;
         this.ready = this.waitCommand(`${name}-ready`, first, cluster ? memberReady : [this.containers[first.name]!], cluster ? this.clusterExpectations() : {});
         this.url = this.urlFor(first);
-        this.uiUrl = pulumi.output(kv.backend === "consul" ? `http://${args.hostAddress}:${kv.port}/ui/` : undefined);
+        this.uiUrl = pulumi.output(kv.backend === "consul" ? `${kv.tls ? "https" : "http"}://${args.hostAddress}:${kv.port}/ui/` : undefined);
 
         this.registerOutputs({ url: this.url, uiUrl: this.uiUrl });
     }

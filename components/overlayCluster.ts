@@ -8,6 +8,7 @@ import { DockerHost } from "./dockerHost";
 import { Firewall } from "./firewall";
 import type { HostSummary } from "./hostFacts";
 import { ConsulRegistry } from "./consulRegistry";
+import { daemonTlsOpts } from "./consulTls";
 import { REGISTRY_SERVER_KEY } from "./consulEndpoint";
 import { KvStore } from "./kvStore";
 import { OverlayNetwork } from "./overlayNetwork";
@@ -27,6 +28,8 @@ export interface OverlayClusterArgs extends ClusterSettings {
     sshPrivateKey: pulumi.Input<string>;
     /** The Consul ACL token the cluster's Consul provider uses (made a secret). Default: none. */
     consulAclToken?: pulumi.Input<string>;
+    /** `kv.tls`: the private key of `kv.tls.cert`, PEM (made a secret). Required with `kv.tls`. */
+    consulTlsKey?: pulumi.Input<string>;
     /** Names the containers on the hosts (`docker-overlay-<stack>-...`), the Consul key prefix and the owner recorded on each host. Default: the Pulumi stack's name. */
     stack?: string;
     /** A Consul cluster: the server the Consul provider goes through. Default: the first of `kv.servers`. */
@@ -154,7 +157,7 @@ export class OverlayCluster extends pulumi.ComponentResource {
     private validate(name: string, args: OverlayClusterArgs): ClusterConfig {
         // Everything but the secrets and the preflight-fed values is a setting; a key the schema
         // does not know (a misspelling from JavaScript or YAML) is named by it.
-        const { sshPrivateKey, consulAclToken, stack, registryServer, daemonEpochs, applyEpochs, joinEpochs, ...settings } = args;
+        const { sshPrivateKey, consulAclToken, consulTlsKey, stack, registryServer, daemonEpochs, applyEpochs, joinEpochs, ...settings } = args;
         try {
             const { config, warning } = clusterConfigOf(settings, `OverlayCluster "${name}"`);
             if (warning) pulumi.log.warn(warning, this);
@@ -209,6 +212,7 @@ export class OverlayCluster extends pulumi.ComponentResource {
                     pull: kvConfig.pull,
                     containerName: `${prefix}-${kvConfig.backend}`,
                     ...(kvConfig.acl && c.args.consulAclToken !== undefined ? { aclToken: c.args.consulAclToken } : {}),
+                    ...(kvConfig.tls && c.args.consulTlsKey !== undefined ? { tlsKey: c.args.consulTlsKey } : {}),
                 },
                 { parent: this },
             );
@@ -235,6 +239,9 @@ export class OverlayCluster extends pulumi.ComponentResource {
         let hubReady: pulumi.Resource | undefined;
         const kv = this.kvStore!;
         const consulEnv = config.kv!.acl && args.consulAclToken !== undefined ? pulumi.secret(args.consulAclToken).apply((t) => `CONSUL_HTTP_TOKEN=${t}\n`) : undefined;
+        // kv.tls: every daemon presents the certificate and trusts the CA (files beside daemon.json).
+        const tls = config.kv!.tls && args.consulTlsKey !== undefined ? { ...config.kv!.tls, key: pulumi.secret(args.consulTlsKey) } : undefined;
+        const clusterStoreOpts = { ...config.docker.clusterStoreOpts, ...(tls ? daemonTlsOpts() : {}) };
         const configure = (h: HostConfig, dependsOn: pulumi.Resource[]) => {
             const host = this.hosts[h.name]!;
             const clusterStore = kv.urlFor({ name: h.name, host });
@@ -245,13 +252,14 @@ export class OverlayCluster extends pulumi.ComponentResource {
                     owner,
                     clusterStore,
                     clusterAdvertise: pulumi.interpolate`${host.interface}:${config.docker.advertisePort}`,
-                    clusterStoreOpts: config.docker.clusterStoreOpts,
+                    clusterStoreOpts,
                     restartCommand: config.docker.restartCommand,
                     ...(config.docker.logCommand ? { logCommand: config.docker.logCommand } : {}),
                     waitSeconds: config.docker.waitSeconds,
                     epoch: args.applyEpochs?.[h.name] ?? 0,
                     // kv.acl: Docker's Consul store reads its token from dockerd's environment only.
                     ...(consulEnv ? { environment: consulEnv } : {}),
+                    ...(tls ? { tls } : {}),
                 },
                 { parent: this, dependsOn },
             );
@@ -287,7 +295,7 @@ export class OverlayCluster extends pulumi.ComponentResource {
         const daemonInputs = JSON.stringify({
             kv: config.kv,
             servers: config.kv!.servers.map((s) => config.hosts.find((h) => h.name === s)!.address),
-            opts: config.docker.clusterStoreOpts,
+            opts: clusterStoreOpts,
             advertisePort: config.docker.advertisePort,
         });
         const generation = pulumi.output(`${epochs};daemon.json ${createHash("sha256").update(daemonInputs).digest("hex").slice(0, 16)}`);
@@ -345,6 +353,7 @@ export class OverlayCluster extends pulumi.ComponentResource {
                     nodeAddress: this.hosts[config.kv.host]!.overlayUnderlayAddress,
                     port: config.kv.port,
                     ...(args.consulAclToken ? { aclToken: args.consulAclToken } : {}),
+                    ...(config.kv.tls && args.consulTlsKey !== undefined ? { tls: { ...config.kv.tls, key: args.consulTlsKey } } : {}),
                     record: {
                         mode: config.mode,
                         hosts: JSON.stringify(config.hosts.map((h) => ({ name: h.name, address: h.address }))),

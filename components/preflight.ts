@@ -3,6 +3,7 @@
 // problems into a failed run. Every problem is one line that names the host(s) and the fix.
 import { clusterStoreUrl, type HostConfig, type Mode, type StackConfig } from "./config";
 import type { EngineFacts, HostFacts, UserFacts } from "./hostFacts";
+import { type TlsName, tlsNameProblems } from "./consulTls";
 
 /** How probing one host ended. */
 export type ProbeOutcome =
@@ -104,6 +105,37 @@ export function daemonJsonError(content: string): string | undefined {
  * mode the run will use (undefined: `mode: auto` could not decide; mode-specific checks are
  * then left out, since the unreadable host is a problem of its own).
  */
+/** The address host NAME uses on the underlay, as host-facts.sh reads it: the source of its route (undefined: no facts or no route). */
+export function underlayAddressOf(config: PreflightConfig, hub: HostConfig, facts: ReadonlyMap<string, HostFacts>, name: string): string | undefined {
+    const h = config.hosts.find((x) => x.name === name);
+    const target = h && routeTargetFor(h, config.hosts, hub);
+    const r = facts.get(name)?.routes.find((x) => x.to === target);
+    return r && r.error === "" && r.source !== "" ? r.source : undefined;
+}
+
+/**
+ * `kv.tls`: every address a TLS client of the store dials must be in the certificate: each
+ * server's `hosts[].address` (the stack's Consul provider, from where Pulumi runs) and, in kv
+ * mode, the address each daemon's store dials: the server's underlay address (one server), or
+ * every host's own (a Consul cluster: each daemon talks to the agent on its host).
+ */
+export function consulTlsNameProblems(config: PreflightConfig, mode: Mode | undefined, hub: HostConfig, facts: ReadonlyMap<string, HostFacts>): string[] {
+    const kv = config.kv;
+    if (!kv?.tls) return [];
+    const needs: TlsName[] = kv.servers.map((name) => {
+        const i = config.hosts.findIndex((h) => h.name === name);
+        return { address: config.hosts[i]!.address, who: `the stack's Consul provider: \`hosts[${i}].address\` of ${name}` };
+    });
+    if (mode === "kv") {
+        const dialed = kv.servers.length > 1 ? config.hosts.map((h) => h.name) : [kv.servers[0]!];
+        for (const name of dialed) {
+            const address = underlayAddressOf(config, hub, facts, name);
+            if (address !== undefined) needs.push({ address, who: kv.servers.length > 1 ? `the daemon on ${name}, to its own agent` : `every daemon, to ${name}'s underlay address` });
+        }
+    }
+    return tlsNameProblems(kv.tls.cert, needs);
+}
+
 /**
  * kv mode: daemons already on another cluster store than the one this stack gives them (another
  * store of someone's, or this stack's own before `kv` changed, e.g. from `kv.host` to
@@ -113,13 +145,7 @@ export function daemonJsonError(content: string): string | undefined {
 export function storeMoveProblems(config: PreflightConfig, hub: HostConfig, facts: ReadonlyMap<string, HostFacts>): string[] {
     const kv = config.kv;
     if (!kv) return [];
-    // The address each host uses on the underlay, as host-facts.sh reads it: the source of its route.
-    const addressOf = (name: string): string | undefined => {
-        const h = config.hosts.find((x) => x.name === name);
-        const target = h && routeTargetFor(h, config.hosts, hub);
-        const r = facts.get(name)?.routes.find((x) => x.to === target);
-        return r && r.error === "" && r.source !== "" ? r.source : undefined;
-    };
+    const addressOf = (name: string) => underlayAddressOf(config, hub, facts, name);
     const servers = kv.servers.map(addressOf);
     if (servers.some((a) => a === undefined)) return []; // a server without facts is reported elsewhere
     const problems: string[] = [];
@@ -154,6 +180,7 @@ export function findProblems(config: PreflightConfig, mode: Mode | undefined, ou
         ...underlayProblems(config, hub, facts),
         ...daemonJsonProblems(config, mode, facts),
         ...(mode === "kv" ? storeMoveProblems(config, hub, facts) : []),
+        ...consulTlsNameProblems(config, mode, hub, facts),
         ...(mode === "swarm" ? swarmMembershipProblems(hub, engines) : []),
     ];
 }

@@ -77,6 +77,50 @@ describe("daemon-env", () => {
         expect(fs.existsSync(envFile())).toBe(false);
     });
 
+    describe("kv.tls files", () => {
+        // Stand-ins: the script only stores them (whether Docker takes them is the lab's: test/e2e/consul-tls.test.ts).
+        const TLS = { TLS_CA: "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----", TLS_CERT: "-----BEGIN CERTIFICATE-----\nCERT\n-----END CERTIFICATE-----\n", TLS_KEY: "-----BEGIN PRIVATE KEY-----\nSECRETKEYBODY\n-----END PRIVATE KEY-----" };
+        const tlsDir = () => path.join(host.configDir, "docker-overlay-tls");
+
+        it("writes ca.pem, cert.pem and key.pem (directory 0700, files 0600, one newline at the end), never printing the key; no env file without ENV_CONTENT", async () => {
+            const r = await runRendered("daemon-env", { ...vars(true), ACTION: "write", ...TLS }, env());
+            expect(r.code, r.stderr).toBe(0);
+            expect(fs.statSync(tlsDir()).mode & 0o777).toBe(0o700);
+            expect(fs.readFileSync(path.join(tlsDir(), "ca.pem"), "utf8")).toBe(TLS.TLS_CA + "\n");
+            expect(fs.readFileSync(path.join(tlsDir(), "cert.pem"), "utf8")).toBe(TLS.TLS_CERT);
+            expect(fs.readFileSync(path.join(tlsDir(), "key.pem"), "utf8")).toBe(TLS.TLS_KEY + "\n");
+            for (const f of ["ca.pem", "cert.pem", "key.pem"]) expect(fs.statSync(path.join(tlsDir(), f)).mode & 0o777).toBe(0o600);
+            expect(r.stdout + r.stderr).not.toContain("SECRETKEYBODY");
+            expect(fs.existsSync(envFile())).toBe(false);
+            expect(fs.existsSync(dropIn())).toBe(false);
+            // Nothing left beside them (the temporary directory was swapped in).
+            expect(fs.readdirSync(host.configDir).filter((f) => f.includes("docker-overlay"))).toEqual(["docker-overlay-tls"]);
+        });
+
+        it("a second write replaces all three; with the env file too; remove takes out everything and the owner record", async () => {
+            expect((await runRendered("daemon-env", { ...vars(true), ACTION: "write", ...TLS }, env())).code).toBe(0);
+            const r = await runRendered("daemon-env", { ...vars(true), ACTION: "write", ENV_CONTENT: CONTENT, ...TLS, TLS_KEY: TLS.TLS_KEY.replace("SECRETKEYBODY", "NEWKEY") }, env());
+            expect(r.code, r.stderr).toBe(0);
+            expect(fs.readFileSync(path.join(tlsDir(), "key.pem"), "utf8")).toContain("NEWKEY");
+            expect(fs.readFileSync(envFile(), "utf8")).toBe(CONTENT);
+            expect(fs.readdirSync(host.configDir).filter((f) => f.includes("docker-overlay")).sort()).toEqual(["docker-overlay-tls", "docker-overlay.env"]);
+            const rm = await runRendered("daemon-env", { ...vars(true), ACTION: "remove" }, env());
+            expect(rm.code, rm.stderr).toBe(0);
+            expect(fs.existsSync(tlsDir())).toBe(false);
+            expect(fs.existsSync(envFile())).toBe(false);
+            expect(fs.existsSync(host.stateDir)).toBe(false);
+        });
+
+        it("a write without TLS removes the files an earlier one left; the three go together", async () => {
+            expect((await runRendered("daemon-env", { ...vars(false), ACTION: "write", ...TLS }, env())).code).toBe(0);
+            expect((await runRendered("daemon-env", { ...vars(false), ACTION: "write", ENV_CONTENT: CONTENT }, env())).code).toBe(0);
+            expect(fs.existsSync(tlsDir())).toBe(false);
+            const partial = await runRendered("daemon-env", { ...vars(false), ACTION: "write", TLS_CA: TLS.TLS_CA, TLS_CERT: TLS.TLS_CERT }, env());
+            expect(partial.code).toBe(5);
+            expect(partial.stderr).toContain("TLS_CA, TLS_CERT and TLS_KEY go together");
+        });
+    });
+
     it("refuses a missing ENV_CONTENT or ACTION", async () => {
         expect((await runRendered("daemon-env", { ...vars(false), ACTION: "write" }, env())).code).toBe(5);
         expect((await runRendered("daemon-env", { ...vars(false), ACTION: "keep" }, env())).code).toBe(5);

@@ -154,7 +154,7 @@ export async function settle<T>(o: pulumi.Output<T>): Promise<{ value: T; secret
  * Builds the cluster from a raw config (as a stack file would hold it) and waits until every
  * declared resource is registered with the mock engine.
  */
-export async function buildCluster(raw: unknown, stack = "test", extra: { daemonEpochs?: Record<string, number>; applyEpochs?: Record<string, number>; joinEpochs?: Record<string, number>; consulAclToken?: pulumi.Input<string> } = {}) {
+export async function buildCluster(raw: unknown, stack = "test", extra: { daemonEpochs?: Record<string, number>; applyEpochs?: Record<string, number>; joinEpochs?: Record<string, number>; consulAclToken?: pulumi.Input<string>; consulTlsKey?: pulumi.Input<string> } = {}) {
     await installMocks(stack);
     const { parseConfig } = await import("../../components/config");
     const { OverlayCluster } = await import("../../components/overlayCluster");

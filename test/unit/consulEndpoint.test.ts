@@ -57,9 +57,9 @@ describe("consulAnswers", () => {
             s.close();
         }
         const slow = await serve(200, '"x:8300"', 2000);
-        expect(await consulAnswers("127.0.0.1", slow.port, 300)).toBe(false);
+        expect(await consulAnswers("127.0.0.1", slow.port, { timeoutMs: 300 })).toBe(false);
         slow.close();
-        expect(await consulAnswers("127.0.0.1", slow.port, 300)).toBe(false);
+        expect(await consulAnswers("127.0.0.1", slow.port, { timeoutMs: 300 })).toBe(false);
     });
 });
 
@@ -74,13 +74,13 @@ describe("consulKey", () => {
         });
         await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
         const port = (srv.address() as AddressInfo).port;
-        expect(await consulKey("127.0.0.1", port, "docker-overlay/dev/registryServer", "t0k")).toBe("lab2");
+        expect(await consulKey("127.0.0.1", port, "docker-overlay/dev/registryServer", { token: "t0k" })).toBe("lab2");
         expect(seen[0]).toEqual({ url: "/v1/kv/docker-overlay/dev/registryServer?raw", token: "t0k" });
         expect(await consulKey("127.0.0.1", port, "docker-overlay/none")).toBeUndefined();
         expect(seen[1]!.token).toBeUndefined();
         expect(await consulKey("127.0.0.1", port, "docker-overlay/denied")).toBeUndefined();
         srv.closeAllConnections();
         srv.close();
-        expect(await consulKey("127.0.0.1", port, "docker-overlay/dev/registryServer", undefined, 300)).toBeUndefined();
+        expect(await consulKey("127.0.0.1", port, "docker-overlay/dev/registryServer", { timeoutMs: 300 })).toBeUndefined();
     });
 });
