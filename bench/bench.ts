@@ -49,6 +49,27 @@ let CONFIGURED_MTU = 1450;
 /** What VXLAN adds; Docker's overlay gives containers the network's MTU option minus this. */
 const VXLAN_OVERHEAD = 50;
 const THROUGHPUT_BYTES = "200M";
+/** BENCH_REPEAT=N: only cold ups, N in a row on each BENCH_SCALE size, and their tally (issue 14 point 4). */
+const REPEAT = Number(process.env.BENCH_REPEAT ?? 0);
+/** A run with other sizes or repetitions than the defaults says so in its results. */
+const REDUCED = ["BENCH_SCALE", "BENCH_REPS", "BENCH_REPEAT"].filter((k) => process.env[k]).map((k) => `${k}=${process.env[k]}`).join(" ");
+
+/** Issue 14's targets, each the ratio of one row (printed; the bench does not fail on them). */
+const TARGETS = (): StatsModule.Target[] => [
+    { what: "cold up <= 1.8x the docker-CLI floor, swarm (Automation API)", measure: "cold `pulumi up`, 3 hosts, swarm", max: 1.8 },
+    { what: "cold up <= 1.8x the docker-CLI floor, kv (Automation API)", measure: "cold `pulumi up`, 3 hosts, kv (etcd on lab1)", max: 1.8 },
+    { what: "cold up <= 1.8x the docker-CLI floor, kv, CLI", measure: CLI_COLD, max: 1.8 },
+    { what: "no-op up <= 2x an empty program's preview, swarm (Automation API)", measure: "no-op `pulumi up`, 3 hosts, swarm", max: 2 },
+    { what: "preview <= 2x an empty program's preview, swarm (Automation API)", measure: "`pulumi preview`, 3 hosts, swarm", max: 2 },
+    { what: "no-op up <= 2x an empty program's preview, kv (Automation API)", measure: "no-op `pulumi up`, 3 hosts, kv", max: 2 },
+    { what: "preview <= 2x an empty program's preview, kv (Automation API)", measure: "`pulumi preview`, 3 hosts, kv", max: 2 },
+    { what: "no-op up <= 2x an empty program's preview, kv, CLI", measure: cliMeasure("no-op up"), max: 2 },
+    { what: "preview <= 2x an empty program's preview, kv, CLI", measure: cliMeasure("preview"), max: 2 },
+    { what: "time(8 hosts) / time(2 hosts) <= 1.5, swarm", measure: scaleMeasure(8), max: 1.5 },
+];
+const CLI_COLD = "cold `pulumi up --yes --skip-preview` of index.ts through the CLI, 3 hosts, kv (etcd on lab1; hosts as destroy left them, not rebuilt)";
+const cliMeasure = (what: string) => `CLI \`pulumi ${what}\` of index.ts, 3 hosts, kv`;
+const scaleMeasure = (n: number) => `cold \`pulumi up\`, ${n} hosts, swarm (gateway + service-a)`;
 
 const t0 = Date.now();
 const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
@@ -484,6 +505,9 @@ function cliProjectDir(name: string, files: Record<string, string>, copy: string
 
 const cliEnv = (backendDir: string): NodeJS.ProcessEnv => ({ ...process.env, ...L.pulumiEnv(backendDir) });
 
+/** Seconds of the empty program's CLI preview (median): the floor of the CLI's time rows. */
+let emptyCliSeconds: number | null = null;
+
 /** The empty program's process under the CLI (`pulumi preview` of `export = {}`). */
 async function emptyProgramPeak(): Promise<PeakResult> {
     const dir = cliProjectDir(
@@ -501,16 +525,29 @@ async function emptyProgramPeak(): Promise<PeakResult> {
     const runs: PeakResult[] = [];
     for (let i = 1; i <= REPS; i++) runs.push((await timed(`CLI: pulumi preview of an empty program, peak memory (${i}/${REPS})`, () => cliPeak(dir, ["preview"], env, `cli-empty-preview-${i}`))).value);
     fs.rmSync(dir, { recursive: true, force: true });
+    const ok = runs.filter((r) => r.status === 0);
+    emptyCliSeconds = ok.length ? S.median(ok.map((r) => r.seconds)) : null;
     return medianPeak(runs);
 }
 
-/** The project (index.ts, through the language host) against the converged stack, with that stack's file and state. */
-async function projectPeaks(stack: Stack, empty: PeakResult | null): Promise<void> {
+/**
+ * The project (index.ts, through the language host) as users run it, with the converged stack's
+ * file and state: first the stack is destroyed and `pulumi up` of the CLI brings it up again (a
+ * cold up on hosts that destroy put back, not on rebuilt ones), then preview and no-op up, timed
+ * and with the program process's peak memory.
+ */
+async function projectPeaks(stack: Stack, empty: PeakResult | null, coldFloor: number): Promise<void> {
     const workDir = stack.workspace.workDir;
     const dir = cliProjectDir("project", {}, ["Pulumi.yaml", "index.ts", "program.ts", "tsconfig.json", "package.json", "components"]);
     fs.copyFileSync(path.join(workDir, `Pulumi.${stack.name}.yaml`), path.join(dir, `Pulumi.${stack.name}.yaml`));
     const env = cliEnv(workDir);
     const floorIs = `\`pulumi preview\`, empty program via the CLI (median of ${REPS})`;
+
+    await timed(`pulumi destroy ${stack.name} (before the CLI's cold up)`, () => stack.destroy({ onOutput: engineLog(stack.name) }));
+    const cold = (await timed(`CLI: cold pulumi up of the project, kv stack`, () => cliPeak(dir, ["up", "--yes", "--skip-preview", "--stack", stack.name], env, "cli-project-cold-up"))).value;
+    if (cold.status !== 0) failedSteps.push(`CLI cold up: exit ${cold.status}: ${cold.out.trim().split("\n").slice(-2).join(" ")}`);
+    rows.push(S.row({ section: "1 cold up", measure: CLI_COLD, value: cold.status === 0 ? cold.seconds : null, floor: coldFloor, floorIs: "bench/floor-kv.sh (docker CLI, same end state)", unit: "s", ...(cold.status === 0 ? {} : { note: `FAILED (exit ${cold.status})` }) }));
+
     const emptyMiB = empty?.peakKiB != null && empty.status === 0 ? empty.peakKiB / 1024 : null;
     for (const [what, args] of [
         ["preview", ["preview", "--stack", stack.name]],
@@ -519,6 +556,8 @@ async function projectPeaks(stack: Stack, empty: PeakResult | null): Promise<voi
         const runs: PeakResult[] = [];
         for (let i = 1; i <= REPS; i++)
             runs.push((await timed(`CLI: pulumi ${what} of the project, kv stack, peak memory (${i}/${REPS})`, () => cliPeak(dir, [...args], env, `cli-project-${what.replace(/\W+/g, "-")}-${i}`))).value);
+        const ok = runs.filter((x) => x.status === 0);
+        rows.push(S.row({ section: "3 steady state", measure: cliMeasure(what), value: ok.length === runs.length ? S.median(ok.map((x) => x.seconds)) : null, floor: emptyCliSeconds, floorIs: `\`pulumi preview\` of an empty program through the CLI (median of ${REPS})`, unit: "s", note: ok.length === runs.length ? `median of ${REPS}, /proc polled every 20 ms meanwhile (section 5)` : `${runs.length - ok.length} of ${runs.length} runs failed` }));
         const r = medianPeak(runs);
         let note = `VmHWM of the \`cmd/run\` node process, polled every 20 ms, median of ${REPS}`;
         let value = r.peakKiB != null ? r.peakKiB / 1024 : null;
@@ -553,18 +592,20 @@ function writeResults(status: string, error?: string): void {
     const totalSeconds = (Date.now() - t0) / 1000;
     // In the order of the sections (the run measures them in another order).
     const sorted = [...rows].sort((a, b) => parseInt(a.section) - parseInt(b.section));
-    const doc = { status, ...(error ? { error } : {}), machine: m, totalSeconds, rows: sorted, proofs, notes, extra };
+    const targets = REPEAT > 0 ? [] : S.renderTargets(S.checkTargets(sorted, TARGETS()));
+    const doc = { status, ...(REDUCED ? { reduced: REDUCED } : {}), ...(error ? { error } : {}), machine: m, totalSeconds, rows: sorted, targets, proofs, notes, extra };
     fs.mkdirSync(RESULTS, { recursive: true });
-    const base = status === "complete" ? "latest" : "partial";
+    const base = REPEAT > 0 ? "repeat" : status === "complete" && !REDUCED ? "latest" : "partial";
     fs.writeFileSync(path.join(RESULTS, `${base}.json`), JSON.stringify(doc, null, 2) + "\n");
     const md = [
-        `# docker-overlay benchmarks${status === "complete" ? "" : ` (${status})`}`,
+        `# docker-overlay benchmarks${status === "complete" ? "" : ` (${status})`}${REDUCED ? ` (reduced run: ${REDUCED})` : ""}`,
         "",
         `${m.date}; ${m.nproc} CPUs (${m.cpu}), ${m.memGiB} GiB RAM, kernel ${m.kernel}, Node ${m.node}; whole bench ${totalSeconds.toFixed(0)} s (\`npm run bench\`)${extra["waiting for the lab's session lock (s)"] ? `, of which ${extra["waiting for the lab's session lock (s)"].toFixed(0)} s waiting for the lab's session lock` : ""}.`,
         "Every ratio is value / floor, both measured in this run. Lab hosts are network namespaces on this one machine (docs/lab.md): the data plane is a veth/bridge, not a wire.",
         "",
         S.renderMarkdown(sorted).trimEnd(),
         "",
+        ...(targets.length ? ["Issue 14's targets (ratios of the table above; the bench does not fail on them):", "", ...targets.map((t) => `- ${t}`), ""] : []),
         ...(proofs.length ? ["The overlay's MTU: the network option, the container interfaces, and the DF proof (iputils ping in the gateway container's network namespace, from its lab host):", "", ...proofs.map((p) => `- ${p}`), ""] : []),
         ...(breakdowns.length ? ["Where the seconds of each cold up and of the first no-op up went (bench/breakdown.ts: the engine's events, timed as they arrived; wall: while at least one step of the kind ran; summed: over the steps, which run side by side):", "", "```", ...breakdowns.flatMap((b) => [b, ""]), "```", ""] : []),
         ...(notes.length ? ["Notes:", "", ...notes.map((n) => `- ${n}`), ""] : []),
@@ -572,6 +613,7 @@ function writeResults(status: string, error?: string): void {
     ].join("\n");
     fs.writeFileSync(path.join(RESULTS, `${base}.md`), md);
     console.log(`\n${S.renderText(sorted)}`);
+    if (targets.length) console.log(`targets (issue 14):\n${targets.map((t) => `  ${t}`).join("\n")}\n`);
     for (const p of proofs) console.log(`  ${p}`);
     for (const n of notes) console.log(`  note: ${n}`);
     console.log(`\nresults: bench/results/${base}.json and bench/results/${base}.md (${status}, ${totalSeconds.toFixed(0)} s)`);
@@ -608,6 +650,11 @@ async function run(): Promise<void> {
     extra["waiting for the lab's session lock (s)"] = (Date.now() - waited) / 1000;
     log(`holding ${L.SESSION_LOCK}`);
 
+    if (REPEAT > 0) {
+        await repeatedColdUps(REPEAT);
+        return;
+    }
+
     for (const mode of ["swarm", "kv"] as const) {
         phase(`1 cold up, 3 hosts, ${mode} mode: the floor script`);
         const floor = await floorRun(mode);
@@ -621,7 +668,7 @@ async function run(): Promise<void> {
         await dataPlane(lab, mode, outputs.serviceAddresses as Record<string, string>);
         if (mode === "kv") {
             phase("5 memory of the program process under the CLI, kv mode");
-            await projectPeaks(stack, empty);
+            await projectPeaks(stack, empty, floor);
         }
         await destroyStack(name);
     }
@@ -639,9 +686,7 @@ async function run(): Promise<void> {
         try {
             times.set(n, (await coldUp(n, name, { ...swarmOverrides(), services })).seconds);
         } catch (e) {
-            const line = String(e instanceof Error ? e.message : e).split("\n").filter((l) => /docker-overlay: .*cannot reach|error:/.test(l))[0];
-            // Only the message, without the engine's "+  command:remote:Command ... creating (27s)" in front.
-            const why = line ? line.slice(Math.max(0, line.search(/docker-overlay: |error: /))).trim() : String(e).slice(0, 200);
+            const why = failureWhy(e);
             failures.set(n, `FAILED after ${((Date.now() - started) / 1000).toFixed(0)} s: ${why}${await recheck(n, name, why)}`);
             failedSteps.push(`cold up on ${n} hosts: ${why}`);
             log(`cold up on ${n} hosts failed: ${why}`);
@@ -650,7 +695,48 @@ async function run(): Promise<void> {
     }
     const base = SCALE_SIZES[0]!;
     for (const n of SCALE_SIZES)
-        rows.push(S.row({ section: "2 scaling", measure: `cold \`pulumi up\`, ${n} hosts, swarm (gateway + service-a)`, value: times.get(n) ?? null, floor: times.get(base) ?? null, floorIs: `the same, ${base} hosts`, unit: "s", ...(failures.has(n) ? { note: failures.get(n)! } : {}) }));
+        rows.push(S.row({ section: "2 scaling", measure: scaleMeasure(n), value: times.get(n) ?? null, floor: times.get(base) ?? null, floorIs: `the same, ${base} hosts`, unit: "s", ...(failures.has(n) ? { note: failures.get(n)! } : {}) }));
+}
+
+/** The line of a failed up that says why, without the engine's "+  command:remote:Command ... creating (27s)" in front. */
+function failureWhy(e: unknown): string {
+    const line = String(e instanceof Error ? e.message : e).split("\n").filter((l) => /docker-overlay: .*cannot reach|error:/.test(l))[0];
+    return line ? line.slice(Math.max(0, line.search(/docker-overlay: |error: /))).trim() : String(e).slice(0, 200);
+}
+
+/**
+ * BENCH_REPEAT=N: N cold ups in a row on each BENCH_SCALE size, each on a lab built afresh, and
+ * the tally (issue 14 point 4: the 8-host connectivity check). A stack is not destroyed between
+ * runs: the next run rebuilds the lab, so its state is only forgotten.
+ */
+async function repeatedColdUps(times: number): Promise<void> {
+    const services = plainServices().filter((s) => s.name === "gateway" || s.name === "service-a");
+    for (const n of SCALE_SIZES) {
+        phase(`repeat: ${times} cold ups in a row on ${n} hosts, swarm mode`);
+        let passed = 0;
+        for (let i = 1; i <= times; i++) {
+            const name = `bench-repeat-${n}`;
+            const started = Date.now();
+            let value: number | null = null;
+            let note = "passed: connectivity check green for every pair";
+            try {
+                value = (await coldUp(n, name, { ...swarmOverrides(), services })).seconds;
+                passed++;
+            } catch (e) {
+                const why = failureWhy(e);
+                note = `FAILED after ${((Date.now() - started) / 1000).toFixed(0)} s: ${why}`;
+                failedSteps.push(`cold up ${i}/${times} on ${n} hosts: ${why}`);
+                log(`cold up ${i}/${times} on ${n} hosts failed: ${why}`);
+            }
+            const stack = openStacks.get(name);
+            openStacks.delete(name);
+            if (stack) fs.rmSync(stack.workspace.workDir, { recursive: true, force: true });
+            rows.push(S.row({ section: "6 repeat", measure: `cold \`pulumi up\` ${i}/${times}, ${n} hosts, swarm (gateway + service-a)`, value, floor: null, floorIs: "-", unit: "s", note }));
+        }
+        const tally = `${n} hosts: ${passed} of ${times} cold ups in a row passed (each on a lab built afresh; a pass means up succeeded and its connectivity check found all ${n * (n - 1)} host pairs reachable by address and by name)`;
+        notes.push(tally);
+        log(tally);
+    }
 }
 
 /**

@@ -98,3 +98,33 @@ export function renderText(rows: readonly Row[]): string {
     const widths = HEADER.map((_, i) => Math.max(...all.map((cs) => cs[i]!.length)));
     return all.map((cs) => cs.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n") + "\n";
 }
+
+/** One of issue 14's targets: the ratio of the table's row `measure` is to stay at or under `max`. */
+export interface Target {
+    /** What the target says, e.g. "cold up <= 1.8x the docker-CLI floor, swarm". */
+    what: string;
+    /** The `measure` of the row whose ratio it reads. */
+    measure: string;
+    max: number;
+}
+
+export interface TargetResult {
+    what: string;
+    ratio: number | null;
+    max: number;
+    /** null: the row is missing or has no ratio (not measured, or its step failed). */
+    met: boolean | null;
+}
+
+/** Each target against the rows' ratios. The bench prints these; it does not fail on them. */
+export function checkTargets(rows: readonly Row[], targets: readonly Target[]): TargetResult[] {
+    return targets.map((t) => {
+        const r = rows.find((x) => x.measure === t.measure)?.ratio ?? null;
+        return { what: t.what, ratio: r, max: t.max, met: r == null ? null : r <= t.max };
+    });
+}
+
+/** The targets as lines, "met"/"NOT met"/"not measured", for the terminal and Markdown alike. */
+export function renderTargets(results: readonly TargetResult[]): string[] {
+    return results.map((t) => `${t.what}: ${fmtRatio(t.ratio)} (target <= ${t.max}×): ${t.met == null ? "not measured" : t.met ? "met" : "NOT met"}`);
+}

@@ -1,6 +1,6 @@
 // The benchmark's pure helpers (bench/stats.ts, bench/breakdown.ts): the figures it prints are only as good as these.
 import { describe, expect, it } from "vitest";
-import { fmt, fmtRatio, mean, median, parseIperfReceived, parsePingTimes, parseVmHWM, ratio, renderMarkdown, renderText, row } from "../../bench/stats";
+import { checkTargets, fmt, fmtRatio, mean, median, parseIperfReceived, parsePingTimes, parseVmHWM, ratio, renderMarkdown, renderTargets, renderText, row } from "../../bench/stats";
 import { acceptedCount, breakdown, classify, covered, renderBreakdown, steps, type TimedEvent, urnParts } from "../../bench/breakdown";
 
 describe("statistics", () => {
@@ -96,6 +96,29 @@ describe("tables", () => {
         expect(fmt(null)).toBe("not measured");
         expect(fmtRatio(12.34)).toBe("12.3×");
         expect(fmtRatio(null)).toBe("n/a");
+    });
+});
+
+describe("targets (issue 14): ratios of the table, met or not", () => {
+    const rows = [
+        row({ section: "1 cold up", measure: "cold up, swarm", value: 5.1, floor: 3, floorIs: "floor", unit: "s" }),
+        row({ section: "1 cold up", measure: "cold up, kv", value: 9, floor: 3, floorIs: "floor", unit: "s" }),
+        row({ section: "2 scaling", measure: "8 hosts", value: null, floor: 10, floorIs: "2 hosts", unit: "s", note: "FAILED" }),
+    ];
+    it("reads each target's row, says met, NOT met or not measured (a missing or failed row)", () => {
+        const results = checkTargets(rows, [
+            { what: "cold up swarm", measure: "cold up, swarm", max: 1.8 },
+            { what: "cold up kv", measure: "cold up, kv", max: 1.8 },
+            { what: "scaling", measure: "8 hosts", max: 1.5 },
+            { what: "absent", measure: "no such row", max: 2 },
+        ]);
+        expect(results.map((r) => r.met)).toEqual([true, false, null, null]);
+        expect(renderTargets(results)).toEqual([
+            "cold up swarm: 1.70× (target <= 1.8×): met",
+            "cold up kv: 3.00× (target <= 1.8×): NOT met",
+            "scaling: n/a (target <= 1.5×): not measured",
+            "absent: n/a (target <= 2×): not measured",
+        ]);
     });
 });
 
