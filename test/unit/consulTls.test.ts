@@ -2,8 +2,11 @@
 // certificates made by openssl (test/fixtures/tls.ts); the Consul agent's HTTPS settings; the
 // program's HTTPS client against a local server that asks for a client certificate. Whether Consul,
 // Docker's store and the Consul provider really speak it is the lab's: test/e2e/consul-tls.test.ts.
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as https from "node:https";
+import * as os from "node:os";
+import * as path from "node:path";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, parseStackConfig, type RawConfig } from "../../components/config";
@@ -194,6 +197,26 @@ describe("the program's own requests (consulAnswers, consulKey) over HTTPS", () 
         } finally {
             ok.close();
             impostor.close();
+        }
+    });
+});
+
+describe("docs/consul-tls.md", () => {
+    it("its openssl commands, pasted as written, make a pair the stack takes for the addresses it names", () => {
+        const doc = fs.readFileSync(path.join(__dirname, "..", "..", "docs", "consul-tls.md"), "utf8");
+        const block = /```bash\n([\s\S]*?)```/.exec(doc)![1]!;
+        expect(block).toContain("openssl x509 -req");
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "docker-overlay-tls-doc-"));
+        try {
+            execFileSync("bash", ["-euo", "pipefail", "-c", block], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+            const read = (f: string) => fs.readFileSync(path.join(dir, f), "utf8");
+            expect(tlsMaterialProblems({ ca: read("ca.pem"), cert: read("consul.pem") }, read("consul-key.pem"))).toEqual([]);
+            const names = [...doc.matchAll(/IP:(\d+\.\d+\.\d+\.\d+)/g)].map((m) => m[1]!);
+            expect(names).toEqual(["192.168.87.133", "192.168.87.134"]);
+            expect(tlsNameProblems(read("consul.pem"), names.map((address) => ({ address, who: "x" })))).toEqual([]);
+            expect(tlsNameProblems(read("consul.pem"), [{ address: "192.168.87.135", who: "x" }])).toHaveLength(1);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
         }
     });
 });
