@@ -53,16 +53,17 @@ function parseKey(pem: string): KeyObject | string {
 }
 
 /**
- * What is wrong with the certificates of `kv.tls` and the key (`consulTlsKey`, its plain value),
- * one line each, naming the key to fix. NOW: the time the validity is checked against.
+ * What is wrong with the certificates of `kv.tls` and the key (`consulTlsKey`, its plain value;
+ * null: not known here, left unchecked), one line each, naming the key to fix. NOW: the time the
+ * validity is checked against.
  */
-export function tlsMaterialProblems(tls: ConsulTlsConfig, key: string | undefined, now: Date = new Date(), ns = "docker-overlay"): string[] {
+export function tlsMaterialProblems(tls: ConsulTlsConfig, key: string | undefined | null, now: Date = new Date(), ns = "docker-overlay"): string[] {
     const out: string[] = [];
     const ca = parseCert(tls.ca);
     const cert = parseCert(tls.cert);
     if (typeof ca === "string") out.push(`\`${ns}:kv.tls.ca\` ${ca}`);
     if (typeof cert === "string") out.push(`\`${ns}:kv.tls.cert\` ${cert}`);
-    if (key === undefined || key === "") out.push(`\`${ns}:kv.tls\` is set: Consul's HTTPS needs the certificate's private key as the secret \`${ns}:consulTlsKey\`: ${CONSUL_TLS_KEY_HINT}`);
+    if (key !== null && (key === undefined || key === "")) out.push(`\`${ns}:kv.tls\` is set: Consul's HTTPS needs the certificate's private key as the secret \`${ns}:consulTlsKey\`: ${CONSUL_TLS_KEY_HINT}`);
     const k = key ? parseKey(key) : undefined;
     if (typeof k === "string") out.push(`\`${ns}:consulTlsKey\` ${k}`);
     const expired = (c: X509Certificate, what: string) => {

@@ -2,6 +2,7 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { clusterStoreUrl, KvBackend, KvConfig } from "./config";
+import { tlsMaterialProblems } from "./consulTls";
 import { DockerHost } from "./dockerHost";
 import { CONSUL_ACL_FILE, CONSUL_TLS_DIR, CONSUL_TLS_FILE, consulAclConfig, consulTlsConfig, kvContainerSpec, KvPeer, KvRole } from "./kvContainer";
 import { scriptedCommandArgs } from "./remoteScript";
@@ -76,7 +77,17 @@ export class KvStore extends pulumi.ComponentResource {
         if (kv.acl && args.aclToken === undefined) throw new pulumi.ResourceError("`kv.acl` is true but no `consulAclToken` was given: Consul's ACLs need the management token", this);
         if (kv.acl) this.aclToken = pulumi.secret(args.aclToken!);
         if (kv.tls && args.tlsKey === undefined) throw new pulumi.ResourceError("`kv.tls` is set but no `consulTlsKey` was given: Consul's HTTPS needs the certificate's private key", this);
-        const tls = kv.tls ? { ...kv.tls, key: pulumi.secret(args.tlsKey!) } : undefined;
+        // The key must be the certificate's (a library user's program has not checked it).
+        const tls = kv.tls
+            ? {
+                  ...kv.tls,
+                  key: pulumi.secret(args.tlsKey!).apply((key) => {
+                      const problems = tlsMaterialProblems(kv.tls!, key).filter((p) => p.includes("consulTlsKey"));
+                      if (problems.length > 0) throw new pulumi.ResourceError(problems.join("; "), this);
+                      return key;
+                  }),
+              }
+            : undefined;
         const cluster = kv.servers.length > 1;
         const serverMembers = kv.servers.map((s) => args.members.find((m) => m.name === s)!);
         this.servers = pulumi.all(serverMembers.map((m) => m.host.overlayUnderlayAddress.apply((address) => ({ name: m.name, address }))));

@@ -8,7 +8,7 @@ import { DockerHost } from "./dockerHost";
 import { Firewall } from "./firewall";
 import type { HostSummary } from "./hostFacts";
 import { ConsulRegistry } from "./consulRegistry";
-import { daemonTlsOpts } from "./consulTls";
+import { daemonTlsOpts, tlsMaterialProblems } from "./consulTls";
 import { REGISTRY_SERVER_KEY } from "./consulEndpoint";
 import { KvStore } from "./kvStore";
 import { OverlayNetwork } from "./overlayNetwork";
@@ -161,6 +161,9 @@ export class OverlayCluster extends pulumi.ComponentResource {
         try {
             const { config, warning } = clusterConfigOf(settings, `OverlayCluster "${name}"`);
             if (warning) pulumi.log.warn(warning, this);
+            // The certificates are settings too (the key, an input, is checked by the KvStore).
+            const tlsProblems = config.kv?.tls ? tlsMaterialProblems(config.kv.tls, null) : [];
+            if (tlsProblems.length > 0) throw new ConfigError(`OverlayCluster "${name}"`, tlsProblems);
             return config;
         } catch (e) {
             // The message says what to fix: no stack trace.

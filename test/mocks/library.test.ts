@@ -35,6 +35,30 @@ describe("OverlayCluster from a program's own settings", () => {
         expect(h.recorded.slice(before).map((r) => r.type)).toEqual(["docker-overlay:cluster:OverlayCluster"]);
     });
 
+    it("refuses `kv.tls` certificates the CA did not sign before any child (the program's preflight is not there to)", async () => {
+        const { OverlayCluster } = await import("../../components/overlayCluster");
+        const { makeTls } = await import("../fixtures/tls");
+        const [a, b] = [makeTls({ san: ["IP:10.50.0.1"] }), makeTls({ san: ["IP:10.50.0.1"] })];
+        await h.quiesce();
+        const before = h.recorded.length;
+        let error: unknown;
+        try {
+            new OverlayCluster("edge-tls", {
+                mode: "kv",
+                hosts: [{ name: "a", address: "10.50.0.1", hostKey: h.HOST_KEY }],
+                kv: { host: "a", tls: { ca: a.ca, cert: b.cert } },
+                sshPrivateKey: pulumi.secret(h.PRIVATE_KEY),
+                consulTlsKey: pulumi.secret(b.key),
+            });
+        } catch (e) {
+            error = e;
+        }
+        expect(error).toBeInstanceOf(pulumi.ResourceError);
+        expect((error as Error).message).toMatch(/^OverlayCluster "edge-tls" has a problem; nothing was changed on any host:\n {2}- `docker-overlay:kv\.tls\.cert` was not signed by `kv\.tls\.ca`/);
+        await h.quiesce();
+        expect(h.recorded.slice(before).map((r) => r.type)).toEqual(["docker-overlay:cluster:OverlayCluster"]);
+    });
+
     it("names the containers and the hosts' owner after the Pulumi stack when `stack` is not given", async () => {
         const { OverlayCluster } = await import("../../components/overlayCluster");
         const cluster = new OverlayCluster("overlay", {
