@@ -4,12 +4,14 @@
 # over the overlay, by address and by name (the overlay's DNS).
 #
 # Every TARGETS item NAME=ADDRESS is pinged from inside PROBE, by ADDRESS and by NAME
-# (`ping -c PING_COUNT -W TIMEOUT_SECONDS`: one reply is the proof). All of them at once, in ONE
-# `docker exec PROBE sh -c ...`: the probe's shell starts one ping loop per target in the
-# background and prints "ok TARGET" or "no TARGET" for each. So the check costs one exec and about
-# one round trip per host, however many hosts there are (it was one exec and one second of ping
-# interval per pair and way: 14 s on 8 hosts). A probe image without `sh` gets the pings one
-# by one (one `docker exec PROBE ping` per target and way), which is slower but proves the same.
+# (`ping -c PING_COUNT -W TIMEOUT_SECONDS`: one reply is the proof), all in ONE
+# `docker exec PROBE sh -c ...`: the probe's shell pings the targets one after the other, each
+# returning at its first reply, and prints "ok TARGET" or "no TARGET" for each. So the check
+# costs one exec and a round trip per target (it was one exec and one second of ping interval
+# per pair and way: 14 s on 8 hosts). One after the other, not all at once: with every target
+# pinged at the same moment from every host, 5 of 10 cold 8-host ups on the lab waited about
+# 55 s for some pair, against none of 4 with one ping at a time (bench/README.md). A probe image
+# without `sh` gets one `docker exec PROBE ping` per target and way, slower but the same proof.
 #
 # Prints one JSON line, whatever the outcome:
 #   {"from":"lab1","results":[{"to":"lab2-probe","address":"10.0.1.3","byAddress":true,"byName":true}]}
@@ -63,20 +65,22 @@ pinged=()
 for item in ${TARGETS[@]+"${TARGETS[@]}"}; do pinged+=("${item#*=}" "${item%%=*}"); done
 
 # Run by the probe's sh (POSIX; busybox's ash): $1 ping count, $2 reply timeout, $3 seconds to
-# retry, $4 pause, then the targets. One loop per target in the background; each prints one line.
+# retry, $4 pause, then the targets (names and addresses: no blanks, no glob characters). Passes
+# over the targets not yet answered, one ping at a time, until none is left or time is up.
 # shellcheck disable=SC2016 # expanded by the probe's shell, not here
 IN_PROBE='n=$1; w=$2; settle=$3; poll=$4; shift 4
 end=$(( $(date +%s) + settle ))
-for t in "$@"; do
-  (
-    while :; do
-      if ping -c "$n" -W "$w" "$t" >/dev/null 2>&1; then echo "ok $t"; exit 0; fi
-      if [ "$(date +%s)" -ge "$end" ]; then echo "no $t"; exit 0; fi
-      sleep "$poll"
-    done
-  ) &
+pending="$*"
+while [ -n "$pending" ]; do
+  left=""
+  for t in $pending; do
+    if ping -c "$n" -W "$w" "$t" >/dev/null 2>&1; then echo "ok $t"; else left="$left $t"; fi
+  done
+  pending=$left
+  if [ -z "$pending" ] || [ "$(date +%s)" -ge "$end" ]; then break; fi
+  sleep "$poll"
 done
-wait'
+for t in $pending; do echo "no $t"; done'
 
 declare -A answered=()
 in_probe() {
