@@ -4,11 +4,10 @@
 // token in no process's arguments, not in the state in plain text, and gone from the hosts after
 // destroy. Traffic goes only to the lab's own hosts.
 import { randomUUID } from "node:crypto";
-import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { type Lab, labExec, pulumiEnv } from "../../scripts/labStack";
+import { type Lab, labExec } from "../../scripts/labStack";
 import { type FlowContext, overlayFlow } from "./flow";
-import { collector, ssh } from "./harness";
+import { collector, exportedState, ssh } from "./harness";
 
 const TOKEN = randomUUID();
 const ENV_FILE = "/etc/docker/docker-overlay.env";
@@ -82,12 +81,7 @@ describe("kv mode with Consul ACLs (kv.acl: true, default deny) on the lab", () 
             });
 
             it("the token is not in the state or the engine's output in plain text", async () => {
-                const state = execFileSync("pulumi", ["stack", "export", "--stack", ctx.stackName], {
-                    cwd: ctx.stack.workspace.workDir,
-                    env: { ...process.env, ...pulumiEnv(ctx.stack.workspace.workDir) },
-                    encoding: "utf8",
-                    maxBuffer: 64 * 1024 * 1024,
-                });
+                const state = exportedState(ctx.stack, ctx.stackName);
                 expect(state.length).toBeGreaterThan(10_000);
                 const at = state.indexOf(TOKEN);
                 expect(at, `the token in plain text in the state: ...${state.slice(Math.max(0, at - 300), at)}`).toBe(-1);

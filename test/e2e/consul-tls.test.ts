@@ -5,13 +5,12 @@
 // Consul, and the daemons can have put them there only over HTTPS), the stack's Consul provider
 // working over HTTPS, the key in no plain file but root's 0600 ones and not in the state in
 // plain text, and gone from the hosts after destroy. Traffic goes only to the lab's own hosts.
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
-import { labExec, pulumiEnv } from "../../scripts/labStack";
+import { labExec } from "../../scripts/labStack";
 import { makeTls } from "../fixtures/tls";
 import { overlayFlow } from "./flow";
-import { collector, ssh, sshResult } from "./harness";
+import { collector, exportedState, ssh, sshResult } from "./harness";
 
 // The lab's addresses (lab/lab.sh: 10.210.0.1K for labK): every agent serves HTTPS on its own, and
 // the provider dials lab1's.
@@ -67,12 +66,7 @@ describe("kv mode with Consul over HTTPS (kv.tls) on the lab", () => {
             });
 
             it("the key is not in the state or the engine's output in plain text", async () => {
-                const state = execFileSync("pulumi", ["stack", "export", "--stack", ctx.stackName], {
-                    cwd: ctx.stack.workspace.workDir,
-                    env: { ...process.env, ...pulumiEnv(ctx.stack.workspace.workDir) },
-                    encoding: "utf8",
-                    maxBuffer: 64 * 1024 * 1024,
-                });
+                const state = exportedState(ctx.stack, ctx.stackName);
                 expect(state.length).toBeGreaterThan(10_000);
                 // The certificate is public and in the state (the check can see PEM there); its key is not.
                 expect(state.replace(/\\n/g, "")).toContain(tls.cert.split("\n")[1]!);

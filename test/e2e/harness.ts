@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { main } from "../../program";
-import { defaultWorkDir, holdLabSession, Lab, labConfig, labExec, LAB_JSON, LabHost, openStack, readLab, REPO } from "../../scripts/labStack";
+import { defaultWorkDir, holdLabSession, Lab, labConfig, labExec, LAB_JSON, LabHost, openStack, pulumiEnv, readLab, REPO } from "../../scripts/labStack";
 
 const timings: [string, number][] = [];
 /** Runs `fn`, printing and recording how long it took. */
@@ -125,6 +125,16 @@ export function changes(summary: Record<string, number> | undefined): Record<str
 }
 
 /** Output lines of the engine, collected for checks (e.g. that no secret was printed). */
+/** The stack's state as `pulumi stack export` prints it (the CLI's own view, secrets encrypted). */
+export function exportedState(stack: Stack, stackName: string): string {
+    return execFileSync("pulumi", ["stack", "export", "--stack", stackName], {
+        cwd: stack.workspace.workDir,
+        env: { ...process.env, ...pulumiEnv(stack.workspace.workDir) },
+        encoding: "utf8",
+        maxBuffer: 64 * 1024 * 1024,
+    });
+}
+
 export function collector(): { lines: string[]; onOutput: (s: string) => void } {
     const lines: string[] = [];
     return { lines, onOutput: (s) => { lines.push(s); process.stdout.write(s); } };
