@@ -239,7 +239,24 @@ export function renderScript(name: ScriptName, vars: ScriptVars): string {
 
     const lines = scriptSource(name).split("\n");
     const at = headerLength(lines);
-    return inlineIncludes([...lines.slice(0, at), ...assignments, ...lines.slice(at)].join("\n"), name);
+    // The header (what the script does, its @var lines) is for people reading the file; on a host
+    // only the shebang is kept. Comments go from the code (not from the inserted values, whose text
+    // is data): they are half of every script's bytes, and the bytes travel in every command's
+    // stdin, the state and every Check and Diff call (issue 14).
+    return [lines[0]!, `# docker-overlay: ${name}.sh, without its comments (they are in components/host-scripts/${name}.sh)`, ...assignments, withoutComments(inlineIncludes(lines.slice(at).join("\n"), name))].join("\n");
+}
+
+/**
+ * The code without its whole-line comments (`#` after optional blanks); the rest, blank lines
+ * included, as it was. Only for our scripts' code, which has no here-document and no quoted text
+ * spanning a line that starts with `#` (test/unit/scripts.test.ts checks both): a comment line
+ * inside an awk program in quotes goes too, and awk reads it as a comment as well.
+ */
+export function withoutComments(code: string): string {
+    return code
+        .split("\n")
+        .filter((line) => !/^[ \t]*#/.test(line))
+        .join("\n");
 }
 
 /** What a host script runs for: a resource's create, update or delete. */

@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { inlineIncludes, renderScript, SCRIPT_NAMES, scriptBundle, scriptCommand, scriptFromBundle, scriptPath, scriptSource, scriptVars, shellQuote, type ScriptName } from "../../components/hostScripts";
+import { inlineIncludes, renderScript, withoutComments, SCRIPT_NAMES, scriptBundle, scriptCommand, scriptFromBundle, scriptPath, scriptSource, scriptVars, shellQuote, type ScriptName } from "../../components/hostScripts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "docker-overlay-render-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -118,10 +118,32 @@ describe("shared helpers (components/host-scripts/lib)", () => {
             const body = fs.readFileSync(path.join(libDir, lib), "utf8").split("\n").slice(2).join("\n").trim();
             for (const n of users) {
                 const rendered = renderScript(n, Object.fromEntries(scriptVars(n).filter((v) => v.required).map((v) => [v.name, v.array ? ["x"] : "x"])));
-                expect(rendered, n).toContain(body);
+                expect(rendered, n).toContain(withoutComments(body));
                 expect(rendered, n).not.toMatch(/^source /m);
                 expect(rendered, n).not.toMatch(/# @include$/m);
             }
+        }
+    });
+
+    it("a rendered script carries no comment of the code, only its code and the shebang, and stays valid bash", () => {
+        // withoutComments drops every line that starts with `#`: safe only while no script or
+        // library has a here-document (whose lines are text, not code).
+        for (const file of [...SCRIPT_NAMES.map(scriptPath), ...libs.map((l) => path.join(libDir, l))])
+            expect(fs.readFileSync(file, "utf8"), file).not.toMatch(/<<-?\s*['"]?[A-Za-z_]+['"]?\s*$/m);
+        expect(withoutComments("a\n  # c\n\n#x\nb # kept\n\techo '#'")).toBe("a\n\nb # kept\n\techo '#'");
+        for (const n of SCRIPT_NAMES) {
+            const vars = Object.fromEntries(scriptVars(n).filter((v) => v.required).map((v) => [v.name, v.array ? ["x"] : "x\n# a value line is data"]));
+            const rendered = renderScript(n, vars);
+            const lines = rendered.split("\n");
+            expect(lines[0], n).toBe("#!/usr/bin/env bash");
+            expect(lines[1], n).toBe(`# docker-overlay: ${n}.sh, without its comments (they are in components/host-scripts/${n}.sh)`);
+            const comments = lines.slice(2).filter((l) => /^\s*#/.test(l));
+            // Only the markers around the inserted values, and the values' own lines.
+            expect(comments.filter((l) => !l.startsWith("# --- ") && !l.startsWith("# a value line is data'")), n).toEqual([]);
+            // A value's text is kept as given, even a line of it that looks like a comment.
+            if (Object.values(vars).some((v) => typeof v === "string")) expect(comments.some((l) => l.startsWith("# a value line is data")), n).toBe(true);
+            expect(rendered.length, n).toBeLessThan(inlineIncludes(scriptSource(n), n).length);
+            execFileSync("bash", ["-n"], { input: rendered });
         }
     });
 
