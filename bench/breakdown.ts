@@ -133,7 +133,8 @@ export interface Breakdown {
  * The breakdown of one run: the phases before the first step (engine start to its prelude; the
  * language host starting the program up to the stack's registration; the program itself, which
  * runs preflight's SSH, up to its first resource), then every step by category, then what no step
- * covers (the engine's own work between steps and at the end).
+ * covers: the engine's own work between steps (until its summary event), and what comes after
+ * the summary until the run returned.
  * @param runEnd ms after the start when the run returned
  * @param sshAccepted per host, the connections its sshd accepted during the run
  */
@@ -169,8 +170,14 @@ export function breakdown(events: readonly TimedEvent[], runEnd: number, sshAcce
             floor,
         });
     }
-    const idle = runEnd - firstOther - covered(stepIntervals);
-    rows.push({ what: "no step running: the engine between steps and at the end", count: 1, wall: Math.max(0, idle) / 1000, summed: Math.max(0, idle) / 1000, floor: "n/a" });
+    // The engine's summary event ends its own work; what follows (the CLI saving and exiting, and
+    // for the Automation API its `pulumi stack output` runs that fill in the result) is not the
+    // engine's, and an empty program's preview pays only part of it.
+    const summaryAt = Math.min(runEnd, events.find((e) => e.kind === "summary")?.at ?? runEnd);
+    const idle = summaryAt - firstOther - covered(stepIntervals.map(([a, b]) => [Math.min(a, summaryAt), Math.min(b, summaryAt)]));
+    rows.push({ what: "no step running: the engine between steps", count: 1, wall: Math.max(0, idle) / 1000, summed: Math.max(0, idle) / 1000, floor: "n/a" });
+    const tail = runEnd - summaryAt;
+    rows.push({ what: "after the engine's summary: CLI exit, Automation API's `stack output` runs", count: 1, wall: tail / 1000, summed: tail / 1000, floor: "n/a" });
     return { total: runEnd / 1000, rows, ssh: sshAccepted };
 }
 
@@ -190,4 +197,107 @@ export function renderBreakdown(title: string, b: Breakdown): string {
 /** How many "Accepted publickey" lines an sshd log (`sshd -E`) holds. */
 export function acceptedCount(log: string): number {
     return (log.match(/Accepted publickey for /g) ?? []).length;
+}
+
+/** One line of the engine's verbose log (`--logtostderr -v=9`): when, and what it says. */
+export interface LogLine {
+    /** ms since the epoch */
+    at: number;
+    msg: string;
+}
+
+/**
+ * The engine's verbose log as lines, from the JSON lines the CLI writes to stderr with
+ * `--logtostderr` (`{"time":"2026-12-03T02:16:49.986697622Z","msg":...}`); other lines are skipped.
+ */
+export function logLines(text: string): LogLine[] {
+    const out: LogLine[] = [];
+    for (const line of text.split("\n")) {
+        if (!line.startsWith("{")) continue;
+        try {
+            const o = JSON.parse(line) as { time?: unknown; msg?: unknown };
+            if (typeof o.time !== "string" || typeof o.msg !== "string") continue;
+            const at = Date.parse(o.time.replace(/(\.\d{3})\d*/, "$1"));
+            if (Number.isFinite(at)) out.push({ at, msg: o.msg });
+        } catch {
+            // a log line that is not JSON (or cut off) says nothing about time
+        }
+    }
+    return out;
+}
+
+/** The provider calls whose start and end the engine logs ("executing", then "success", "failed" or "unimplemented"). */
+const PROVIDER_CALL = /^Provider\[(\w+)\]\.(\w+)\((.*?)\):? (executing|success|failed|unimplemented)/s;
+
+/**
+ * Where the seconds of one run went by the engine's own verbose log: what the events of
+ * `breakdown` cannot split (the CLI before the program, plugin start, the providers' Check and
+ * Diff calls, the engine and the program between them, the end). Rows in order; the wall figures
+ * of the top-level rows (not indented) add up to the run. `runStart`/`runEnd` in ms since the
+ * epoch, on the same clock as the log's times.
+ */
+export function engineLogBreakdown(lines: readonly LogLine[], runStart: number, runEnd: number): BreakdownRow[] {
+    if (lines.length === 0) return [];
+    const first = lines[0]!.at;
+    const last = lines[lines.length - 1]!.at;
+    const find = (re: RegExp, from = first) => lines.find((l) => l.at >= from && re.test(l.msg))?.at;
+    const runAt = find(/^langhost\[client\]\.Run\(.*\) executing/s) ?? first;
+    const firstResource = find(/^ResourceMonitor\.RegisterResource received: t=(?!pulumi:pulumi:Stack,)/, runAt) ?? runAt;
+    const programDone = find(/^SignalAndWaitForShutdown waiting/, firstResource) ?? find(/^langhost\[client\]\.Run\(.*\) (success|failed)/s, firstResource) ?? last;
+    const phase = (what: string, from: number, to: number, count = 1): BreakdownRow => ({ what, count, wall: Math.max(0, to - from) / 1000, summed: Math.max(0, to - from) / 1000, floor: "n/a" });
+
+    // Plugins: each launch, until the first call of a provider the log had not named before
+    // (launches and new providers paired in order: the engine starts them one after the other).
+    const launches = lines.filter((l) => l.at >= firstResource && l.at <= programDone && /^newPlugin\(\): Launching plugin /.test(l.msg)).map((l) => l.at);
+    const seen = new Set<string>();
+    const firstCalls: number[] = [];
+    // Provider calls: start to end, per provider, method and resource.
+    const open = new Map<string, number>();
+    const calls: [number, number][] = [];
+    for (const l of lines) {
+        const m = PROVIDER_CALL.exec(l.msg);
+        if (!m) continue;
+        const [, ptr, method, args, state] = m;
+        if (!seen.has(ptr!)) {
+            seen.add(ptr!);
+            firstCalls.push(l.at);
+        }
+        if (method === "GetPluginInfo" || method === "Configure") continue;
+        const key = `${ptr}.${method}(${args})`;
+        if (state === "executing") open.set(key, l.at);
+        else if (open.has(key)) {
+            calls.push([open.get(key)!, l.at]);
+            open.delete(key);
+        }
+    }
+    // The i-th launch ends when the i-th provider first named after the first launch makes its first call.
+    const after = firstCalls.filter((c) => c >= (launches[0] ?? Infinity));
+    const starts: [number, number][] = launches.map((at, i) => [at, Math.max(at, after[i] ?? at)]);
+    const inPhase = (iv: [number, number][]) => iv.map(([a, b]) => [Math.max(a, firstResource), Math.min(b, programDone)] as [number, number]);
+    const pluginWall = covered(inPhase(starts));
+    const callWall = covered(inPhase(calls));
+    const busy = covered(inPhase([...starts, ...calls]));
+    const registered = lines.filter((l) => /^ResourceMonitor\.RegisterResource received: /.test(l.msg)).length;
+    const sum = (iv: [number, number][]) => iv.reduce((a, [x, y]) => a + (y - x), 0) / 1000;
+    return [
+        phase("before the CLI's first log line (process start; Automation API: its own commands)", runStart, first),
+        phase("CLI: stack, config, secrets, language host, until the program runs", first, runAt),
+        phase("program until its first resource (preflight's SSH)", runAt, firstResource),
+        phase(`resources, until the program finished (${registered} registered)`, firstResource, programDone, registered),
+        { what: `  of which: plugin start (${starts.length} launched, until their first call)`, count: starts.length, wall: pluginWall / 1000, summed: sum(starts), floor: "n/a" },
+        { what: `  of which: provider calls (Check, Diff, CheckConfig, DiffConfig, ...)`, count: calls.length, wall: callWall / 1000, summed: sum(calls), floor: "n/a" },
+        { what: "  of which: neither (the program and the engine between calls)", count: 1, wall: Math.max(0, programDone - firstResource - busy) / 1000, summed: Math.max(0, programDone - firstResource - busy) / 1000, floor: "n/a" },
+        phase("end: plugins stopped, checkpoint saved, until the CLI's last log line", programDone, last),
+        phase("after the CLI's last log line, until the run returned (Automation API: `stack output`)", last, runEnd),
+    ];
+}
+
+/** engineLogBreakdown's rows as plain text. */
+export function renderEngineLog(title: string, rows: readonly BreakdownRow[], total: number): string {
+    const w = Math.max(...rows.map((r) => r.what.length), 20);
+    return [
+        `${title}: ${total.toFixed(1)} s in all`,
+        `  ${"where (the engine's verbose log)".padEnd(w)}  count   wall s  summed s`,
+        ...rows.map((r) => `  ${r.what.padEnd(w)}  ${String(r.count).padStart(5)}  ${r.wall.toFixed(2).padStart(7)}  ${r.summed.toFixed(2).padStart(8)}`),
+    ].join("\n");
 }

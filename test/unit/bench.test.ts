@@ -1,7 +1,7 @@
 // The benchmark's pure helpers (bench/stats.ts, bench/breakdown.ts): the figures it prints are only as good as these.
 import { describe, expect, it } from "vitest";
 import { checkTargets, fmt, fmtRatio, mean, median, parseIperfReceived, parsePingTimes, parseVmHWM, ratio, renderMarkdown, renderTargets, renderText, row } from "../../bench/stats";
-import { acceptedCount, breakdown, classify, covered, renderBreakdown, steps, type TimedEvent, urnParts } from "../../bench/breakdown";
+import { acceptedCount, breakdown, classify, covered, engineLogBreakdown, logLines, renderBreakdown, renderEngineLog, steps, type TimedEvent, urnParts } from "../../bench/breakdown";
 
 describe("statistics", () => {
     it("median of odd and even counts, unsorted input left as it was", () => {
@@ -128,7 +128,7 @@ describe("breakdown (bench/breakdown.ts): where the seconds of one up went", () 
     const ev = (at: number, kind: TimedEvent["kind"], urn?: string, op = "create"): TimedEvent => ({ at, kind, ...(urn ? { urn, op } : {}) });
     // A made-up run of 10 s: prelude at 0.5 s, the stack at 1.5 s, preflight until 3 s, two
     // facts commands side by side (3-4 s and 3.5-5 s), a daemon.json apply (5-8 s), a container
-    // (8-9 s) that is unchanged, the engine alone until 10 s.
+    // (8-9 s) that is unchanged, the engine alone until its summary at 9.5 s, then the CLI and the Automation API until 10 s.
     const events: TimedEvent[] = [
         ev(500, "prelude"),
         ev(1500, "pre", stackUrn),
@@ -153,7 +153,8 @@ describe("breakdown (bench/breakdown.ts): where the seconds of one up went", () 
             ["ssh: host facts", 2, 2, 2.5, false],
             ["ssh: daemon.json + restart + wait", 1, 3, 3, true],
             ["docker: containers (0 of 1 changed)", 1, 1, 1, true],
-            ["no step running: the engine between steps and at the end", 1, 1, 1, "n/a"],
+            ["no step running: the engine between steps", 1, 0.5, 0.5, "n/a"],
+            ["after the engine's summary: CLI exit, Automation API's `stack output` runs", 1, 0.5, 0.5, "n/a"],
         ]);
         // Every second of the run is in exactly one wall figure.
         expect(b.rows.reduce((a, r) => a + r.wall, 0)).toBeCloseTo(10, 6);
@@ -174,5 +175,59 @@ describe("breakdown (bench/breakdown.ts): where the seconds of one up went", () 
         expect(classify({ preludeEvent: { config: {} } }, 1).kind).toBe("prelude");
         expect(classify({ diagnosticEvent: {} }, 1).kind).toBe("other");
         expect(acceptedCount("Accepted publickey for root from 10.210.0.1 port 1 ssh2\nConnection closed by 10.210.0.1\nAccepted publickey for root from 10.210.0.1 port 2 ssh2\n")).toBe(2);
+    });
+});
+
+describe("engineLogBreakdown (bench/breakdown.ts): a no-op up by the engine's verbose log", () => {
+    // A made-up log of the lines it reads, as the CLI writes them with --logtostderr -v=9: the
+    // run starts at 0 (the log's first line at 0.4 s), the program runs at 0.6 s, its first
+    // resource at 1.4 s (preflight), two plugins launched (1.5-1.6 s and 1.7-1.9 s), provider
+    // calls 1.6-1.65, 1.62-1.7 (side by side) and 1.9-2.0 s, the program done at 2.5 s, the last
+    // line at 2.6 s, and the run returned at 3.5 s.
+    const T0 = Date.parse("2026-12-03T02:00:00.000Z");
+    const line = (s: number, msg: string) => JSON.stringify({ time: new Date(T0 + s * 1000).toISOString().replace("Z", "123456Z"), level: "INFO", msg, v: 7 });
+    const P = "urn:pulumi:lab::docker-overlay::pulumi:pulumi:Stack$command:remote:Command::overlay-lab1-facts";
+    const text = [
+        line(0.4, "OTLP receiver started"),
+        "not JSON: skipped",
+        line(0.6, "langhost[client].Run(pwd=/x,root=/x, program=/x, entryPoint=.,#args=1) executing"),
+        line(0.61, "ResourceMonitor.RegisterResource received: t=pulumi:pulumi:Stack, name=s, custom=false"),
+        line(1.4, "ResourceMonitor.RegisterResource received: t=command:remote:Command, name=overlay-lab1-facts"),
+        line(1.5, "newPlugin(): Launching plugin 'command (resource)' from '/bin/pulumi-resource-command' with args: 127.0.0.1:1"),
+        line(1.6, "Provider[0xa].GetPluginInfo() executing"),
+        line(1.6, `Provider[0xa].Check(${P}) executing (#olds=4,#news=4)`),
+        line(1.62, `Provider[0xa].Diff(${P},id1): executing (#oldInputs=4)`),
+        line(1.65, `Provider[0xa].Check(${P}) success: inputs=#4 failures=#0`),
+        line(1.7, `Provider[0xa].Diff(${P},id1) success: changes=1`),
+        line(1.7, "newPlugin(): Launching plugin 'docker (resource)' from '/bin/pulumi-resource-docker' with args: 127.0.0.1:2"),
+        line(1.9, "Provider[0xb].CheckConfig(urn:pulumi:lab::docker-overlay::pulumi:providers:docker::p) executing (#olds=2,#news=1)"),
+        line(2.0, "Provider[0xb].CheckConfig(urn:pulumi:lab::docker-overlay::pulumi:providers:docker::p) success: inputs=#2 failures=#0"),
+        line(2.5, "SignalAndWaitForShutdown waiting ..."),
+        line(2.6, "Saved stack organization/docker-overlay/lab checkpoint to: x"),
+    ].join("\n");
+
+    it("reads the JSON lines and their times to the millisecond", () => {
+        const lines = logLines(text);
+        expect(lines).toHaveLength(15);
+        expect(lines[0]).toEqual({ at: T0 + 400, msg: "OTLP receiver started" });
+    });
+
+    it("splits the run: before the log, the CLI, the program, the resources (plugins, calls, neither), the end, after the CLI", () => {
+        const rows = engineLogBreakdown(logLines(text), T0, T0 + 3500);
+        expect(rows.map((r) => [r.what, r.count, Number(r.wall.toFixed(3)), Number(r.summed.toFixed(3))])).toEqual([
+            ["before the CLI's first log line (process start; Automation API: its own commands)", 1, 0.4, 0.4],
+            ["CLI: stack, config, secrets, language host, until the program runs", 1, 0.2, 0.2],
+            ["program until its first resource (preflight's SSH)", 1, 0.8, 0.8],
+            ["resources, until the program finished (2 registered)", 2, 1.1, 1.1],
+            ["  of which: plugin start (2 launched, until their first call)", 2, 0.3, 0.3],
+            ["  of which: provider calls (Check, Diff, CheckConfig, DiffConfig, ...)", 3, 0.2, 0.23],
+            ["  of which: neither (the program and the engine between calls)", 1, 0.6, 0.6],
+            ["end: plugins stopped, checkpoint saved, until the CLI's last log line", 1, 0.1, 0.1],
+            ["after the CLI's last log line, until the run returned (Automation API: `stack output`)", 1, 0.9, 0.9],
+        ]);
+        // The top-level rows cover the run exactly once.
+        expect(rows.filter((r) => !r.what.startsWith(" ")).reduce((a, r) => a + r.wall, 0)).toBeCloseTo(3.5, 6);
+        expect(renderEngineLog("no-op up", rows, 3.5)).toContain("no-op up: 3.5 s in all");
+        expect(engineLogBreakdown([], T0, T0 + 1)).toEqual([]);
     });
 });
