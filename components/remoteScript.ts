@@ -21,13 +21,17 @@ export function scriptedCommandArgs(
     scripts: PhaseScripts,
     logging: "stdout" | "stderr" | "stdoutAndStderr" | "none",
 ): command.remote.CommandArgs {
-    const phases = (Object.keys(scripts) as ScriptPhase[]).filter((p) => scripts[p] !== undefined);
+    // An update that runs the very script of create (the same value, not only equal text) reads
+    // create's line of stdin: the script travels, and is kept in the state, once instead of twice.
+    const updateIsCreate = scripts.update !== undefined && scripts.update === scripts.create;
+    const carried: PhaseScripts = updateIsCreate ? { ...scripts, update: undefined } : scripts;
+    const phases = (Object.keys(carried) as ScriptPhase[]).filter((p) => carried[p] !== undefined);
     return {
         connection,
         create: scriptCommand("create", label),
-        ...(phases.includes("update") ? { update: scriptCommand("update", label) } : {}),
+        ...(updateIsCreate ? { update: scriptCommand("create", label) } : phases.includes("update") ? { update: scriptCommand("update", label) } : {}),
         ...(phases.includes("delete") ? { delete: scriptCommand("delete", label) } : {}),
-        stdin: pulumi.all(scripts as Record<string, pulumi.Input<string>>).apply((s) => scriptBundle(s)),
+        stdin: pulumi.all(Object.fromEntries(phases.map((p) => [p, carried[p]!])) as Record<string, pulumi.Input<string>>).apply((s) => scriptBundle(s)),
         logging,
         addPreviousOutputInEnv: false,
     };

@@ -191,11 +191,13 @@ export const PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nmock-key-materi
  */
 export function scriptOf(inputs: Record<string, any>, phase: ScriptPhase = "create"): string {
     const line = inputs[phase] as unknown;
-    if (typeof line !== "string" || !/^bash --norc --noprofile -c '[^']*' docker-overlay-[A-Za-z0-9._-]+$/.test(line) || !line.includes(`"s/^${phase} //p"`)) {
+    // The line of stdin it reads: its own phase's, or create's for an update that runs create's script.
+    const reads = typeof line === "string" ? /"s\/\^(create|update|delete) \/\/p"/.exec(line)?.[1] : undefined;
+    if (typeof line !== "string" || !/^bash --norc --noprofile -c '[^']*' docker-overlay-[A-Za-z0-9._-]+$/.test(line) || !(reads === phase || (phase === "update" && reads === "create"))) {
         throw new Error(`the ${phase} command is not a fixed stdin-reading line: ${String(line).slice(0, 120)}`);
     }
-    const script = scriptFromBundle(String(inputs.stdin ?? ""), phase);
-    if (script === undefined) throw new Error(`stdin holds no ${phase} script`);
+    const script = scriptFromBundle(String(inputs.stdin ?? ""), reads as ScriptPhase);
+    if (script === undefined) throw new Error(`stdin holds no ${reads} script`);
     return script;
 }
 

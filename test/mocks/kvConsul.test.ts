@@ -138,6 +138,12 @@ describe("kv mode with Consul (the seed)", () => {
             expect(h.varOf(script, "GOSSIP_ADDRESS")).toBe(`192.168.87.${n}:7946`);
             const restore = h.scriptOf(h.byName(`overlay-${host}-daemon-config-apply`).inputs, "delete");
             expect(restore).toContain("daemon-config-restore");
+            // An update applies the same script as create, from create's line of stdin: stdin
+            // (kept in the state twice) carries it once.
+            const inputs = h.byName(`overlay-${host}-daemon-config-apply`).inputs;
+            expect(h.scriptOf(inputs, "update")).toBe(script);
+            expect(inputs.update).toBe(inputs.create);
+            expect(String(inputs.stdin).split("\n").filter(Boolean).map((l: string) => l.split(" ")[0])).toEqual(["create", "delete"]);
         }
     });
 
