@@ -286,7 +286,7 @@ export function engineLogBreakdown(lines: readonly LogLine[], runStart: number, 
         phase(`resources, until the program finished (${registered} registered)`, firstResource, programDone, registered),
         { what: `  of which: plugin start (${starts.length} launched, until their first call)`, count: starts.length, wall: pluginWall / 1000, summed: sum(starts), floor: "n/a" },
         { what: `  of which: provider calls (Check, Diff, CheckConfig, DiffConfig, ...)`, count: calls.length, wall: callWall / 1000, summed: sum(calls), floor: "n/a" },
-        { what: "  of which: neither (the program and the engine between calls)", count: 1, wall: Math.max(0, programDone - firstResource - busy) / 1000, summed: Math.max(0, programDone - firstResource - busy) / 1000, floor: "n/a" },
+        phase("  of which: neither (the program and the engine between calls)", busy, programDone - firstResource),
         phase("end: plugins stopped, checkpoint saved, until the CLI's last log line", programDone, last),
         phase("after the CLI's last log line, until the run returned (Automation API: `stack output`)", last, runEnd),
     ];
