@@ -10,6 +10,7 @@ import { resolveHostKeys, unpinnedProblems } from "./components/hostKeys";
 import { probeHosts } from "./components/hostProbe";
 import { OverlayCluster } from "./components/overlayCluster";
 import { findDrift } from "./components/drift";
+import type { HostFacts } from "./components/hostFacts";
 import { ownerOf, ownershipProblems } from "./components/ownership";
 import { topologyDot, topologyMermaid, type TopologyInput } from "./components/topology";
 import { daemonEpochs, decideMode, describeFacts, findProblems, hubOf, preflightFailure, routeTargetFor } from "./components/preflight";
@@ -28,7 +29,7 @@ async function preflight(
     stack: StackConfig,
     privateKey: string,
     stackFile: string,
-): Promise<{ config: ClusterConfig; epochs?: Record<string, number>; applyEpochs?: Record<string, number>; joinEpochs?: Record<string, number> }> {
+): Promise<{ config: ClusterConfig; facts?: Record<string, HostFacts>; epochs?: Record<string, number>; applyEpochs?: Record<string, number>; joinEpochs?: Record<string, number> }> {
     const skipped = "preflight skipped (`preflight.enabled: false`): engines, hostnames, engine IDs, routes, MTU and VXLAN of the hosts were not checked";
     if (!stack.preflight.enabled) {
         const unpinned = unpinnedProblems(stack.hosts, stack.ssh);
@@ -57,9 +58,11 @@ async function preflight(
     });
     pulumi.log.info(`docker-overlay: preflight checked ${stack.hosts.length} host(s) in ${seconds}s, no problems (${seen.join("; ")})`);
     const config = resolveMode(stack, decision.mode!, decision.why, stackFile);
+    // The hosts read their facts once per run, here: the cluster uses these instead of reading them again.
+    const facts = Object.fromEntries(outcomes.flatMap((o) => (o.kind === "facts" ? [[o.host, o.facts] as const] : [])));
     const drift = findDrift(config.mode, ownerOf(pulumi.getProject(), pulumi.getStack()), hub.name, outcomes);
     for (const m of drift.messages) pulumi.log.warn(m);
-    if (config.mode !== "kv") return { config, joinEpochs: drift.joinEpochs };
+    if (config.mode !== "kv") return { config, facts, joinEpochs: drift.joinEpochs };
     const epochs = daemonEpochs(outcomes);
     const restarted = Object.keys(epochs).filter((h) => epochs[h]!.restarted);
     if (restarted.length > 0)
@@ -67,7 +70,7 @@ async function preflight(
             `docker-overlay: Docker on ${restarted.join(", ")} started again since the last up (a reboot, a crash or a restart by hand): ` +
                 `on every host the containers on ${config.network.name} are stopped and started again, so that the hosts learn each other's endpoints again (the *-rejoin resources; README, "When a host's Docker restarts")`,
         );
-    return { config, epochs: Object.fromEntries(Object.entries(epochs).map(([h, e]) => [h, e.epoch])), applyEpochs: drift.applyEpochs };
+    return { config, facts, epochs: Object.fromEntries(Object.entries(epochs).map(([h, e]) => [h, e.epoch])), applyEpochs: drift.applyEpochs };
 }
 
 /**
@@ -141,7 +144,7 @@ export async function main() {
         ];
         if (storeProblems.length > 0) throw new ConfigError(stackFile, storeProblems);
         // The key in plain text, only for preflight's own SSH connections (never logged).
-        const { config: clusterConfig, epochs, applyEpochs, joinEpochs } = await preflight(stackConfig, config.require("sshPrivateKey"), stackFile);
+        const { config: clusterConfig, facts, epochs, applyEpochs, joinEpochs } = await preflight(stackConfig, config.require("sshPrivateKey"), stackFile);
         const registryServer = await consulRegistryServer(clusterConfig, stack, config.get("consulAclToken"), config.get("consulTlsKey"));
         // The stack file's settings as preflight resolved them (mode, host keys): the component
         // checks them again with the same schema, as it does a library user's.
@@ -152,6 +155,7 @@ export async function main() {
             ...(epochs ? { daemonEpochs: epochs } : {}),
             ...(applyEpochs ? { applyEpochs } : {}),
             ...(joinEpochs ? { joinEpochs } : {}),
+            ...(facts ? { preflightFacts: facts } : {}),
             ...(consulAclToken ? { consulAclToken } : {}),
             ...(consulTlsKey ? { consulTlsKey } : {}),
             stack,

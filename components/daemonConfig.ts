@@ -85,7 +85,7 @@ export class DaemonConfig extends pulumi.ComponentResource {
                 // would stall pulumi-command's log reader).
                 "stderr",
             ),
-            { parent: this, dependsOn: [host.factsCommand] },
+            { parent: this, dependsOn: [host.checked] },
         );
 
         this.content = pulumi
@@ -131,7 +131,7 @@ export class DaemonConfig extends pulumi.ComponentResource {
             this.env = new command.remote.Command(
                 `${name}-env`,
                 scriptedCommandArgs(host.connection, "daemon-env", { create: write, update: write, delete: renderScript("daemon-env", { ...common, ACTION: "remove" }) }, "stderr"),
-                { parent: this, dependsOn: [host.factsCommand] },
+                { parent: this, dependsOn: [host.checked] },
             );
         }
 

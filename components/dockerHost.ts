@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { parseHostFacts, summarize, type HostSummary } from "./hostFacts";
+import { type HostFacts, parseHostFacts, summarize, type HostSummary } from "./hostFacts";
 import { scriptedCommandArgs } from "./remoteScript";
 import { renderScript } from "./hostScripts";
 import { privateKeyFile, sshOptions } from "./sshFiles";
@@ -21,6 +21,13 @@ export interface DockerHostArgs {
     privateKey: pulumi.Input<string>;
     /** A peer's address: the interface that routes to it is the one the overlay uses. */
     routeTarget: string;
+    /**
+     * The host's facts as the program's preflight read them in this run (the same script). Given,
+     * the host uses them and runs no facts command of its own: one read per run, known in preview.
+     * Without (a library user, `preflight.enabled: false`), `host-facts.sh` runs once as a remote
+     * command when the host is created.
+     */
+    facts?: HostFacts;
 }
 
 /**
@@ -33,8 +40,10 @@ export class DockerHost extends pulumi.ComponentResource {
     public readonly connection: command.types.input.remote.ConnectionArgs;
     /** Succeeds once SSH works; everything on this host depends on it. */
     public readonly reachable: command.remote.Command;
-    /** Runs `host-facts.sh` once (the script preview's preflight runs), failing when Docker does not answer or the peer has no route. */
-    public readonly factsCommand: command.remote.Command;
+    /** Without preflight's facts: runs `host-facts.sh` once (the script preview's preflight runs), failing when Docker does not answer or the peer has no route. */
+    public readonly factsCommand?: command.remote.Command;
+    /** What later steps on this host wait for: the facts command, or `reachable` when preflight read the facts. */
+    public readonly checked: pulumi.Resource;
     public readonly facts: pulumi.Output<HostSummary>;
     public readonly engineVersion: pulumi.Output<string>;
     public readonly hostname: pulumi.Output<string>;
@@ -69,17 +78,25 @@ export class DockerHost extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        this.factsCommand = new command.remote.Command(
-            `${name}-facts`,
-            scriptedCommandArgs(
-                this.connection,
-                "host-facts",
-                { create: renderScript("host-facts", { PEERS: [args.routeTarget], HOST_LABEL: name, STRICT: 1, DOCKER_TIMEOUT: 30 }) },
-                "stderr",
-            ),
-            { parent: this, dependsOn: [this.reachable] },
-        );
-        this.facts = this.factsCommand.stdout.apply((out) => summaryOf(out, args.routeTarget, name, this));
+        if (args.facts) {
+            // Read by preflight in this run (which refused the run had Docker not answered or the
+            // peer no route); a bad summary is still reported here, naming the host.
+            this.facts = pulumi.output(summaryOf(args.facts, args.routeTarget, name, this));
+            this.checked = this.reachable;
+        } else {
+            this.factsCommand = new command.remote.Command(
+                `${name}-facts`,
+                scriptedCommandArgs(
+                    this.connection,
+                    "host-facts",
+                    { create: renderScript("host-facts", { PEERS: [args.routeTarget], HOST_LABEL: name, STRICT: 1, DOCKER_TIMEOUT: 30 }) },
+                    "stderr",
+                ),
+                { parent: this, dependsOn: [this.reachable] },
+            );
+            this.facts = this.factsCommand.stdout.apply((out) => summaryOf(out, args.routeTarget, name, this));
+            this.checked = this.factsCommand;
+        }
         this.engineVersion = this.facts.engineVersion;
         this.hostname = this.facts.hostname;
         this.interface = this.facts.interface;
@@ -103,10 +120,10 @@ export class DockerHost extends pulumi.ComponentResource {
     }
 }
 
-/** The summary of `host-facts.sh`'s output towards PEER; a bad line means the script or the host is broken. */
-function summaryOf(stdout: string, peer: string, host: string, resource?: pulumi.Resource): HostSummary {
+/** The summary of `host-facts.sh`'s output (or of the facts preflight parsed from it) towards PEER; a bad line means the script or the host is broken. */
+function summaryOf(facts: string | HostFacts, peer: string, host: string, resource?: pulumi.Resource): HostSummary {
     try {
-        return summarize(parseHostFacts(stdout), peer);
+        return summarize(typeof facts === "string" ? parseHostFacts(facts) : facts, peer);
     } catch (e) {
         const msg = `host ${host}: could not read the host's facts: ${(e as Error).message}`;
         throw resource ? new pulumi.ResourceError(msg, resource) : new Error(msg);

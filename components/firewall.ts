@@ -67,7 +67,7 @@ export class Firewall extends pulumi.ComponentResource {
             this.rules[hostName] = new command.remote.Command(
                 `${name}-${hostName}`,
                 scriptedCommandArgs(host.connection, "firewall", { create: apply, update: apply, delete: renderScript("firewall", { ...common, ACTION: "remove" }) }, "stderr"),
-                { parent: this, dependsOn: Object.values(args.hosts).map((h) => h.factsCommand) },
+                { parent: this, dependsOn: Object.values(args.hosts).map((h) => h.checked) },
             );
         }
         this.registerOutputs({});

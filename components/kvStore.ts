@@ -99,9 +99,9 @@ export class KvStore extends pulumi.ComponentResource {
         for (const m of args.members) {
             const dockerOpts = { parent: this, provider: m.host.provider };
             const image = args.pull
-                ? new docker.RemoteImage(named(m, "image"), { name: kv.image, keepLocally: true }, { ...dockerOpts, dependsOn: [m.host.factsCommand] }).imageId
+                ? new docker.RemoteImage(named(m, "image"), { name: kv.image, keepLocally: true }, { ...dockerOpts, dependsOn: [m.host.checked] }).imageId
                 : pulumi.output(kv.image);
-            const volume = new docker.Volume(named(m, "data"), { name: `${args.containerName}-data` }, { ...dockerOpts, dependsOn: [m.host.factsCommand] });
+            const volume = new docker.Volume(named(m, "data"), { name: `${args.containerName}-data` }, { ...dockerOpts, dependsOn: [m.host.checked] });
             const spec = pulumi
                 .all([m.host.interface, m.host.overlayUnderlayAddress, this.servers])
                 .apply(([iface, address, servers]) => kvContainerSpec(kv, iface, { name: m.name, address }, m.role, servers));

@@ -6,7 +6,7 @@ import { ConnectivityCheck, ProbeReport } from "./connectivityCheck";
 import { DaemonConfig } from "./daemonConfig";
 import { DockerHost } from "./dockerHost";
 import { Firewall } from "./firewall";
-import type { HostSummary } from "./hostFacts";
+import type { HostFacts, HostSummary } from "./hostFacts";
 import { ConsulRegistry } from "./consulRegistry";
 import { daemonTlsOpts, tlsMaterialProblems } from "./consulTls";
 import { REGISTRY_SERVER_KEY } from "./consulEndpoint";
@@ -40,6 +40,8 @@ export interface OverlayClusterArgs extends ClusterSettings {
     applyEpochs?: Record<string, number>;
     /** Set by a program that runs preflight. swarm mode: per host, the epoch its join runs with; one more than recorded joins it again (a host that left). Default: 0 for every host. */
     joinEpochs?: Record<string, number>;
+    /** Set by a program that runs preflight: per host, the facts it read in this run, used instead of a facts command on the host (one read per run). Default: each host reads its own once, as a remote command. */
+    preflightFacts?: Record<string, HostFacts>;
 }
 
 /** The type token; the component's identity in every stack that has one. */
@@ -157,7 +159,7 @@ export class OverlayCluster extends pulumi.ComponentResource {
     private validate(name: string, args: OverlayClusterArgs): ClusterConfig {
         // Everything but the secrets and the preflight-fed values is a setting; a key the schema
         // does not know (a misspelling from JavaScript or YAML) is named by it.
-        const { sshPrivateKey, consulAclToken, consulTlsKey, stack, registryServer, daemonEpochs, applyEpochs, joinEpochs, ...settings } = args;
+        const { sshPrivateKey, consulAclToken, consulTlsKey, stack, registryServer, daemonEpochs, applyEpochs, joinEpochs, preflightFacts, ...settings } = args;
         try {
             const { config, warning } = clusterConfigOf(settings, `OverlayCluster "${name}"`);
             if (warning) pulumi.log.warn(warning, this);
@@ -187,6 +189,7 @@ export class OverlayCluster extends pulumi.ComponentResource {
                         ...(h.hostKey ? { hostKey: h.hostKey } : { acceptAnyHostKey: config.ssh.insecureAcceptAnyHostKey }),
                         privateKey: args.sshPrivateKey,
                         routeTarget: routeTargetFor(h, config.hosts, hub),
+                        ...(args.preflightFacts?.[h.name] ? { facts: args.preflightFacts[h.name] } : {}),
                     },
                     { parent: this },
                 ),

@@ -58,7 +58,7 @@ export class Swarm extends pulumi.ComponentResource {
                 },
                 "stderr",
             ),
-            { parent: this, dependsOn: [first.host.factsCommand] },
+            { parent: this, dependsOn: [first.host.checked] },
         );
 
         const tokens = new command.remote.Command(
@@ -98,7 +98,7 @@ export class Swarm extends pulumi.ComponentResource {
                             },
                             "stderr",
                         ),
-                        { parent: this, dependsOn: [tokens, m.host.factsCommand] },
+                        { parent: this, dependsOn: [tokens, m.host.checked] },
                     ),
             );
         this.memberships = [this.init, ...joins];

@@ -68,10 +68,10 @@ describe("changing a running stack (swarm mode)", () => {
         expect(up.summary.result).toBe("succeeded");
         const steps = stepsOf(events);
         // lab1 and lab2: same hosts, same providers, same swarm.
-        for (const name of ["overlay-lab1-reachable", "overlay-lab1-facts", "overlay-lab1-docker", "overlay-lab2-reachable", "overlay-lab2-facts", "overlay-lab2-docker", "overlay-swarm-init-lab1", "overlay-swarm-tokens", "overlay-swarm-join-lab2"])
+        for (const name of ["overlay-lab1-reachable", "overlay-lab1-docker", "overlay-lab2-reachable", "overlay-lab2-docker", "overlay-swarm-init-lab1", "overlay-swarm-tokens", "overlay-swarm-join-lab2"])
             expect(stepsFor(steps, name), name).toEqual([]);
         // lab3 and b are new.
-        for (const name of ["overlay-lab3-reachable", "overlay-lab3-facts", "overlay-lab3-docker", "overlay-swarm-join-lab3", "overlay-svc-service-b-container", "overlay-connectivity-probe-lab3", "overlay-connectivity-from-lab3"])
+        for (const name of ["overlay-lab3-reachable", "overlay-lab3-docker", "overlay-swarm-join-lab3", "overlay-svc-service-b-container", "overlay-connectivity-probe-lab3", "overlay-connectivity-from-lab3"])
             expect(stepsFor(steps, name), name).toEqual(["create"]);
         // The network is replaced for its MTU, and so are the containers attached to it.
         expect(stepsFor(steps, "overlay-net-network")).not.toEqual([]);

@@ -267,7 +267,7 @@ describe("fault injection (kv mode on the lab, canary in every free-text field)"
     it("lab3's sshd stopped in the middle of up: lab1 and lab2 converge, the error names lab3, and the next up converges", async () => {
         await startClean();
         let stopped = false;
-        // When the hub's daemon starts its restart, lab3 has its facts and backup but not its
+        // When the hub's daemon starts its restart, lab3 has its backup but not its
         // new daemon.json: stop its sshd then.
         const onEvent = (e: EngineEvent) => {
             if (!stopped && e.resourcePreEvent?.metadata.urn.endsWith("overlay-lab1-daemon-config-apply")) {

@@ -6,6 +6,7 @@
 // end-to-end suite (test/e2e) proves those against real Docker daemons.
 import * as pulumi from "@pulumi/pulumi";
 import type { ClusterSettings } from "../../components/clusterSettings";
+import type { OverlayClusterArgs } from "../../components/overlayCluster";
 import { scriptFromBundle, type ScriptPhase } from "../../components/hostScripts";
 
 export interface Recorded {
@@ -154,7 +155,7 @@ export async function settle<T>(o: pulumi.Output<T>): Promise<{ value: T; secret
  * Builds the cluster from a raw config (as a stack file would hold it) and waits until every
  * declared resource is registered with the mock engine.
  */
-export async function buildCluster(raw: unknown, stack = "test", extra: { daemonEpochs?: Record<string, number>; applyEpochs?: Record<string, number>; joinEpochs?: Record<string, number>; consulAclToken?: pulumi.Input<string>; consulTlsKey?: pulumi.Input<string> } = {}) {
+export async function buildCluster(raw: unknown, stack = "test", extra: Pick<OverlayClusterArgs, "daemonEpochs" | "applyEpochs" | "joinEpochs" | "consulAclToken" | "consulTlsKey" | "preflightFacts"> = {}) {
     await installMocks(stack);
     const { parseConfig } = await import("../../components/config");
     const { OverlayCluster } = await import("../../components/overlayCluster");

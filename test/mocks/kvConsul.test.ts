@@ -204,7 +204,7 @@ describe("kv mode with Consul (the seed)", () => {
     it("keeps the private key secret wherever it is used", async () => {
         const host = built.cluster.hosts["node1"]!;
         expect((await h.settle(host.reachable.connection)).secret).toBe(true);
-        expect((await h.settle(host.factsCommand.connection)).secret).toBe(true);
+        expect((await h.settle(host.factsCommand!.connection)).secret).toBe(true);
         const provider = h.declaredNamed("overlay-node1-docker");
         expect(provider.type).toBe("pulumi:providers:docker");
         // The docker provider gets a key *file* path, never the key itself.
