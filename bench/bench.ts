@@ -262,15 +262,36 @@ function sshAccepted(lab: Lab): Record<string, number> {
  */
 async function tracedUp(stack: Stack, lab: Lab, title: string) {
     const before = sshAccepted(lab);
+    const cpuBefore = S.parseProcStat(fs.readFileSync("/proc/stat", "utf8"));
+    const ownBefore = S.parseProcessCpu(fs.readFileSync("/proc/self/stat", "utf8"));
     const events: BreakdownModule.TimedEvent[] = [];
     let started = Date.now();
     const result = await timed(title, () => {
         started = Date.now();
         return stack.up({ onOutput: engineLog(stack.name), onEvent: (e) => events.push(B.classify(e as unknown as Record<string, unknown>, Date.now() - started)) });
     });
+    const cpuAfter = S.parseProcStat(fs.readFileSync("/proc/stat", "utf8"));
+    const ownAfter = S.parseProcessCpu(fs.readFileSync("/proc/self/stat", "utf8"));
     const after = sshAccepted(lab);
     const ssh = Object.fromEntries(Object.entries(after).map(([h, n]) => [h, n - (before[h] ?? 0)]));
-    const text = B.renderBreakdown(title, B.breakdown(events, Date.now() - started, ssh));
+    // Everything on this machine runs on its CPUs: the lab's dockerds and sshds, the engine, the
+    // providers, the program. Near all of them busy means the run waited for CPU, not for the hosts.
+    const cpus = os.availableParallelism();
+    const busy = S.busyCpus(cpuBefore, cpuAfter, cpus);
+    extra[`CPUs busy on average, ${title}`] = busy;
+    // CPU seconds: all of the machine's, and this side's: the program (it runs in this process)
+    // plus the CLI and what it waited for (engine, plugins, their ssh clients). The rest is the
+    // lab hosts' (dockerd, containerd, sshd, the containers) and whatever else ran meanwhile.
+    const tick = 100; // USER_HZ
+    const allSeconds = (busy * (cpuAfter.total - cpuBefore.total)) / cpus / tick;
+    const ours = (ownAfter.self - ownBefore.self + ownAfter.children - ownBefore.children) / tick;
+    extra[`CPU seconds, ${title}`] = allSeconds;
+    extra[`CPU seconds of the program, CLI, engine and plugins, ${title}`] = ours;
+    const text = [
+        B.renderBreakdown(title, B.breakdown(events, Date.now() - started, ssh)),
+        `  the machine's CPUs during the run: ${busy.toFixed(2)} of ${cpus} busy on average (${((100 * busy) / cpus).toFixed(0)}%): ${allSeconds.toFixed(1)} CPU seconds, ` +
+            `of which ${ours.toFixed(1)} the program, CLI, engine and plugins (with their ssh), ${(allSeconds - ours).toFixed(1)} the lab hosts and the rest`,
+    ].join("\n");
     console.log(text);
     breakdowns.push(text);
     return result;

@@ -44,6 +44,34 @@ export function parseVmHWM(status: string): number | null {
     return m ? Number(m[1]) : null;
 }
 
+/** The machine's CPU time from the text of /proc/stat's first line (USER_HZ ticks): all of it, and the idle part (idle + iowait). */
+export function parseProcStat(text: string): { total: number; idle: number } {
+    const m = /^cpu\s+([0-9 ]+)$/m.exec(text);
+    const t = m ? m[1]!.trim().split(/\s+/).map(Number) : [];
+    if (t.length < 5) throw new Error("/proc/stat has no aggregate cpu line");
+    // user nice system idle iowait irq softirq steal [guest guest_nice: already counted in user and nice]
+    const counted = t.slice(0, 8);
+    return { total: counted.reduce((a, b) => a + b, 0), idle: t[3]! + t[4]! };
+}
+
+/** How many of the machine's CPUs were busy, on average, between two /proc/stat readings (0..cpus). */
+export function busyCpus(before: { total: number; idle: number }, after: { total: number; idle: number }, cpus: number): number {
+    const total = after.total - before.total;
+    if (total <= 0) return 0;
+    return (cpus * (total - (after.idle - before.idle))) / total;
+}
+
+/**
+ * A process's own CPU time and its waited-for children's (USER_HZ ticks), from the text of
+ * /proc/PID/stat: utime + stime, cutime + cstime (fields 14-17; the name in brackets may hold spaces).
+ */
+export function parseProcessCpu(stat: string): { self: number; children: number } {
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).trim().split(/\s+/).map(Number);
+    // rest[0] is field 3 (state), so field N is rest[N - 3].
+    if (rest.length < 15 || rest.slice(11, 15).some((x) => !Number.isFinite(x))) throw new Error("not the text of /proc/PID/stat");
+    return { self: rest[11]! + rest[12]!, children: rest[13]! + rest[14]! };
+}
+
 /** One line of the results table. */
 export interface Row {
     /** Section number and name, e.g. "1 cold up". */

@@ -1,6 +1,6 @@
 // The benchmark's pure helpers (bench/stats.ts, bench/breakdown.ts): the figures it prints are only as good as these.
 import { describe, expect, it } from "vitest";
-import { checkTargets, fmt, fmtRatio, mean, median, parseIperfReceived, parsePingTimes, parseVmHWM, ratio, renderMarkdown, renderTargets, renderText, row } from "../../bench/stats";
+import { busyCpus, checkTargets, fmt, fmtRatio, mean, median, parseIperfReceived, parsePingTimes, parseProcessCpu, parseProcStat, parseVmHWM, ratio, renderMarkdown, renderTargets, renderText, row } from "../../bench/stats";
 import { acceptedCount, breakdown, classify, covered, engineLogBreakdown, logLines, renderBreakdown, renderEngineLog, steps, type TimedEvent, urnParts } from "../../bench/breakdown";
 
 describe("statistics", () => {
@@ -57,6 +57,24 @@ describe("parsers of tool output", () => {
     it("VmHWM from /proc/PID/status", () => {
         expect(parseVmHWM("Name:\tnode\nVmPeak:\t 1200 kB\nVmHWM:\t  123456 kB\nVmRSS:\t 1000 kB\n")).toBe(123456);
         expect(parseVmHWM("Name:\tkthreadd\nState:\tS\n")).toBeNull();
+    });
+
+    it("the machine's busy CPUs from two /proc/stat readings (idle and iowait are not busy; guest time is not counted twice)", () => {
+        //                 user nice system idle iowait irq softirq steal guest guest_nice
+        const before = parseProcStat("cpu  100 0 50 800 50 0 0 0 30 0\ncpu0 50 0 25 400 25 0 0 0 15 0\nintr 1\n");
+        expect(before).toEqual({ total: 1000, idle: 850 });
+        const after = parseProcStat("cpu  400 0 150 1150 100 0 0 0 90 0\ncpu0 1 1 1 1 1 1 1 1 1 1\n");
+        // 800 ticks passed, of which 400 idle or waiting: half of 2 CPUs busy.
+        expect(busyCpus(before, after, 2)).toBe(1);
+        expect(busyCpus(before, before, 2)).toBe(0);
+        expect(() => parseProcStat("cpu0 1 2 3 4 5\n")).toThrow(/aggregate cpu line/);
+    });
+
+    it("a process's own CPU ticks and its waited-for children's from /proc/PID/stat, whatever its name holds", () => {
+        // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime ...
+        const stat = "4242 (node (bench) x) S 1 4242 4242 0 -1 4194304 100 200 0 0 150 50 700 300 20 0 11 0 99 1000 50";
+        expect(parseProcessCpu(stat)).toEqual({ self: 200, children: 1000 });
+        expect(() => parseProcessCpu("4242 (node) S 1 2")).toThrow(/proc\/PID\/stat/);
     });
 });
 
