@@ -15,6 +15,7 @@ import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Lab } from "../../scripts/labStack";
 import { docker, freshLab, holdLabSession, phase, printTimings } from "./harness";
+import { poll } from "./poll";
 
 const REPO = path.join(__dirname, "..", "..");
 /** Where sshFiles.ts keeps the key (the OS temp dir of this user). */
@@ -59,11 +60,7 @@ function keyFiles(): string[] {
 
 /** Waits up to 5 s (the reaper polls every 250 ms) for the lab key's file to be gone. */
 async function noKeyFileWithin5s(): Promise<boolean> {
-    for (let i = 0; i < 50; i++) {
-        if (keyFiles().length === 0) return true;
-        await new Promise((r) => setTimeout(r, 100));
-    }
-    return false;
+    return (await poll(() => keyFiles().length === 0, (gone) => gone, { withinMs: 5000, everyMs: 100 })).ok;
 }
 
 const containersOn = (i: number) => docker(lab.hosts[i]!, ["ps", "-aq", "--filter", "name=overlay-"]).stdout.trim();

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultWorkDir, type Lab, type LabHost, labConfig, labExec, openStack, REPO } from "../../scripts/labStack";
 import { main } from "../../program";
 import { changes, collector, daemonJsons, docker, engineApi, freshLab, holdLabSession, httpGet, phase, printTimings } from "./harness";
+import { poll } from "./poll";
 import { execFileSync, spawn } from "node:child_process";
 
 const CONSUL = { backend: "consul", image: "dolab/consul:1.14", pull: false };
@@ -83,15 +84,14 @@ describe("a Consul cluster as the overlay's store (3 servers, 5 hosts)", () => {
      * (its stabilization time), i.e. until the cluster survives another loss. Reported, and bounded.
      */
     async function untilTolerant(after: string, via: LabHost): Promise<void> {
-        const t0 = Date.now();
         let last = { healthy: false, tolerance: 0, voters: 0 };
-        while (Date.now() - t0 < 90_000) {
-            last = await faultTolerance(via).catch(() => last);
-            if (last.healthy && last.tolerance === 1 && last.voters === 3) break;
-            await new Promise((r) => setTimeout(r, 500));
-        }
-        expect(last, `autopilot after ${after}`).toEqual({ healthy: true, tolerance: 1, voters: 3 });
-        const line = `after ${after}, the cluster could lose a server again ${((Date.now() - t0) / 1000).toFixed(1)} s after up returned (autopilot's stabilization)`;
+        const r = await poll(
+            async () => (last = await faultTolerance(via).catch(() => last)),
+            (t) => t.healthy && t.tolerance === 1 && t.voters === 3,
+            { withinMs: 90_000, everyMs: 500 },
+        );
+        expect(r.value, `autopilot after ${after}`).toEqual({ healthy: true, tolerance: 1, voters: 3 });
+        const line = `after ${after}, the cluster could lose a server again ${r.seconds.toFixed(1)} s after up returned (autopilot's stabilization)`;
         figures.push(line);
         console.log(`[consul-cluster] ${line}`);
     }
@@ -117,35 +117,18 @@ describe("a Consul cluster as the overlay's store (3 servers, 5 hosts)", () => {
     /** After a loss at T0: seconds until a new leader (other than LOST) and until a new container on FROM attaches and reaches service a. */
     async function measureRecovery(what: string, lost: LabHost, t0: number, from: LabHost): Promise<void> {
         const servers = ["lab1", "lab2", "lab3"].map(host).filter((h) => h !== lost);
-        let newLeader: LabHost | undefined;
-        let leaderAt = 0;
-        let attachAt = 0;
-        let attempts = 0;
-        let last = "";
-        const deadline = t0 + 180_000;
+        const started = Date.now();
+        const withinMs = t0 + 180_000 - started;
         // The two are watched side by side: a try to attach can block for a while.
-        const watchLeader = (async () => {
-            while (!newLeader && Date.now() < deadline) {
-                const l = await leader(servers);
-                if (l && l !== lost) {
-                    newLeader = l;
-                    leaderAt = Date.now();
-                } else await new Promise((r) => setTimeout(r, 250));
-            }
-        })();
-        while (!attachAt && Date.now() < deadline) {
-            attempts++;
-            const r = await attachAndReach(from);
-            if (r.ok) attachAt = Date.now();
-            else {
-                last = r.out;
-                await new Promise((r) => setTimeout(r, 250));
-            }
-        }
-        await watchLeader;
-        expect(newLeader, `a new leader after ${what}`).toBeDefined();
-        expect(attachAt, `a new container on ${from.name} attached and reached service a after ${what} (last try: ${last})`).toBeGreaterThan(0);
-        const line = `${what} (${lost.name}, the leader): new leader ${newLeader!.name} after ${((leaderAt - t0) / 1000).toFixed(1)} s; the first new container on ${from.name} attached to the overlay and reached service a by name ${((attachAt - t0) / 1000).toFixed(1)} s after the loss (${attempts} tries)`;
+        const [led, attached] = await Promise.all([
+            poll(() => leader(servers), (l) => l !== undefined && l !== lost, { withinMs, everyMs: 250 }),
+            poll(() => attachAndReach(from), (r) => r.ok, { withinMs, everyMs: 250 }),
+        ]);
+        const leaderAt = started + led.seconds * 1000;
+        const attachAt = started + attached.seconds * 1000;
+        expect(led.ok, `a new leader after ${what}`).toBe(true);
+        expect(attached.ok, `a new container on ${from.name} attached and reached service a after ${what} (last try: ${attached.value.out})`).toBe(true);
+        const line = `${what} (${lost.name}, the leader): new leader ${led.value!.name} after ${((leaderAt - t0) / 1000).toFixed(1)} s; the first new container on ${from.name} attached to the overlay and reached service a by name ${((attachAt - t0) / 1000).toFixed(1)} s after the loss (${attached.tries} tries)`;
         figures.push(line);
         console.log(`[consul-cluster] ${line}`);
     }
@@ -224,8 +207,8 @@ describe("a Consul cluster as the overlay's store (3 servers, 5 hosts)", () => {
         expect(healed.summary.result).toBe("succeeded");
         expect(docker(lost, ["inspect", "docker-overlay-e2e-cluster-consul", "--format", "{{.State.Running}}"]).stdout).toBe("true");
         // The server is back in the cluster; it votes again after autopilot's stabilization.
-        for (let i = 0; i < 60 && (await aliveMembers(host("lab4")).catch(() => [])).length < 5; i++) await new Promise((r) => setTimeout(r, 1000));
-        expect(await aliveMembers(host("lab4"))).toEqual(["lab1", "lab2", "lab3", "lab4", "lab5"]);
+        const members = await poll(() => aliveMembers(host("lab4")).catch((): string[] => []), (alive) => alive.length >= 5, { withinMs: 60_000, everyMs: 1000 });
+        expect(members.value).toEqual(["lab1", "lab2", "lab3", "lab4", "lab5"]);
         await untilTolerant("the container kill", host("lab4"));
         await expectNoChanges("the container kill");
     }, 900_000);
@@ -258,19 +241,14 @@ describe("a Consul cluster as the overlay's store (3 servers, 5 hosts)", () => {
         expect(report).toHaveLength(5);
         for (const x of report) for (const y of x.results) expect(y, x.from).toMatchObject({ byAddress: true, byName: true });
         expect(docker(host("lab4"), ["exec", "gateway", "ping", "-c", "1", "-W", "2", `docker-overlay-e2e-cluster-probe-${lost.name}`]).status, `gateway (lab4) -> ${lost.name}'s probe`).toBe(0);
-        for (let i = 0; i < 60 && (await aliveMembers(host("lab4")).catch(() => [])).length < 5; i++) await new Promise((r) => setTimeout(r, 1000));
-        expect(await aliveMembers(host("lab4"))).toEqual(["lab1", "lab2", "lab3", "lab4", "lab5"]);
+        const members = await poll(() => aliveMembers(host("lab4")).catch((): string[] => []), (alive) => alive.length >= 5, { withinMs: 60_000, everyMs: 1000 });
+        expect(members.value).toEqual(["lab1", "lab2", "lab3", "lab4", "lab5"]);
         await untilTolerant("the host's return", host("lab4"));
         // Service b's container on a host that was down restarts with its daemon and is announced
         // to the others by gossip: how long after up returned the gateway reached it is a figure.
-        const backAt = Date.now();
-        let http = docker(host("lab4"), ["exec", "gateway", ...httpGet("http://b/etc/hostname")]);
-        while (!http.stderr.includes("200 OK") && Date.now() - backAt < 60_000) {
-            await new Promise((r) => setTimeout(r, 1000));
-            http = docker(host("lab4"), ["exec", "gateway", ...httpGet("http://b/etc/hostname")]);
-        }
-        expect(http.stderr, "gateway (lab4) -> b (lab2) again, within 60 s of up").toContain("200 OK");
-        const backLine = `after ${lost.name}'s return, the gateway (lab4) reached service b (lab2) by name ${((Date.now() - backAt) / 1000).toFixed(1)} s after up returned`;
+        const http = await poll(() => docker(host("lab4"), ["exec", "gateway", ...httpGet("http://b/etc/hostname")]), (r) => r.stderr.includes("200 OK"), { withinMs: 60_000, everyMs: 1000 });
+        expect(http.value.stderr, "gateway (lab4) -> b (lab2) again, within 60 s of up").toContain("200 OK");
+        const backLine = `after ${lost.name}'s return, the gateway (lab4) reached service b (lab2) by name ${http.seconds.toFixed(1)} s after up returned`;
         figures.push(backLine);
         console.log(`[consul-cluster] ${backLine}`);
         await expectNoChanges("the host's return");

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { readStackFile, REPO } from "../../scripts/labStack";
 import { overlayFlow } from "./flow";
 import { docker, phase } from "./harness";
+import { poll } from "./poll";
 
 const labServices = readStackFile(`${REPO}/Pulumi.lab.yaml`)["docker-overlay:services"] as Record<string, unknown>[];
 const MEMBERS = "etcd://10.210.0.11:2379,10.210.0.12:2379,10.210.0.13:2379";
@@ -29,10 +30,8 @@ describe("kv mode on a 3-member etcd cluster", () => {
                 // or two; a write in between got 500 once, in CI on 2026-12-03): a 5xx is asked
                 // again for up to 15 s, anything else counts at once.
                 const key = `http://${ctx.lab.hosts[0]!.address}:2379/v2/keys/e2e-probe`;
-                const put = () => fetch(key, { method: "PUT", body: new URLSearchParams({ value: "after-the-kill" }), signal: AbortSignal.timeout(10_000) });
-                let status = (await put()).status;
-                for (const t0 = Date.now(); status >= 500 && Date.now() - t0 < 15_000; status = (await put()).status) await new Promise((r) => setTimeout(r, 500));
-                expect(status).toBe(201);
+                const put = async () => (await fetch(key, { method: "PUT", body: new URLSearchParams({ value: "after-the-kill" }), signal: AbortSignal.timeout(10_000) })).status;
+                expect((await poll(put, (status) => status < 500, { withinMs: 15_000, everyMs: 500 })).value).toBe(201);
                 const read = (await (await fetch(`http://${lab3.address}:2379/v2/keys/e2e-probe`, { signal: AbortSignal.timeout(10_000) })).json()) as { node: { value: string } };
                 expect(read.node.value).toBe("after-the-kill");
                 // A new container on lab3, tried for up to 60 s: right after the kill a daemon's
@@ -44,14 +43,14 @@ describe("kv mode on a 3-member etcd cluster", () => {
                     const t0 = Date.now();
                     const failures: string[] = [];
                     const probe = `for i in 1 2 3 4 5; do ping -c 1 -W 1 ${target} >/dev/null 2>&1 && exit 0; sleep 1; done; ping -c 1 -W 2 ${target}; exit 1`;
-                    for (;;) {
+                    const newContainer = () => {
                         const run = docker(lab3, ["run", "--rm", "--network", "lab_overlay", ctx.lab.images.busybox, "sh", "-c", probe]);
-                        if (run.status === 0) break;
-                        failures.push(`${((Date.now() - t0) / 1000).toFixed(0)}s: ${(run.stdout + " " + run.stderr).replace(/\s+/g, " ").trim()}`);
-                        expect(Date.now() - t0 < 60_000, `no new container on lab3 reached ${target} within 60 s: ${failures.join(" | ")}`).toBe(true);
-                        await new Promise((r) => setTimeout(r, 2000));
-                    }
-                    console.log(`[etcd-cluster] a new container on lab3 reached ${target} ${((Date.now() - t0) / 1000).toFixed(1)} s after it was first tried, after ${failures.length} failed container(s)${failures.length ? `: ${failures.join(" | ")}` : ""}`);
+                        if (run.status !== 0) failures.push(`${((Date.now() - t0) / 1000).toFixed(0)}s: ${(run.stdout + " " + run.stderr).replace(/\s+/g, " ").trim()}`);
+                        return run.status;
+                    };
+                    const r = await poll(newContainer, (status) => status === 0, { withinMs: 60_000, everyMs: 2000 });
+                    expect(r.ok, `no new container on lab3 reached ${target} within 60 s: ${failures.join(" | ")}`).toBe(true);
+                    console.log(`[etcd-cluster] a new container on lab3 reached ${target} ${r.seconds.toFixed(1)} s after it was first tried, after ${failures.length} failed container(s)${failures.length ? `: ${failures.join(" | ")}` : ""}`);
                 };
                 await untilReached(ctx.addresses["service-a"]!);
                 const r = await phase("kv-etcd-cluster: up --refresh after the kill", () => ctx.stack.up({ onOutput: (s) => process.stdout.write(s), refresh: true, runProgram: true }));

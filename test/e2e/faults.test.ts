@@ -18,6 +18,7 @@ import { DEFAULT_CLUSTER_STORE_OPTS } from "../../components/config";
 import { type Lab, type LabHost, labExec, REPO } from "../../scripts/labStack";
 import { UNRELATED } from "./flow";
 import { changes, daemonJsons, docker, freshLab, holdLabSession, httpGet, labStack, phase, printTimings, ssh } from "./harness";
+import { poll } from "./poll";
 
 /** Runs on a host's shell would create this file (the machine's /tmp is every lab host's /tmp). */
 const CANARY_FILE = "/tmp/docker-overlay-canary";
@@ -325,12 +326,12 @@ describe("fault injection (kv mode on the lab, canary in every free-text field)"
         await startClean();
         const lab2 = host("lab2");
         let killed = "";
-        let poll: NodeJS.Timeout | undefined;
+        let watching: NodeJS.Timeout | undefined;
         // Once lab2's apply has started, wait until its new daemon.json is in place (the restart is
         // under way), then kill the pulumi CLI, as a CI timeout or a lost runner would.
         const onEvent = (e: EngineEvent) => {
-            if (poll || !e.resourcePreEvent?.metadata.urn.endsWith("overlay-lab2-daemon-config-apply")) return;
-            poll = setInterval(() => {
+            if (watching || !e.resourcePreEvent?.metadata.urn.endsWith("overlay-lab2-daemon-config-apply")) return;
+            watching = setInterval(() => {
                 if (killed) return;
                 const now = labExec("lab2", "sh", "-c", "if [ -e /etc/docker/daemon.json ]; then base64 -w0 /etc/docker/daemon.json; else echo ABSENT; fi").trim();
                 if (now === (originals["lab2"] ?? "ABSENT")) return;
@@ -338,16 +339,15 @@ describe("fault injection (kv mode on the lab, canary in every free-text field)"
             }, 50);
         };
         const up = await phase("faults: up, runner killed during lab2's apply", () => upResult({ onEvent }));
-        clearInterval(poll);
+        clearInterval(watching);
         expect(killed).toBe("killed");
         expect(up.ok).toBe(false);
         expect(daemonJsons(lab)["lab2"], "lab2's daemon.json was ours when the runner died").not.toEqual(originals["lab2"]);
         // On lab2 the apply script goes on without its runner: Docker comes back (with the new
         // file or the previous one) and the host lock is let go. Until then, preflight would say
         // that another run is still at work there.
-        const settled = Date.now() + 120_000;
         const lockFree = () => labExec("lab2", "sh", "-c", "if flock -n /run/lock/docker-overlay.lock true; then echo free; else echo held; fi").trim() === "free";
-        while (!(dockerUp(lab2) && lockFree()) && Date.now() < settled) await new Promise((r) => setTimeout(r, 1000));
+        await poll(() => dockerUp(lab2) && lockFree(), (settled) => settled, { withinMs: 120_000, everyMs: 1000 });
         expect(dockerUp(lab2), "Docker running on lab2 after its runner died").toBe(true);
         // The killed run left its lock on the stack: `pulumi cancel` removes it (the README's
         // recovery). Then destroy, with --run-program (it writes the SSH key file again).

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ZOOKEEPER_REFUSED } from "../../components/config";
 import { type Lab, type LabHost, labExec, REPO } from "../../scripts/labStack";
 import { collector, daemonJsons, docker, freshLab, holdLabSession, labStack, phase } from "./harness";
+import { poll } from "./poll";
 
 const STATE = "/var/lib/docker-overlay-lab";
 const DAEMON_JSON = '{"cluster-store": "zk://10.210.0.11:2181", "cluster-advertise": "eth0:2376", "cluster-store-opts": {"discovery.heartbeat": "3", "discovery.ttl": "20"}}\n';
@@ -39,12 +40,8 @@ describe("ZooKeeper as Docker's cluster store (why the config refuses it)", () =
         const [lab1, lab2] = [lab.hosts[0]!, lab.hosts[1]!];
         const zk = docker(lab1, ["run", "-d", "--name", "zk", "--network", "host", "--restart", "always", "-e", "ZOO_4LW_COMMANDS_WHITELIST=ruok", "-e", "ZOO_ADMINSERVER_ENABLED=false", lab.images.zookeeper]);
         expect(zk.status, zk.stderr).toBe(0);
-        let answer = "";
-        for (let i = 0; i < 60 && answer !== "imok"; i++) {
-            answer = labExec("lab1", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/2181 && printf ruok >&3 && cat <&3 || true").trim();
-            if (answer !== "imok") await new Promise((r) => setTimeout(r, 1000));
-        }
-        expect(answer, "ZooKeeper answers ruok").toBe("imok");
+        const ruok = () => labExec("lab1", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/2181 && printf ruok >&3 && cat <&3 || true").trim();
+        expect((await poll(ruok, (answer) => answer === "imok", { withinMs: 60_000, everyMs: 1000 })).value, "ZooKeeper answers ruok").toBe("imok");
         for (const h of [lab1, lab2]) {
             labExec(h.name, "sh", "-c", `printf '%s' '${DAEMON_JSON.trim()}' > /etc/docker/daemon.json && /usr/local/sbin/dolab-dockerd restart >/dev/null`);
             const info = docker(h, ["info", "--format", "{{json .}}"]);
