@@ -207,7 +207,7 @@ function kvOverrides(): Record<string, unknown> {
 // ---------------------------------------------------------------------------------------------
 
 /** The floor really reached the stack's end state: the overlay exists and traffic crosses it by name. */
-function verifyEndState(lab: Lab, mode: "kv" | "swarm", who: string): void {
+function verifyEndState(lab: Lab, mode: "kv" | "swarm", who: string, kind = "floor"): void {
     const [h1] = lab.hosts;
     const net = docker(h1!, ["network", "inspect", "-f", "{{.Scope}} {{.Driver}} {{index .Options \"com.docker.network.driver.mtu\"}}", "lab_overlay"]);
     const want = `${mode === "kv" ? "global" : "swarm"} overlay ${CONFIGURED_MTU}`;
@@ -230,7 +230,7 @@ function verifyEndState(lab: Lab, mode: "kv" | "swarm", who: string): void {
         }
     }
     const link = docker(h1!, ["exec", "gateway", "ip", "-o", "link", "show", "eth0"]).stdout.match(/mtu (\d+)/)?.[1];
-    proofs.push(`${who} (floor, ${mode}): lab_overlay's MTU option ${want.split(" ")[2]}; the gateway container's eth0 has MTU ${link ?? "unknown"}`);
+    proofs.push(`${who} (${kind}, ${mode}): lab_overlay's MTU option ${want.split(" ")[2]}; the gateway container's eth0 has MTU ${link ?? "unknown"}`);
     log(`${who}: verified (lab_overlay ${want}; gateway pings service-a, a, service-b, b by name${mode === "kv" ? "; every daemon on the etcd store" : "; every host active in the swarm"})`);
 }
 
@@ -298,11 +298,12 @@ async function tracedUp(stack: Stack, lab: Lab, title: string) {
 }
 
 /** Cold `pulumi up` on a fresh lab; the stack stays up (converged) for what follows. */
-async function coldUp(n: number, stackName: string, overrides: Record<string, unknown>): Promise<{ lab: Lab; stack: Stack; seconds: number; outputs: Record<string, unknown> }> {
+async function coldUp(n: number, stackName: string, overrides: Record<string, unknown>, checked = true): Promise<{ lab: Lab; stack: Stack; seconds: number; outputs: Record<string, unknown> }> {
     const lab = await freshLab(n);
     const stack = await labStack(lab, stackName, overrides);
     const { seconds, value: up } = await tracedUp(stack, lab, `cold pulumi up ${stackName} (${n} hosts)`);
     if (up.summary.result !== "succeeded") throw new Error(`pulumi up ${stackName}: ${up.summary.result}`);
+    if (!checked) return { lab, stack, seconds, outputs: Object.fromEntries(Object.entries(up.outputs).map(([k, v]) => [k, v.value])) };
     const report = up.outputs.connectivityReport?.value as { from: string; results: { byAddress: boolean; byName: boolean }[] }[] | undefined;
     const pairs = (report ?? []).flatMap((r) => r.results);
     if (!report || report.length !== n || pairs.length !== n * (n - 1) || !pairs.every((x) => x.byAddress && x.byName))
@@ -710,6 +711,18 @@ async function run(): Promise<void> {
             await projectPeaks(stack, empty, floor);
         }
         await destroyStack(name);
+        if (mode === "swarm") {
+            // Not a target: the floor's own work, for comparison. The stack without its probes and
+            // check (connectivity.enabled: false), verified afterwards as the floor is (untimed).
+            phase("1 cold up, 3 hosts, swarm mode, without the connectivity check");
+            const unchecked = "bench-swarm-unchecked";
+            const run = await coldUp(3, unchecked, { ...swarmOverrides(), connectivity: { ...(L.readStackFile(`${L.REPO}/Pulumi.lab.yaml`)[`${L.NS}:connectivity`] as object), enabled: false } }, false);
+            verifyEndState(run.lab, "swarm", unchecked, "stack without its check");
+            rows.push(
+                S.row({ section: "1 cold up", measure: "cold `pulumi up`, 3 hosts, swarm, `connectivity.enabled: false` (no probes, no check: the floor's work; verified after, untimed)", value: run.seconds, floor, floorIs: "bench/floor-swarm.sh (docker CLI, same end state)", unit: "s" }),
+            );
+            await destroyStack(unchecked);
+        }
     }
 
     phase(`2 scaling: cold up on ${SCALE_SIZES.join(", ")} hosts, swarm mode`);
