@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
 # host-facts: everything the stack reads about a host, the one source of host facts: `pulumi
-# preview`'s preflight runs it over SSH before the program may touch a host (components/
-# hostProbe.ts), and `up` runs it again as each DockerHost's first command (the interface, address
-# and MTU towards the peers, the engine). Both parse it with components/hostFacts.ts. Read-only: it
+# preview`'s and `up`'s preflight runs it over SSH before the program may touch a host
+# (components/hostProbe.ts), and `up` uses that reading (the interface, address and MTU towards
+# the peers, the engine); without preflight, `up` runs it as each DockerHost's first command
+# instead. Both parse it with components/hostFacts.ts. Read-only: it
 # writes no file, loads no module and restarts nothing. Prints one JSON line and exits 0; a fact it
 # cannot read is reported in that line, not as a failure (but see STRICT):
 #   {"hostname":"lab1",
